@@ -1,0 +1,187 @@
+"""The network of §3.5 (Figure 2), on one device, and its CIFAR-10-sized sibling.
+
+Five convolutional and three fully-connected layers::
+
+    conv1 96@11x11/4 -> ReLU -> LRN -> max-pool 3/2                       55 -> 27
+    conv2 256@5x5, two groups -> ReLU -> LRN -> max-pool 3/2              27 -> 13
+    conv3 384@3x3 (sees both groups) -> ReLU                              13
+    conv4 384@3x3, two groups -> ReLU                                     13
+    conv5 256@3x3, two groups -> ReLU -> max-pool 3/2                     13 -> 6
+    fc6 4096 -> ReLU -> dropout; fc7 4096 -> ReLU -> dropout; fc8 1000
+
+"Two groups" is the restricted connectivity of the two-GPU network (§3.2): conv2, conv4 and conv5
+see only the maps of their own GPU, which is ``groups=2`` in PyTorch (channels ``[:C/2]`` are GPU 1).
+The LRN of a grouped layer normalises each half on its own, as each GPU did. With the default
+options the network has 60,965,224 parameters.
+
+**224 vs 227** (paper-notes §1.3). The paper feeds 224x224 crops to 11x11 kernels with stride 4 and
+shows 55x55 maps, but (224 - 11) / 4 + 1 = 54.25. Caffe answers with 227 inputs, torchvision with
+``padding=2``. We do what Krizhevsky's own cuda-convnet did: 224 inputs, and the filter grid runs 3
+pixels past the right and bottom edges, where the (mean-subtracted) image counts as zero. That is
+``ZeroPad2d((0, 3, 0, 3))`` in front of an unpadded conv1, so ``features[0]`` is that pad.
+
+**Options for the ablations** (keyword-only): ``lrn`` on/off, ``overlap_pooling`` (3/2 windows, or
+2/2 as in earlier nets, §3.4), ``dropout`` rate (§4.2), ``activation`` "relu" or "tanh" (§3.1),
+``groups`` 2 (the two GPUs' connectivity) or 1 (every layer sees every map), and the layer widths
+(``channels``, ``hidden``), e.g. for the one-GPU net with half the kernels of §3.2.
+
+**Initialisation** (§5): weights from N(0, 0.01²); biases 1 in conv2, conv4, conv5, fc6 and fc7
+"to provide the ReLUs with positive inputs", 0 elsewhere. ``init="pytorch"`` keeps PyTorch's default
+(Kaiming-uniform) instead, for experiments that must converge in a few CPU minutes.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from .errors import AlexNetError
+from .lrn import LocalResponseNorm
+
+__all__ = ["AlexNet", "CifarAlexNet", "FourLayerCNN", "init_paper_"]
+
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
+GROUPED = (False, True, False, True, True)  # which of conv1..conv5 are split between the GPUs, §3.2
+BIAS_ONE = {"conv2", "conv4", "conv5", "fc6", "fc7"}  # §5
+
+
+def init_paper_(model: nn.Module) -> nn.Module:
+    """§5: every weight ~ N(0, 0.01²); biases 1 in conv2, conv4, conv5, fc6, fc7, else 0."""
+    names = [f"conv{i}" for i in range(1, 6)] + ["fc6", "fc7", "fc8"]
+    layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    for name, layer in zip(names, layers):
+        nn.init.normal_(layer.weight, mean=0.0, std=0.01)
+        nn.init.constant_(layer.bias, 1.0 if name in BIAS_ONE else 0.0)
+    return model
+
+
+class AlexNet(nn.Module):
+    """AlexNet as in §3.5 of the paper, on one device; input (N, 3, 224, 224), output logits.
+
+    The module layout follows torchvision (``features``, ``classifier``) so that code written for
+    ``torchvision.models.alexnet`` (hooks on ``features[i]``, wrapping ``features``) carries over.
+    """
+
+    image_size = 224
+    pooled_size = 6  # side of the conv5 output after pooling
+
+    def __init__(self, num_classes: int = 1000, *, lrn: bool = True, overlap_pooling: bool = True,
+                 dropout: float = 0.5, activation: str = "relu", groups: int = 2,
+                 channels: Sequence[int] = (96, 256, 384, 384, 256), hidden: int = 4096,
+                 lrn_kwargs: dict | None = None, init: str = "paper") -> None:
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise AlexNetError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        if init not in ("paper", "pytorch"):
+            raise AlexNetError(f"init must be 'paper' or 'pytorch', got {init!r}")
+        if any(c % groups for c in channels):
+            raise AlexNetError(f"every layer width in {tuple(channels)} must divide by groups={groups}")
+        self.num_classes, self.groups = num_classes, groups
+        self._act, self._lrn = ACTIVATIONS[activation], dict(lrn_kwargs or {}) if lrn else None
+        self._pool = (3, 2) if overlap_pooling else (2, 2)
+        self.features = nn.Sequential(*self._conv_layers(channels))
+        flat = channels[-1] * self.pooled_size ** 2
+        self.classifier = nn.Sequential(
+            nn.Linear(flat, hidden), self._act(), nn.Dropout(dropout),    # fc6, §4.2
+            nn.Linear(hidden, hidden), self._act(), nn.Dropout(dropout),  # fc7
+            nn.Linear(hidden, num_classes),                               # fc8
+        )
+        if init == "paper":
+            init_paper_(self)
+
+    def stem(self, out_channels: int) -> list[nn.Module]:
+        """conv1: 11x11 stride 4 on 224 inputs, run 3 px past the edge as cuda-convnet did (§1.3)."""
+        return [nn.ZeroPad2d((0, 3, 0, 3)), nn.Conv2d(3, out_channels, 11, stride=4)]
+
+    def pool(self) -> nn.Module:
+        """§3.4: overlapping max-pooling, z=3 s=2 (or z=2 s=2 when switched off)."""
+        z, s = self._pool
+        return nn.MaxPool2d(z, s)
+
+    def _conv_layers(self, channels: Sequence[int]) -> list[nn.Module]:
+        layers, c_in = self.stem(channels[0]), channels[0]
+        for i, c_out in enumerate(channels):
+            if i > 0:
+                kernel = 5 if i == 1 else 3
+                groups = self.groups if GROUPED[i] else 1
+                layers.append(nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2, groups=groups))
+            layers.append(self._act())
+            if i < 2 and self._lrn is not None:  # §3.3: LRN after the ReLU of conv1 and conv2
+                layers.append(LocalResponseNorm(**{"groups": self.groups, **self._lrn}))
+            if i in (0, 1, 4):
+                layers.append(self.pool())
+            c_in = c_out
+        return layers
+
+    def check_input(self, x: Tensor) -> None:
+        """A clear error for images of the wrong size or channel count."""
+        s = self.image_size
+        if x.dim() != 4 or x.shape[1] != 3 or x.shape[2] != s or x.shape[3] != s:
+            raise AlexNetError(
+                f"{type(self).__name__} expects a batch of RGB images of shape (N, 3, {s}, {s}), "
+                f"got {tuple(x.shape)}: crop or resize the images to {s}x{s} "
+                "(alexnet.transforms does this)"
+            )
+
+    def forward(self, x: Tensor) -> Tensor:
+        self.check_input(x)
+        x = self.features(x)
+        return self.classifier(torch.flatten(x, 1))
+
+
+class CifarAlexNet(AlexNet):
+    """The same family at CIFAR-10 size (3x32x32 inputs), small enough to train on a CPU in minutes.
+
+    Every option of :class:`AlexNet` works the same way. What changes is the scale: conv1 is 5x5
+    stride 1 (padding 2) on 32x32 images, widths are 32-64-96-96-64 with 512-unit fc layers, and the
+    pools round their output size up, as cuda-convnet's pooling did (paper-notes §1.3), so that 3/2
+    and 2/2 pooling both give 32 -> 16 -> 8 -> 4 and the ablations change only the windows.
+    The paper's own CIFAR-10 experiments used smaller nets (paper-notes §10); this one keeps every
+    feature of the ImageNet network (LRN, groups, overlapping pooling, dropout) at 1/2000 the MACs.
+    """
+
+    image_size = 32
+    pooled_size = 4
+
+    def __init__(self, num_classes: int = 10, *, channels: Sequence[int] = (32, 64, 96, 96, 64),
+                 hidden: int = 512, **kwargs) -> None:
+        super().__init__(num_classes, channels=channels, hidden=hidden, **kwargs)
+
+    def stem(self, out_channels: int) -> list[nn.Module]:
+        return [nn.Conv2d(3, out_channels, 5, padding=2)]
+
+    def pool(self) -> nn.Module:
+        z, s = self._pool
+        return nn.MaxPool2d(z, s, ceil_mode=True)
+
+
+class FourLayerCNN(nn.Sequential):
+    """The "four-layer convolutional neural network" of Figure 1 (§3.1) and of the CIFAR-10 LRN
+    result of §3.3, for 3x32x32 inputs.
+
+    The paper does not describe it further. We follow cuda-convnet's ``layers-18pct.cfg``
+    (paper-notes §10), three conv layers and one fully-connected layer::
+
+        conv1 32@5x5 -> act -> max-pool 3/2 -> [LRN] -> conv2 32@5x5 -> act -> avg-pool 3/2 -> [LRN]
+        -> conv3 64@5x5 -> act -> avg-pool 3/2 -> fc10
+
+    with the paper's cross-map LRN (``lrn=True``) where that config had a same-map normalisation.
+    ``activation`` is "relu" or "tanh" (Figure 1 compares the two). Weights keep PyTorch's default
+    initialisation: Figure 1 tunes the learning rate of each network, not its initialisation.
+    """
+
+    image_size = 32
+
+    def __init__(self, num_classes: int = 10, *, activation: str = "relu", lrn: bool = False,
+                 lrn_kwargs: dict | None = None) -> None:
+        if activation not in ACTIVATIONS:
+            raise AlexNetError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        act = ACTIVATIONS[activation]
+        norm = (lambda: LocalResponseNorm(**(lrn_kwargs or {}))) if lrn else nn.Identity
+        super().__init__(
+            nn.Conv2d(3, 32, 5, padding=2), act(), nn.MaxPool2d(3, 2, ceil_mode=True), norm(),
+            nn.Conv2d(32, 32, 5, padding=2), act(), nn.AvgPool2d(3, 2, ceil_mode=True), norm(),
+            nn.Conv2d(32, 64, 5, padding=2), act(), nn.AvgPool2d(3, 2, ceil_mode=True),
+            nn.Flatten(), nn.Linear(64 * 4 * 4, num_classes),
+        )

@@ -1,0 +1,154 @@
+"""Training on two GPUs: the model-parallel network of §3.2.
+
+A GTX 580 had 3 GB, too little for the whole network, so the kernels (neurons) were split in half
+between two GPUs, and "the GPUs communicate only in certain layers": conv3 takes all kernel maps of
+conv2, fc6, fc7 and fc8 take the outputs of both halves; conv2, conv4 and conv5 see only the maps on
+their own GPU. Each :class:`Tower` below holds one GPU's half, with its parameters on its own device.
+Activations cross devices only on the way into conv3, fc6, fc7 and fc8.
+
+The grouped single-device :class:`alexnet.AlexNet` computes the same function: tower ``t`` holds
+output channels ``[t*C/2, (t+1)*C/2)`` of every layer, which is how PyTorch's ``groups=2`` splits
+channels. :meth:`TwoTowerAlexNet.from_grouped` and :meth:`TwoTowerAlexNet.to_grouped` copy the
+weights across. fc8 (1000 outputs, §3.5) lives on the first device, as one layer.
+
+On one GPU or the CPU both towers simply share a device: ``devices=("cpu", "cpu")``.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from .errors import AlexNetError
+from .lrn import LocalResponseNorm
+from .model import ACTIVATIONS, AlexNet
+
+__all__ = ["TwoTowerAlexNet", "Tower"]
+
+
+class Tower(nn.Module):
+    """One GPU's half of the network (§3.2, Figure 2): half of every layer's kernels and neurons."""
+
+    def __init__(self, channels: Sequence[int], hidden: int, *, lrn: bool, lrn_kwargs: dict | None,
+                 pool: tuple[int, int], dropout: float, activation: str) -> None:
+        super().__init__()
+        c1, c2, c3, c4, c5 = (c // 2 for c in channels)
+        act, norm = ACTIVATIONS[activation], (lambda: LocalResponseNorm(**(lrn_kwargs or {})))
+        pooling = (lambda: nn.MaxPool2d(*pool))
+        maybe_norm = norm if lrn else nn.Identity
+        self.block1 = nn.Sequential(nn.ZeroPad2d((0, 3, 0, 3)), nn.Conv2d(3, c1, 11, stride=4),
+                                    act(), maybe_norm(), pooling(),
+                                    nn.Conv2d(c1, c2, 5, padding=2), act(), maybe_norm(), pooling())
+        self.block2 = nn.Sequential(nn.Conv2d(2 * c2, c3, 3, padding=1), act(),   # conv3: both GPUs
+                                    nn.Conv2d(c3, c4, 3, padding=1), act(),
+                                    nn.Conv2d(c4, c5, 3, padding=1), act(), pooling())
+        self.fc6 = nn.Sequential(nn.Linear(2 * c5 * 36, hidden // 2), act(), nn.Dropout(dropout))
+        self.fc7 = nn.Sequential(nn.Linear(hidden, hidden // 2), act(), nn.Dropout(dropout))
+
+
+class TwoTowerAlexNet(nn.Module):
+    """AlexNet split over two devices as in §3.2; same options as :class:`alexnet.AlexNet`.
+
+    ``devices`` names the device of each tower: two GPUs, one GPU twice, or ``("cpu", "cpu")``.
+    The output (logits) is on ``devices[0]``.
+    """
+
+    image_size = AlexNet.image_size
+
+    def __init__(self, num_classes: int = 1000, devices: Sequence[str | torch.device] = ("cuda:0", "cuda:1"),
+                 *, lrn: bool = True, overlap_pooling: bool = True, dropout: float = 0.5,
+                 activation: str = "relu", channels: Sequence[int] = (96, 256, 384, 384, 256),
+                 hidden: int = 4096, lrn_kwargs: dict | None = None, init: str = "paper") -> None:
+        super().__init__()
+        if len(devices) != 2:
+            raise AlexNetError(f"TwoTowerAlexNet needs two devices (one per tower), got {list(devices)}")
+        self.devices = tuple(torch.device(d) for d in devices)
+        # A grouped AlexNet validates the options and draws the paper's initialisation (§5);
+        # the towers then take their halves of its weights, so both models start identical.
+        self._options = dict(lrn=lrn, overlap_pooling=overlap_pooling, dropout=dropout,
+                             activation=activation, channels=tuple(channels), hidden=hidden,
+                             lrn_kwargs=lrn_kwargs)
+        grouped = AlexNet(num_classes, groups=2, init=init, **self._options)
+        tower = dict(lrn=lrn, lrn_kwargs=lrn_kwargs, pool=grouped._pool, dropout=dropout,
+                     activation=activation)
+        self.towers = nn.ModuleList(Tower(channels, hidden, **tower) for _ in range(2))
+        self.fc8 = nn.Linear(hidden, num_classes)
+        self.num_classes = num_classes
+        self.load_grouped(grouped)
+        self.to_devices(self.devices)
+
+    @classmethod
+    def from_grouped(cls, model: AlexNet, devices: Sequence[str | torch.device] = ("cuda:0", "cuda:1")
+                     ) -> "TwoTowerAlexNet":
+        """A two-tower copy of a grouped ``AlexNet`` (``groups=2``), with the same weights."""
+        if model.groups != 2:
+            raise AlexNetError(f"from_grouped needs an AlexNet with groups=2, got groups={model.groups}")
+        new = cls(model.num_classes, ("cpu", "cpu"), **_options_of(model), init="pytorch")
+        new.load_grouped(model)
+        return new.to_devices(devices)
+
+    def to_grouped(self) -> AlexNet:
+        """The equivalent single-device ``AlexNet(groups=2)`` on ``devices[0]``, same weights."""
+        model = AlexNet(self.num_classes, groups=2, init="pytorch", **self._options)
+        with torch.no_grad():
+            for full, halves in zip(_split_layers(model), _tower_layers(self)):
+                for name in ("weight", "bias"):
+                    getattr(full, name).copy_(torch.cat([getattr(h, name).cpu() for h in halves]))
+            model.classifier[-1].load_state_dict(self.fc8.state_dict())
+        return model.to(self.devices[0])
+
+    def load_grouped(self, model: AlexNet) -> None:
+        """Copy a grouped model's weights in: tower t takes output slice t of every split layer."""
+        with torch.no_grad():
+            for full, halves in zip(_split_layers(model), _tower_layers(self)):
+                for name in ("weight", "bias"):
+                    for half, part in zip(halves, getattr(full, name).chunk(2, dim=0)):
+                        getattr(half, name).copy_(part)
+            self.fc8.load_state_dict(model.classifier[-1].state_dict())
+
+    def to_devices(self, devices: Sequence[str | torch.device]) -> "TwoTowerAlexNet":
+        """Place tower t on ``devices[t]`` and fc8 on ``devices[0]``."""
+        self.devices = tuple(torch.device(d) for d in devices)
+        for tower, device in zip(self.towers, self.devices):
+            tower.to(device)
+        self.fc8.to(self.devices[0])
+        return self
+
+    def forward(self, x: Tensor) -> Tensor:
+        AlexNet.check_input(self, x)
+        d0, d1 = self.devices
+        h = [t.block1(x.to(d)) for t, d in zip(self.towers, self.devices)]
+        h = [t.block2(_gather(h, d)) for t, d in zip(self.towers, self.devices)]    # into conv3
+        h = [torch.flatten(v, 1) for v in h]
+        h = [t.fc6(_gather(h, d)) for t, d in zip(self.towers, self.devices)]       # into fc6
+        h = [t.fc7(_gather(h, d)) for t, d in zip(self.towers, self.devices)]       # into fc7
+        return self.fc8(_gather(h, d0))                                             # into fc8
+
+
+def _gather(halves: list[Tensor], device: torch.device) -> Tensor:
+    """The one place where activations cross between devices: concatenate both halves on ``device``."""
+    return torch.cat([h.to(device, non_blocking=True) for h in halves], dim=1)
+
+
+def _options_of(model: AlexNet) -> dict:
+    convs = [m for m in model.features if isinstance(m, nn.Conv2d)]
+    fc6 = model.classifier[0]
+    lrn = next((m for m in model.features if isinstance(m, LocalResponseNorm)), None)
+    act = next(k for k, v in ACTIVATIONS.items() if isinstance(model.classifier[1], v))
+    return dict(lrn=lrn is not None, overlap_pooling=model._pool == (3, 2),
+                dropout=model.classifier[2].p, activation=act,
+                channels=tuple(c.out_channels for c in convs), hidden=fc6.out_features,
+                lrn_kwargs=None if lrn is None else dict(size=lrn.size, alpha=lrn.alpha,
+                                                         beta=lrn.beta, k=lrn.k))
+
+
+def _split_layers(model: AlexNet) -> list[nn.Module]:
+    """conv1..conv5, fc6, fc7 of a grouped model: the layers whose neurons are split between GPUs."""
+    return [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))][:-1]
+
+
+def _tower_layers(net: TwoTowerAlexNet) -> list[tuple[nn.Module, nn.Module]]:
+    """For each of ``_split_layers``, its halves in tower 0 and tower 1."""
+    per_tower = [[m for m in t.modules() if isinstance(m, (nn.Conv2d, nn.Linear))] for t in net.towers]
+    return list(zip(*per_tower))
