@@ -39,7 +39,7 @@ from torch import Tensor, nn
 from .errors import AlexNetError
 from .lrn import LocalResponseNorm
 
-__all__ = ["AlexNet", "CifarAlexNet", "FourLayerCNN", "init_paper_"]
+__all__ = ["AlexNet", "CifarAlexNet", "FourLayerCNN", "build_model", "init_paper_"]
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 GROUPED = (False, True, False, True, True)  # which of conv1..conv5 are split between the GPUs, §3.2
@@ -78,6 +78,10 @@ class AlexNet(nn.Module):
         if any(c % groups for c in channels):
             raise AlexNetError(f"every layer width in {tuple(channels)} must divide by groups={groups}")
         self.num_classes, self.groups = num_classes, groups
+        self.config = dict(arch=type(self).__name__, num_classes=num_classes, lrn=lrn,
+                           overlap_pooling=overlap_pooling, dropout=dropout, activation=activation,
+                           groups=groups, channels=list(channels), hidden=hidden,
+                           lrn_kwargs=dict(lrn_kwargs or {}))
         self._act, self._lrn = ACTIVATIONS[activation], dict(lrn_kwargs or {}) if lrn else None
         self._pool = (3, 2) if overlap_pooling else (2, 2)
         self.features = nn.Sequential(*self._conv_layers(channels))
@@ -179,9 +183,26 @@ class FourLayerCNN(nn.Sequential):
             raise AlexNetError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
         act = ACTIVATIONS[activation]
         norm = (lambda: LocalResponseNorm(**(lrn_kwargs or {}))) if lrn else nn.Identity
+        config = dict(arch=type(self).__name__, num_classes=num_classes, activation=activation,
+                           lrn=lrn, lrn_kwargs=dict(lrn_kwargs or {}))
         super().__init__(
             nn.Conv2d(3, 32, 5, padding=2), act(), nn.MaxPool2d(3, 2, ceil_mode=True), norm(),
             nn.Conv2d(32, 32, 5, padding=2), act(), nn.AvgPool2d(3, 2, ceil_mode=True), norm(),
             nn.Conv2d(32, 64, 5, padding=2), act(), nn.AvgPool2d(3, 2, ceil_mode=True),
             nn.Flatten(), nn.Linear(64 * 4 * 4, num_classes),
         )
+        self.config = config
+
+
+def build_model(config: dict) -> nn.Module:
+    """Rebuild a model from its ``config`` (stored in every checkpoint), with fresh weights."""
+    from .two_tower import TwoTowerAlexNet
+
+    archs = {c.__name__: c for c in (AlexNet, CifarAlexNet, FourLayerCNN, TwoTowerAlexNet)}
+    options = dict(config)
+    arch = options.pop("arch", None)
+    if arch not in archs:
+        raise AlexNetError(f"unknown architecture {arch!r} in the checkpoint; known: {sorted(archs)}")
+    if arch == "TwoTowerAlexNet":
+        options.pop("groups", None)
+    return archs[arch](**options)

@@ -75,6 +75,9 @@ class TwoTowerAlexNet(nn.Module):
         self.towers = nn.ModuleList(Tower(channels, hidden, **tower) for _ in range(2))
         self.fc8 = nn.Linear(hidden, num_classes)
         self.num_classes = num_classes
+        self.config = dict(grouped.config, arch=type(self).__name__,
+                           devices=[str(d) for d in self.devices])
+        self.config.pop("groups")
         self.load_grouped(grouped)
         self.to_devices(self.devices)
 
@@ -84,7 +87,8 @@ class TwoTowerAlexNet(nn.Module):
         """A two-tower copy of a grouped ``AlexNet`` (``groups=2``), with the same weights."""
         if model.groups != 2:
             raise AlexNetError(f"from_grouped needs an AlexNet with groups=2, got groups={model.groups}")
-        new = cls(model.num_classes, ("cpu", "cpu"), **_options_of(model), init="pytorch")
+        options = {k: v for k, v in model.config.items() if k not in ("arch", "num_classes", "groups")}
+        new = cls(model.num_classes, ("cpu", "cpu"), **options, init="pytorch")
         new.load_grouped(model)
         return new.to_devices(devices)
 
@@ -129,18 +133,6 @@ class TwoTowerAlexNet(nn.Module):
 def _gather(halves: list[Tensor], device: torch.device) -> Tensor:
     """The one place where activations cross between devices: concatenate both halves on ``device``."""
     return torch.cat([h.to(device, non_blocking=True) for h in halves], dim=1)
-
-
-def _options_of(model: AlexNet) -> dict:
-    convs = [m for m in model.features if isinstance(m, nn.Conv2d)]
-    fc6 = model.classifier[0]
-    lrn = next((m for m in model.features if isinstance(m, LocalResponseNorm)), None)
-    act = next(k for k, v in ACTIVATIONS.items() if isinstance(model.classifier[1], v))
-    return dict(lrn=lrn is not None, overlap_pooling=model._pool == (3, 2),
-                dropout=model.classifier[2].p, activation=act,
-                channels=tuple(c.out_channels for c in convs), hidden=fc6.out_features,
-                lrn_kwargs=None if lrn is None else dict(size=lrn.size, alpha=lrn.alpha,
-                                                         beta=lrn.beta, k=lrn.k))
 
 
 def _split_layers(model: AlexNet) -> list[nn.Module]:

@@ -1,0 +1,94 @@
+"""Checkpoints that survive crashes and can be trusted to load.
+
+Training the paper's network took five to six days (§5); days of training meet power cuts and
+killed jobs. A checkpoint here holds only tensors and plain values (model, optimizer, scheduler,
+epoch, metrics history, random-number state, the model's and the run's configuration), so it loads
+with ``torch.load(..., weights_only=True)``: a checkpoint is untrusted input and never runs code.
+
+It is written atomically: to a temporary file in the same folder, flushed and fsync'ed, then renamed
+over the old one. A process killed at any moment leaves either the previous checkpoint or the new
+one, never half of one.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .errors import AlexNetError
+
+__all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "load_weights", "check_writable"]
+
+FORMAT = "alexnet-checkpoint-1"
+
+
+def save_checkpoint(state: dict, path: str | os.PathLike) -> Path:
+    """Write ``state`` to ``path`` atomically (temporary file, fsync, rename, fsync the folder)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save({"format": FORMAT, **state}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
+    """Load a checkpoint written by :func:`save_checkpoint`, safely (``weights_only=True``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise AlexNetError(f"checkpoint {path} does not exist: check the path, or train first")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, ValueError):
+        raise AlexNetError(f"checkpoint {path} is corrupt or truncated (it cannot be read as a "
+                           "torch file): delete it and resume from an earlier one or retrain") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise AlexNetError(f"{path} is not an alexnet checkpoint (no '{FORMAT}' marker): "
+                           "pass a file written by `alexnet train`")
+    return state
+
+
+def load_weights(model: nn.Module, state_dict: dict, source: str = "checkpoint") -> None:
+    """``model.load_state_dict`` with one clear line when the shapes or layer names do not match."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(own))
+    wrong = [f"{k} {tuple(state_dict[k].shape)} vs {tuple(v.shape)}"
+             for k, v in own.items() if k in state_dict and state_dict[k].shape != v.shape]
+    if missing or unexpected or wrong:
+        parts = ([f"shapes differ (checkpoint vs model): {', '.join(wrong[:4])}"] if wrong else []) + \
+                ([f"missing layers: {', '.join(missing[:4])}"] if missing else []) + \
+                ([f"unexpected layers: {', '.join(unexpected[:4])}"] if unexpected else [])
+        raise AlexNetError(f"the {source} does not fit this model ({'; '.join(parts)}): it was "
+                           "trained with another architecture or number of classes")
+    model.load_state_dict(state_dict)
+
+
+def check_writable(folder: str | os.PathLike) -> Path:
+    """Fail before training starts, not after the first epoch, if checkpoints cannot be written."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as e:
+        raise AlexNetError(f"cannot write checkpoints to {folder} ({e.strerror or e}): "
+                           "choose a writable --checkpoint-dir") from None
+    return folder

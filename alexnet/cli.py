@@ -1,0 +1,258 @@
+"""The command line: ``python -m alexnet`` (or the ``alexnet`` console script).
+
+::
+
+    alexnet train --data cifar10 --epochs 30 --checkpoint-dir runs/c10
+    alexnet train --data /data/imagenet --epochs 90 --device cuda --amp bf16 --checkpoint-dir runs/in
+    alexnet train ... --resume                    # continue exactly where the last epoch ended
+    alexnet evaluate --checkpoint runs/in/last.pt --data /data/imagenet --ten-crop
+    alexnet pack /data/imagenet/train train256.pt # §2 preprocessing once, stored as uint8
+    alexnet bench                                 # training speed vs torchvision, LRN vs its floor
+    torchrun --nproc_per_node 8 -m alexnet train ...   # data parallel on 8 GPUs
+
+Bad input ends with one line on stderr naming the cause and the fix, and exit status 1 (2 for
+malformed command-line values, as argparse does).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from contextlib import contextmanager
+
+import torch
+
+from .errors import AlexNetError
+
+ARCHS = ("alexnet", "two-tower", "cifar", "four-layer")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {value}")
+    return value
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` (CUDA if present), ``cpu``, ``cuda`` or ``cuda:N``, with a clear error otherwise."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise AlexNetError(f"unknown device {name!r}: use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise AlexNetError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise AlexNetError(f"--device {name}: this machine has {torch.cuda.device_count()} "
+                               "CUDA device(s)")
+    elif device.type != "cpu":
+        raise AlexNetError(f"unsupported device {name!r}: use auto, cpu, cuda or cuda:N")
+    return device
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model (the paper's ideas, each switchable for ablations)")
+    g.add_argument("--arch", choices=ARCHS, help="network (default: alexnet for image folders, "
+                   "cifar for cifar10)")
+    g.add_argument("--no-lrn", dest="lrn", action="store_false", help="drop LRN (§3.3)")
+    g.add_argument("--no-overlap", dest="overlap_pooling", action="store_false",
+                   help="2/2 pooling instead of overlapping 3/2 (§3.4)")
+    g.add_argument("--dropout", type=float, default=0.5, help="dropout rate in fc6, fc7 (§4.2)")
+    g.add_argument("--activation", choices=("relu", "tanh"), default="relu", help="§3.1")
+    g.add_argument("--groups", type=int, choices=(1, 2), default=2,
+                   help="2: the two GPUs' restricted connectivity (§3.2); 1: none")
+    g.add_argument("--init", choices=("paper", "pytorch"), default="paper", help="§5 or PyTorch's")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad value gets one line (cause, and where to look), not the usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="alexnet", epilog=__doc__.split("::")[1].split("Bad input")[0],
+                    description="AlexNet (Krizhevsky, Sutskever & Hinton, NIPS 2012), rebuilt.",
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=Parser)
+
+    t = sub.add_parser("train", help="train a network with the recipe of §5")
+    t.add_argument("--data", required=True, help="'cifar10' or a folder with train/ and val/ "
+                   "(or test/) subfolders of class folders")
+    t.add_argument("--epochs", type=positive_int, default=90)
+    t.add_argument("--batch-size", type=positive_int, default=128)
+    t.add_argument("--lr", type=positive_float, default=0.01, help="initial learning rate")
+    t.add_argument("--weight-decay", type=float, default=5e-4)
+    t.add_argument("--checkpoint-dir", help="folder for last.pt (written atomically every epoch)")
+    t.add_argument("--resume", action="store_true", help="continue from CHECKPOINT_DIR/last.pt")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    t.add_argument("--devices", nargs=2, metavar="DEV", help="the two devices of --arch two-tower")
+    t.add_argument("--amp", choices=("bf16", "fp16"), help="mixed precision on CUDA")
+    t.add_argument("--workers", type=int, default=4, help="data-loading processes (image folders)")
+    t.add_argument("--train-subset", type=positive_int, help="train on the first N images only")
+    t.add_argument("--no-augment", dest="augment", action="store_false",
+                   help="no random crops, flips or PCA lighting (§4.1)")
+    t.add_argument("--no-progress", dest="progress", action="store_false")
+    _add_model_options(t)
+
+    e = sub.add_parser("evaluate", help="top-1/top-5 error of a checkpoint")
+    e.add_argument("--checkpoint", required=True)
+    e.add_argument("--data", required=True, help="'cifar10' or a folder with val/ (or test/)")
+    e.add_argument("--ten-crop", action="store_true", help="average 10 patches per image (§4.1)")
+    e.add_argument("--batch-size", type=positive_int, default=128)
+    e.add_argument("--device", default="auto")
+    e.add_argument("--workers", type=int, default=4)
+    e.add_argument("--no-progress", dest="progress", action="store_false")
+
+    k = sub.add_parser("pack", help="resize a folder of images to 256x256 uint8 once (§2)")
+    k.add_argument("folder", help="a folder of class folders")
+    k.add_argument("out", help="output file (.pt)")
+    k.add_argument("--size", type=positive_int, default=256)
+
+    for name, text in PLUGINS.items():
+        _plugin(name).add_arguments(sub.add_parser(name, help=text))
+    return parser
+
+
+PLUGINS = {}  # subcommands that live in their own module: name -> help
+
+
+def _plugin(name: str):
+    import importlib
+
+    return importlib.import_module(f".{name}", __package__)
+
+
+@contextmanager
+def distributed():
+    """Join the process group when started by torchrun (WORLD_SIZE > 1): NCCL on GPUs, else gloo."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        yield 0, 1
+        return
+    import torch.distributed as dist
+
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if backend == "nccl":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    dist.init_process_group(backend)
+    try:
+        yield dist.get_rank(), dist.get_world_size()
+    finally:
+        dist.destroy_process_group()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        handler = {"train": _train, "evaluate": _evaluate, "pack": _pack}.get(args.command)
+        if handler is None:
+            return _plugin(args.command).run(args)
+        return handler(args)
+    except AlexNetError as e:
+        print(f"alexnet {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"alexnet {args.command}: interrupted; the last checkpoint written is intact",
+              file=sys.stderr)
+        return 130
+
+
+def make_model(args, image_size: int, num_classes: int, device: torch.device) -> torch.nn.Module:
+    """The network that ``--arch`` and the model options ask for, checked against the data."""
+    from .model import AlexNet, CifarAlexNet, FourLayerCNN
+    from .two_tower import TwoTowerAlexNet
+
+    arch = args.arch or ("cifar" if image_size == 32 else "alexnet")
+    size = 32 if arch in ("cifar", "four-layer") else 224
+    if size != image_size:
+        raise AlexNetError(f"--arch {arch} takes {size}x{size} images but --data {args.data} gives "
+                           f"{image_size}x{image_size}: use --arch " +
+                           ("cifar or four-layer" if image_size == 32 else "alexnet or two-tower"))
+    if arch == "four-layer":
+        return FourLayerCNN(num_classes, activation=args.activation, lrn=args.lrn)
+    options = dict(lrn=args.lrn, overlap_pooling=args.overlap_pooling, dropout=args.dropout,
+                   activation=args.activation, init=args.init)
+    if arch == "two-tower":
+        devices = args.devices or (device, device)
+        return TwoTowerAlexNet(num_classes, [resolve_device(str(d)) for d in devices], **options)
+    cls = CifarAlexNet if arch == "cifar" else AlexNet
+    return cls(num_classes, groups=args.groups, **options)
+
+
+def _train(args) -> int:
+    from .checkpoint import check_writable
+    from .data import build_loaders
+    from .train import TrainConfig, Trainer
+
+    with distributed() as (rank, world):
+        device = resolve_device(args.device)
+        if world > 1 and device.type == "cuda":
+            device = torch.device("cuda", torch.cuda.current_device())
+        if args.batch_size % world:
+            raise AlexNetError(f"--batch-size {args.batch_size} (the global batch) must divide "
+                               f"evenly over {world} processes")
+        if args.checkpoint_dir:
+            check_writable(args.checkpoint_dir)   # fail now, not after the first epoch
+        train_loader, val_loader, info = build_loaders(
+            args.data, args.batch_size // world, device=device, seed=args.seed, augment=args.augment,
+            rank=rank, world_size=world, workers=args.workers, train_subset=args.train_subset)
+        model = make_model(args, info.image_size, info.num_classes, device)
+        config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                             weight_decay=args.weight_decay, amp=args.amp, seed=args.seed,
+                             progress=args.progress, checkpoint_dir=args.checkpoint_dir)
+        trainer = Trainer(model, config, device)
+        history = trainer.fit(train_loader, val_loader, resume=args.resume)
+        if rank == 0 and history:
+            last = history[-1]
+            print(f"epoch {last['epoch']}: train loss {last['train_loss']:.4f}, val top-1 error "
+                  f"{last['val_top1']:.2%}, top-5 error {last['val_top5']:.2%}")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from .checkpoint import load_checkpoint, load_weights
+    from .data import build_loaders
+    from .model import build_model
+    from .train import TrainConfig, Trainer
+
+    device = resolve_device(args.device)
+    state = load_checkpoint(args.checkpoint)
+    model = build_model(state.get("model_config") or {})
+    load_weights(model, state["model"], source=f"checkpoint {args.checkpoint}")
+    _, val_loader, info = build_loaders(args.data, args.batch_size, device=device,
+                                        workers=args.workers, ten_crop=args.ten_crop)
+    if info.num_classes != model.num_classes:
+        raise AlexNetError(f"the checkpoint has {model.num_classes} classes but {args.data} has "
+                           f"{info.num_classes}: evaluate on the data it was trained on")
+    trainer = Trainer(model, TrainConfig(progress=args.progress), device)
+    result = trainer.evaluate(val_loader, ten_crop=args.ten_crop)
+    crops = "ten-crop" if args.ten_crop else "centre crop"
+    print(f"{args.checkpoint} on {args.data} ({crops}): top-1 error {result['val_top1']:.2%}, "
+          f"top-5 error {result['val_top5']:.2%}, loss {result['val_loss']:.4f}")
+    return 0
+
+
+def _pack(args) -> int:
+    from .data import pack_image_folder
+
+    pack_image_folder(args.folder, args.out, size=args.size)
+    return 0
