@@ -13,6 +13,7 @@ name                        what                                        paper
 ``alexnet.train``           SGD recipe, top-1/top-5 error, checkpoints  §5
 ==========================  ==========================================  =========
 """
+from . import data, train, transforms
 from .errors import AlexNetError
 from .lrn import LocalResponseNorm, local_response_norm
 from .model import AlexNet, CifarAlexNet, FourLayerCNN

@@ -1,0 +1,141 @@
+"""The book's machinery: table of contents, notebooks built from their sources, the Colab cells,
+and a real ``jupyter-book build . -W --keep-going`` whose HTML is read for the Colab links.
+
+The notebooks' own outputs are checked by nbval (``pytest book/``), not here.
+"""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+import yaml
+
+from bookconfig import BOOK, ROOT, SOURCES, badge_source, install_cell_source, toc_files
+
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+# The jupyter-book of this Python (one from another environment on PATH might be v2).
+JUPYTER_BOOK = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()"]
+
+
+def expected_colab_url(name: str) -> str:
+    """sphinx-book-theme's launch URL: {colab_url}/github/{org}/{repo}/blob/{branch}/{path}.ipynb"""
+    repository = CONFIG["repository"]
+    org, repo = repository["url"].removeprefix("https://github.com/").split("/")
+    path = "/".join(p for p in (repository["path_to_book"], f"book/{name}.ipynb") if p)
+    return (f"{CONFIG['launch_buttons']['colab_url']}/github/{org}/{repo}"
+            f"/blob/{repository['branch']}/{path}")
+
+
+def read(notebook: Path):
+    return nbformat.read(notebook, as_version=4)
+
+
+def test_config_names_the_repository_and_never_executes_notebooks():
+    repository = CONFIG["repository"]
+    assert re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", repository["url"])
+    assert repository["branch"] and repository["path_to_book"] == ""
+    assert CONFIG["execute"]["execute_notebooks"] == "off"  # stored outputs, checked by nbval
+    assert CONFIG["only_build_toc_files"] is True
+
+
+def test_every_toc_entry_exists_and_every_notebook_is_in_the_toc():
+    pages = toc_files()
+    assert len(pages) == len(set(pages)), f"a page is listed twice: {pages}"
+    missing = [p for p in pages
+               if not any((ROOT / f"{p}{ext}").is_file() for ext in (".md", ".ipynb"))]
+    assert not missing, f"_toc.yml lists pages that do not exist: {missing}"
+    unlisted = [n.name for n in NOTEBOOKS if f"book/{n.stem}" not in pages]
+    assert not unlisted, f"notebooks missing from _toc.yml: {unlisted}"
+
+
+def test_every_notebook_has_a_source_and_every_source_a_notebook():
+    assert NOTEBOOKS, "book/ has no notebooks"
+    assert {n.stem for n in NOTEBOOKS} == {s.stem for s in SOURCES.glob("*.py")}
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda n: n.stem)
+def test_notebook_is_built_from_its_current_source(notebook):
+    """Someone edited book/src/NN.py without rebuilding, or edited the .ipynb by hand: run
+    ``python book/tools/build_notebooks.py NN``."""
+    source = jupytext.read(SOURCES / f"{notebook.stem}.py", fmt="py:percent")
+    built = read(notebook).cells[2:]
+    assert [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in built] == \
+           [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in source.cells]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda n: n.stem)
+def test_colab_install_cell_and_badge_come_first_and_match_the_config(notebook):
+    install, badge = read(notebook).cells[:2]
+    repository = CONFIG["repository"]
+    assert install.cell_type == "code"
+    assert install.source == install_cell_source(CONFIG)
+    assert f'%pip install -q "alexnet @ git+{repository["url"]}@{repository["branch"]}"' \
+           in install.source
+    assert 'if "google.colab" in sys.modules:' in install.source
+    assert {"nbval-ignore-output", "remove-cell"} <= set(install.metadata["tags"])
+    assert install.outputs == [], "the install cell must do nothing outside Colab"
+    assert badge.cell_type == "markdown"
+    assert badge.source == badge_source(notebook.stem, CONFIG)
+    assert f"({expected_colab_url(notebook.stem)})" in badge.source
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda n: n.stem)
+def test_notebook_was_executed_top_to_bottom_in_one_kernel_with_widget_state(notebook):
+    nb = read(notebook)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert [c.execution_count for c in code] == list(range(1, len(code) + 1))
+    assert not [o for c in code for o in c.outputs if o.output_type == "error"]
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    views = [o.data[WIDGET_VIEW]["model_id"] for c in code for o in c.outputs
+             if WIDGET_VIEW in o.get("data", {})]
+    assert set(views) <= set(state), "a displayed widget has no saved state: rebuild the notebook"
+    # A control the reader can operate (slider, dropdown, checkbox, button...) has a `disabled`
+    # trait; progress bars, labels and boxes do not, so a tqdm bar does not count.
+    controls = [m["model_name"] for m in state.values() if "disabled" in m["state"]]
+    assert controls, "every chapter has at least one ipywidgets control for the reader to vary"
+
+
+@pytest.fixture(scope="module")
+def built_book(tmp_path_factory):
+    """``jupyter-book build . -W --keep-going`` into a temporary folder: (html folder, its log)."""
+    out = tmp_path_factory.mktemp("book")
+    run = subprocess.run(
+        [*JUPYTER_BOOK, "build", str(ROOT), "-W", "--keep-going", "--path-output", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    log = run.stdout + run.stderr
+    assert run.returncode == 0, log[-5000:]
+    return out / "_build" / "html", log
+
+
+@pytest.mark.slow
+def test_book_builds_with_no_warnings(built_book):
+    _, log = built_book
+    assert not re.findall(r".*WARNING.*", log)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda n: n.stem)
+def test_built_page_launches_colab_at_the_notebook_and_embeds_its_widgets(built_book, notebook):
+    html_dir, _ = built_book
+    html = (html_dir / "book" / f"{notebook.stem}.html").read_text()
+    launch = re.findall(r'<a href="([^"]+)"[^>]*?title="Launch on Colab"', html, flags=re.S)
+    assert launch == [expected_colab_url(notebook.stem)]
+    assert f'href="{expected_colab_url(notebook.stem)}"><img alt="Open In Colab"' in html  # badge
+    assert "google.colab" not in html, "the install cell should be removed from the page"
+    assert WIDGET_STATE in html and "@jupyter-widgets/html-manager" in html
+
+
+@pytest.mark.slow
+def test_markdown_pages_have_no_launch_button(built_book):
+    html_dir, _ = built_book
+    for page in toc_files():
+        if (ROOT / f"{page}.md").is_file():
+            assert "Launch on Colab" not in (html_dir / f"{page}.html").read_text()
