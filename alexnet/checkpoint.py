@@ -7,7 +7,8 @@ with ``torch.load(..., weights_only=True)``: a checkpoint is untrusted input and
 
 It is written atomically: to a temporary file in the same folder, flushed and fsync'ed, then renamed
 over the old one. A process killed at any moment leaves either the previous checkpoint or the new
-one, never half of one.
+one, never half of one. Loading checks every entry's CRC-32 before ``torch.load`` reads it, so a
+truncated file or a flipped bit is reported as a corrupt checkpoint instead of loading wrong weights.
 """
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from torch import nn
 
 from .errors import AlexNetError
 
-__all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "load_weights", "check_writable"]
+__all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "load_weights", "weight_mismatch",
+           "check_writable"]
 
 FORMAT = "alexnet-checkpoint-1"
 
@@ -37,6 +39,7 @@ def save_checkpoint(state: dict, path: str | os.PathLike) -> Path:
             torch.save({"format": FORMAT, **state}, f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a checkpoint is as readable as any file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -52,31 +55,62 @@ def save_checkpoint(state: dict, path: str | os.PathLike) -> Path:
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
     """Load a checkpoint written by :func:`save_checkpoint`, safely (``weights_only=True``)."""
     path = Path(path)
+    if path.is_dir():
+        raise AlexNetError(f"checkpoint {path} is a folder: pass the file in it, e.g. "
+                           f"{path / 'last.pt'}")
     if not path.is_file():
         raise AlexNetError(f"checkpoint {path} does not exist: check the path, or train first")
     try:
+        _check_crc(path)
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, ValueError):
-        raise AlexNetError(f"checkpoint {path} is corrupt or truncated (it cannot be read as a "
-                           "torch file): delete it and resume from an earlier one or retrain") from None
+    except (OSError, RuntimeError, EOFError, ValueError, zipfile.BadZipFile,
+            pickle.UnpicklingError) as e:
+        raise _unreadable(path, e) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise AlexNetError(f"{path} is not an alexnet checkpoint (no '{FORMAT}' marker): "
                            "pass a file written by `alexnet train`")
     return state
 
 
-def load_weights(model: nn.Module, state_dict: dict, source: str = "checkpoint") -> None:
-    """``model.load_state_dict`` with one clear line when the shapes or layer names do not match."""
+def _unreadable(path: Path, error: Exception) -> AlexNetError:
+    """Why a checkpoint did not load: objects that are not data (refused), or damage."""
+    if isinstance(error, pickle.UnpicklingError) and zipfile.is_zipfile(path):
+        return AlexNetError(f"checkpoint {path} holds objects other than tensors and plain values, "
+                            "which are never loaded (they could run code): pass a file written by "
+                            "`alexnet train`")
+    why = str(error) if "checksum" in str(error) else "it cannot be read as a torch file"
+    return AlexNetError(f"checkpoint {path} is corrupt or truncated ({why}): restore a copy, or "
+                        "delete it and train again")
+
+
+def _check_crc(path: Path) -> None:
+    """Raise ``zipfile.BadZipFile`` unless every entry of a torch (zip) file matches its CRC-32."""
+    if not zipfile.is_zipfile(path):
+        return                          # truncated, or not a zip: torch.load tells which
+    with zipfile.ZipFile(path) as archive:
+        bad = archive.testzip()
+    if bad is not None:
+        raise zipfile.BadZipFile(f"its entry {bad} fails its checksum")
+
+
+def weight_mismatch(model: nn.Module, state_dict: dict) -> str:
+    """The layers of ``state_dict`` that do not fit ``model``, in one clause ('' when all fit)."""
     own = model.state_dict()
     missing = sorted(set(own) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(own))
     wrong = [f"{k} {tuple(state_dict[k].shape)} vs {tuple(v.shape)}"
              for k, v in own.items() if k in state_dict and state_dict[k].shape != v.shape]
-    if missing or unexpected or wrong:
-        parts = ([f"shapes differ (checkpoint vs model): {', '.join(wrong[:4])}"] if wrong else []) + \
-                ([f"missing layers: {', '.join(missing[:4])}"] if missing else []) + \
-                ([f"unexpected layers: {', '.join(unexpected[:4])}"] if unexpected else [])
-        raise AlexNetError(f"the {source} does not fit this model ({'; '.join(parts)}): it was "
+    parts = ([f"shapes differ (checkpoint vs model): {', '.join(wrong[:4])}"] if wrong else []) + \
+            ([f"missing layers: {', '.join(missing[:4])}"] if missing else []) + \
+            ([f"unexpected layers: {', '.join(unexpected[:4])}"] if unexpected else [])
+    return "; ".join(parts)
+
+
+def load_weights(model: nn.Module, state_dict: dict, source: str = "checkpoint") -> None:
+    """``model.load_state_dict`` with one clear line when the shapes or layer names do not match."""
+    problem = weight_mismatch(model, state_dict)
+    if problem:
+        raise AlexNetError(f"the {source} does not fit this model ({problem}): it was "
                            "trained with another architecture or number of classes")
     model.load_state_dict(state_dict)
 

@@ -9,16 +9,21 @@
     alexnet pack /data/imagenet/train train256.pt # §2 preprocessing once, stored as uint8
     alexnet bench                                 # training speed vs torchvision, LRN vs its floor
     torchrun --nproc_per_node 8 -m alexnet train ...   # data parallel on 8 GPUs
+    torchrun --nproc_per_node 4 -m alexnet train --arch two-tower ...  # 4 x (2 GPUs, §3.2)
 
 Bad input ends with one line on stderr naming the cause and the fix, and exit status 1 (2 for
-malformed command-line values, as argparse does).
+malformed command-line values, as argparse does); warnings (unreadable images that were skipped)
+are one line each too.
 """
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
+import warnings
 from contextlib import contextmanager
+from pathlib import Path
 
 import torch
 
@@ -37,14 +42,37 @@ def positive_int(text: str) -> int:
     return value
 
 
-def positive_float(text: str) -> float:
+def nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value}")
+    return value
+
+
+def _number(text: str, ok, what: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {value}")
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+    if not (math.isfinite(value) and ok(value)):
+        raise argparse.ArgumentTypeError(f"must be {what}, got {value}")
     return value
+
+
+def positive_float(text: str) -> float:
+    return _number(text, lambda v: v > 0, "a positive number")
+
+
+def nonnegative_float(text: str) -> float:
+    return _number(text, lambda v: v >= 0, "a number >= 0")
+
+
+def probability(text: str) -> float:
+    """A dropout rate (§4.2): 0 <= p < 1."""
+    return _number(text, lambda v: 0 <= v < 1, "a probability in [0, 1)")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -73,7 +101,8 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-lrn", dest="lrn", action="store_false", help="drop LRN (§3.3)")
     g.add_argument("--no-overlap", dest="overlap_pooling", action="store_false",
                    help="2/2 pooling instead of overlapping 3/2 (§3.4)")
-    g.add_argument("--dropout", type=float, default=0.5, help="dropout rate in fc6, fc7 (§4.2)")
+    g.add_argument("--dropout", type=probability, default=0.5,
+                   help="dropout rate in fc6, fc7 (§4.2)")
     g.add_argument("--activation", choices=("relu", "tanh"), default="relu", help="§3.1")
     g.add_argument("--groups", type=int, choices=(1, 2), default=2,
                    help="2: the two GPUs' restricted connectivity (§3.2); 1: none")
@@ -100,14 +129,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=positive_int, default=90)
     t.add_argument("--batch-size", type=positive_int, default=128)
     t.add_argument("--lr", type=positive_float, default=0.01, help="initial learning rate")
-    t.add_argument("--weight-decay", type=float, default=5e-4)
+    t.add_argument("--weight-decay", type=nonnegative_float, default=5e-4)
     t.add_argument("--checkpoint-dir", help="folder for last.pt (written atomically every epoch)")
     t.add_argument("--resume", action="store_true", help="continue from CHECKPOINT_DIR/last.pt")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    t.add_argument("--devices", nargs=2, metavar="DEV", help="the two devices of --arch two-tower")
+    t.add_argument("--devices", nargs=2, metavar="DEV", help="the two devices of --arch two-tower "
+                   "(under torchrun process r takes GPUs 2r and 2r+1 of its machine)")
     t.add_argument("--amp", choices=("bf16", "fp16"), help="mixed precision on CUDA")
-    t.add_argument("--workers", type=int, default=4, help="data-loading processes (image folders)")
+    t.add_argument("--workers", type=nonnegative_int, default=4,
+                   help="data-loading processes (image folders)")
     t.add_argument("--train-subset", type=positive_int, help="train on the first N images only")
     t.add_argument("--no-augment", dest="augment", action="store_false",
                    help="no random crops, flips or PCA lighting (§4.1)")
@@ -120,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--ten-crop", action="store_true", help="average 10 patches per image (§4.1)")
     e.add_argument("--batch-size", type=positive_int, default=128)
     e.add_argument("--device", default="auto")
-    e.add_argument("--workers", type=int, default=4)
+    e.add_argument("--workers", type=nonnegative_int, default=4)
     e.add_argument("--no-progress", dest="progress", action="store_false")
 
     k = sub.add_parser("pack", help="resize a folder of images to 256x256 uint8 once (§2)")
@@ -133,7 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-PLUGINS = {}  # subcommands that live in their own module: name -> help
+PLUGINS = {  # subcommands that live in their own module: name -> help
+    "bench": "training speed vs torchvision; LRN time vs its memory floor",
+    "reproduce": "re-run the paper's claims and write results with provenance",
+}
 
 
 def _plugin(name: str):
@@ -142,18 +176,43 @@ def _plugin(name: str):
     return importlib.import_module(f".{name}", __package__)
 
 
+def local_devices(args) -> list[torch.device]:
+    """This process's device, or one device per tower for ``--arch two-tower`` (§3.2).
+
+    Under torchrun the process with LOCAL_RANK ``r`` takes GPU ``r`` of its machine, or GPUs ``2r``
+    and ``2r+1`` for the two towers: data parallelism between processes, the paper's model
+    parallelism within each.
+    """
+    towers, world = (2 if args.arch == "two-tower" else 1), int(os.environ.get("WORLD_SIZE", "1"))
+    if args.devices and (towers == 1 or world > 1):
+        raise AlexNetError("--devices names the two devices of --arch two-tower in one process "
+                           "(under torchrun process r takes GPUs 2r and 2r+1): use --device")
+    if args.devices:
+        return [resolve_device(d) for d in args.devices]
+    device = resolve_device(args.device)
+    if world == 1 or device.type != "cuda":
+        return [device] * towers
+    local, count = int(os.environ.get("LOCAL_RANK", "0")), torch.cuda.device_count()
+    if towers * (local + 1) > count:
+        raise AlexNetError(f"process {local} of this machine needs GPU {towers * local + towers - 1} "
+                           f"but the machine has {count}: start at most {count // towers} "
+                           "processes per machine (--nproc_per_node)")
+    return [torch.device("cuda", towers * local + t) for t in range(towers)]
+
+
 @contextmanager
-def distributed():
-    """Join the process group when started by torchrun (WORLD_SIZE > 1): NCCL on GPUs, else gloo."""
+def distributed(device: torch.device | None = None):
+    """Join the process group when started by torchrun (WORLD_SIZE > 1): NCCL for a CUDA
+    ``device``, gloo for the CPU."""
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         yield 0, 1
         return
     import torch.distributed as dist
 
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
-    if backend == "nccl":
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-    dist.init_process_group(backend)
+    cuda = device.type == "cuda" if device is not None else torch.cuda.is_available()
+    if cuda:
+        torch.cuda.set_device(device if device is not None else int(os.environ.get("LOCAL_RANK", 0)))
+    dist.init_process_group("nccl" if cuda else "gloo")
     try:
         yield dist.get_rank(), dist.get_world_size()
     finally:
@@ -162,6 +221,13 @@ def distributed():
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = lambda message, *_, **__: print(
+            f"alexnet {args.command}: warning: {message}", file=sys.stderr)
+        return _run(args)
+
+
+def _run(args) -> int:
     try:
         handler = {"train": _train, "evaluate": _evaluate, "pack": _pack}.get(args.command)
         if handler is None:
@@ -170,14 +236,20 @@ def main(argv: list[str] | None = None) -> int:
     except AlexNetError as e:
         print(f"alexnet {args.command}: error: {e}", file=sys.stderr)
         return 1
+    except torch.OutOfMemoryError:
+        print(f"alexnet {args.command}: error: out of GPU memory: lower --batch-size (with torchrun "
+              "it is the global batch, split over the processes)", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"alexnet {args.command}: interrupted; the last checkpoint written is intact",
               file=sys.stderr)
         return 130
 
 
-def make_model(args, image_size: int, num_classes: int, device: torch.device) -> torch.nn.Module:
-    """The network that ``--arch`` and the model options ask for, checked against the data."""
+def make_model(args, image_size: int, num_classes: int, devices: list[torch.device]
+               ) -> torch.nn.Module:
+    """The network that ``--arch`` and the model options ask for, checked against the data;
+    ``devices`` are those of :func:`local_devices` (the towers' devices for two-tower)."""
     from .model import AlexNet, CifarAlexNet, FourLayerCNN
     from .two_tower import TwoTowerAlexNet
 
@@ -192,30 +264,40 @@ def make_model(args, image_size: int, num_classes: int, device: torch.device) ->
     options = dict(lrn=args.lrn, overlap_pooling=args.overlap_pooling, dropout=args.dropout,
                    activation=args.activation, init=args.init)
     if arch == "two-tower":
-        devices = args.devices or (device, device)
-        return TwoTowerAlexNet(num_classes, [resolve_device(str(d)) for d in devices], **options)
+        return TwoTowerAlexNet(num_classes, devices, **options)
     cls = CifarAlexNet if arch == "cifar" else AlexNet
     return cls(num_classes, groups=args.groups, **options)
 
 
-def _train(args) -> int:
+def _check_checkpoint_dir(args) -> None:
+    """Fail now, not after the first epoch: a folder that cannot be written, or a new run that
+    would overwrite the checkpoint of another (days of training lost to a forgotten --resume)."""
     from .checkpoint import check_writable
-    from .data import build_loaders
-    from .train import TrainConfig, Trainer
 
-    with distributed() as (rank, world):
-        device = resolve_device(args.device)
-        if world > 1 and device.type == "cuda":
-            device = torch.device("cuda", torch.cuda.current_device())
+    check_writable(args.checkpoint_dir)
+    last = Path(args.checkpoint_dir) / "last.pt"
+    if last.exists() and not args.resume:
+        raise AlexNetError(f"{last} already exists: pass --resume to continue that run, or choose "
+                           "another --checkpoint-dir")
+
+
+def _train(args) -> int:
+    from .data import build_loaders
+    from .train import TrainConfig, Trainer, seed_everything
+
+    devices = local_devices(args)
+    device = devices[0]
+    with distributed(device) as (rank, world):
         if args.batch_size % world:
             raise AlexNetError(f"--batch-size {args.batch_size} (the global batch) must divide "
                                f"evenly over {world} processes")
-        if args.checkpoint_dir:
-            check_writable(args.checkpoint_dir)   # fail now, not after the first epoch
+        if args.checkpoint_dir and rank == 0:
+            _check_checkpoint_dir(args)
         train_loader, val_loader, info = build_loaders(
             args.data, args.batch_size // world, device=device, seed=args.seed, augment=args.augment,
             rank=rank, world_size=world, workers=args.workers, train_subset=args.train_subset)
-        model = make_model(args, info.image_size, info.num_classes, device)
+        seed_everything(args.seed)                # the same --seed, the same initial weights
+        model = make_model(args, info.image_size, info.num_classes, devices)
         config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                              weight_decay=args.weight_decay, amp=args.amp, seed=args.seed,
                              progress=args.progress, checkpoint_dir=args.checkpoint_dir)
@@ -236,13 +318,20 @@ def _evaluate(args) -> int:
 
     device = resolve_device(args.device)
     state = load_checkpoint(args.checkpoint)
-    model = build_model(state.get("model_config") or {})
+    config = dict(state.get("model_config") or {})
+    if "devices" in config:                           # a two-tower model: both towers on --device
+        config["devices"] = [str(device)] * 2
+    model = build_model(config)
     load_weights(model, state["model"], source=f"checkpoint {args.checkpoint}")
     _, val_loader, info = build_loaders(args.data, args.batch_size, device=device,
                                         workers=args.workers, ten_crop=args.ten_crop)
-    if info.num_classes != model.num_classes:
-        raise AlexNetError(f"the checkpoint has {model.num_classes} classes but {args.data} has "
-                           f"{info.num_classes}: evaluate on the data it was trained on")
+    if info.num_classes != config.get("num_classes"):
+        raise AlexNetError(f"the checkpoint has {config.get('num_classes')} classes but {args.data} "
+                           f"has {info.num_classes}: evaluate on the data it was trained on")
+    if info.image_size != model.image_size:
+        size, given = model.image_size, info.image_size
+        raise AlexNetError(f"the checkpoint's {config['arch']} takes {size}x{size} images but "
+                           f"{args.data} gives {given}x{given}: evaluate on the data it was trained on")
     trainer = Trainer(model, TrainConfig(progress=args.progress), device)
     result = trainer.evaluate(val_loader, ten_crop=args.ten_crop)
     crops = "ten-crop" if args.ten_crop else "centre crop"

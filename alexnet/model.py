@@ -193,6 +193,10 @@ class FourLayerCNN(nn.Sequential):
         )
         self.config = config
 
+    def forward(self, x: Tensor) -> Tensor:
+        AlexNet.check_input(self, x)
+        return super().forward(x)
+
 
 def build_model(config: dict) -> nn.Module:
     """Rebuild a model from its ``config`` (stored in every checkpoint), with fresh weights."""

@@ -17,10 +17,9 @@ resume, a stop with a clear message on a non-finite loss, and torch.distributed 
 """
 from __future__ import annotations
 
-import math
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -29,7 +28,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from .checkpoint import check_writable, load_checkpoint, load_weights, save_checkpoint
+from .checkpoint import (check_writable, load_checkpoint, load_weights, save_checkpoint,
+                         weight_mismatch)
 from .errors import AlexNetError
 
 __all__ = ["TrainConfig", "Trainer", "topk_errors"]
@@ -75,8 +75,8 @@ def topk_errors(logits: Tensor, targets: Tensor, ks: tuple[int, ...] = (1, 5)) -
 class _Meter:
     """Sums of loss, top-1 and top-5 mistakes and images over an epoch, kept on the device."""
 
-    def __init__(self) -> None:
-        self.sums: Tensor | None = None
+    def __init__(self, device: torch.device) -> None:
+        self.device, self.sums = device, None
 
     def add(self, loss: Tensor, logits: Tensor, targets: Tensor) -> None:
         n = targets.shape[0]
@@ -87,7 +87,8 @@ class _Meter:
 
     def result(self, prefix: str) -> dict:
         """Mean loss and error rates; summed over every rank when training is distributed."""
-        sums = self.sums.clone() if self.sums is not None else torch.zeros(4, dtype=torch.float64)
+        sums = self.sums.clone() if self.sums is not None else \
+            torch.zeros(4, dtype=torch.float64, device=self.device)
         if dist.is_available() and dist.is_initialized():
             dist.all_reduce(sums)
         loss, top1, top5, n = sums.tolist()
@@ -136,7 +137,8 @@ class Trainer:
     Loaders yield ``(images, targets)`` and may have ``set_epoch(epoch)`` (``alexnet.data`` loaders
     do), which makes each epoch's shuffling and augmentation a function of the seed and the epoch.
     Under ``torch.distributed`` the model is wrapped in DistributedDataParallel, metrics are summed
-    over ranks and only rank 0 writes checkpoints and progress bars.
+    over ranks and only rank 0 writes checkpoints and progress bars. A checkpoint keeps every rank's
+    random-number state; on resume rank 0 reads it and sends it to the other ranks.
     """
 
     def __init__(self, model: nn.Module, config: TrainConfig | None = None,
@@ -161,7 +163,8 @@ class Trainer:
         self.history: list[dict] = []
         self.epoch = 0                                     # epochs completed
         if c.amp and self.device.type != "cuda":
-            raise AlexNetError(f"--amp {c.amp} needs a CUDA device, but training runs on {self.device}")
+            raise AlexNetError(f"--amp {c.amp} needs a CUDA device, but training runs on "
+                               f"{self.device}: leave --amp out, or train on a GPU")
 
     def _wrap(self, model: nn.Module) -> nn.Module:
         if not self.distributed:
@@ -198,7 +201,7 @@ class Trainer:
         if hasattr(loader, "set_epoch"):
             loader.set_epoch(epoch)
         self.model.train()
-        meter, pending = _Meter(), []
+        meter, pending = _Meter(self.device), []
         check_every = 1 if self.device.type == "cpu" else 50   # each check waits for the GPU
         for step, (x, y) in enumerate(self._progress(loader, f"epoch {epoch + 1}")):
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
@@ -223,7 +226,7 @@ class Trainer:
         from .transforms import ten_crop_predict
 
         self.model.eval()
-        meter = _Meter()
+        meter = _Meter(self.device)
         for x, y in self._progress(loader, prefix):
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             with self._autocast():
@@ -236,13 +239,19 @@ class Trainer:
         return meter.result(prefix)
 
     def _check_finite(self, pending: list[Tensor], epoch: int, step: int) -> None:
+        """Stop at the first non-finite loss, before it reaches a checkpoint. Under torch.distributed
+        the losses are averaged over ranks first, so every rank stops at the same step."""
         losses = torch.stack(pending)
         pending.clear()
+        if self.distributed:
+            dist.all_reduce(losses)
+            losses /= dist.get_world_size()
         bad = (~torch.isfinite(losses)).nonzero()
         if len(bad):
             first = step - len(losses) + 1 + int(bad[0])
-            kept = f"the last good checkpoint {self.checkpoint_path} is kept" if self.checkpoint_path \
-                else "no checkpoint was written"
+            path = self.checkpoint_path
+            kept = f"the last good checkpoint {path} (epoch {self.epoch}) is kept" \
+                if path and path.exists() else "no checkpoint was written"
             raise AlexNetError(f"the loss became {float(losses[bad[0]])} at epoch {epoch + 1}, "
                                f"step {first + 1}; training stopped and {kept}: lower the learning rate")
 
@@ -254,31 +263,68 @@ class Trainer:
         return tqdm(loader, desc=desc, leave=False, disable=not self.config.progress or self.rank != 0)
 
     def state_dict(self) -> dict:
-        return {"model": self.module.state_dict(), "model_config": getattr(self.module, "config", {}),
-                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                "scaler": self.scaler.state_dict(), "epoch": self.epoch, "history": self.history,
-                "train_config": asdict(self.config), "rng": rng_state()}
+        """Everything a resumed run needs; under torch.distributed, every rank's RNG state too
+        (collective: call it on every rank)."""
+        state = {"model": self.module.state_dict(), "model_config": getattr(self.module, "config", {}),
+                 "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                 "scaler": self.scaler.state_dict(), "epoch": self.epoch, "history": self.history,
+                 "train_config": asdict(self.config), "rng": rng_state()}
+        if self.distributed:
+            state["rng_ranks"] = [None] * dist.get_world_size()
+            dist.all_gather_object(state["rng_ranks"], state["rng"])
+        return state
 
     def save(self) -> None:
-        """Write ``last.pt`` atomically (rank 0 only)."""
-        if self.checkpoint_path and self.rank == 0:
-            save_checkpoint(self.state_dict(), self.checkpoint_path)
+        """Write ``last.pt`` atomically (rank 0 writes; every rank takes part)."""
+        if self.checkpoint_path:
+            state = self.state_dict()
+            if self.rank == 0:
+                save_checkpoint(state, self.checkpoint_path)
 
     def resume(self) -> bool:
         """Load ``last.pt`` if there is one; True when training continues from it."""
-        path = self.checkpoint_path
-        if path is None or not path.exists():
+        state = self._read_checkpoint()
+        if state is None:
             return False
-        state = load_checkpoint(path, map_location="cpu")
-        saved, own = state.get("model_config"), getattr(self.module, "config", {})
-        if saved != own:
-            diff = sorted(k for k in set(saved or {}) | set(own) if (saved or {}).get(k) != own.get(k))
-            raise AlexNetError(f"checkpoint {path} was trained with other model options "
-                               f"({', '.join(diff)} differ): resume with the same options")
-        load_weights(self.module, state["model"], source=f"checkpoint {path}")
+        self._check_same_model(state)
+        load_weights(self.module, state["model"], source=f"checkpoint {self.checkpoint_path}")
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
         self.epoch, self.history = state["epoch"], state["history"]
-        set_rng_state(state["rng"])
+        self._restore_rng(state)
         return True
+
+    def _read_checkpoint(self) -> dict | None:
+        """``last.pt``, or None. Under torch.distributed rank 0 reads it and sends it to every rank,
+        so all of them resume from the same state even when only rank 0's machine has the file."""
+        path = self.checkpoint_path
+        state = [load_checkpoint(path) if self.rank == 0 and path and path.exists() else None]
+        if self.distributed and path:
+            dist.broadcast_object_list(state, src=0)
+        return state[0]
+
+    def _check_same_model(self, state: dict) -> None:
+        """A clear error, naming the options and the layers that differ, for another model's
+        checkpoint. The devices of a two-tower model may differ (each rank has its own GPUs)."""
+        saved, own = dict(state.get("model_config") or {}), dict(getattr(self.module, "config", {}))
+        for config in (saved, own):
+            config.pop("devices", None)
+        if saved != own:
+            keys = sorted(k for k in set(saved) | set(own) if saved.get(k) != own.get(k))
+            options = ", ".join(f"{k} {saved.get(k)!r} vs {own.get(k)!r}" for k in keys[:4])
+            layers = weight_mismatch(self.module, state["model"])
+            layers = f"; {layers}" if layers else ""
+            raise AlexNetError(f"checkpoint {self.checkpoint_path} was trained with other model "
+                               f"options (checkpoint vs this run: {options}{layers}): resume with "
+                               "the same options, or use another --checkpoint-dir")
+
+    def _restore_rng(self, state: dict) -> None:
+        """This rank's random-number state as it was; with another number of processes than the
+        checkpoint's, a fresh seed per (seed, epoch, rank): training goes on, not bit for bit."""
+        saved = state.get("rng_ranks") or [state["rng"]]
+        world = dist.get_world_size() if self.distributed else 1
+        if len(saved) == world:
+            set_rng_state(saved[self.rank])
+        else:
+            seed_everything(self.config.seed + 1_000_003 * self.epoch + self.rank)

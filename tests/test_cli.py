@@ -1,0 +1,125 @@
+"""The command line end to end: ``--help`` everywhere, ``train`` on a tiny image folder and on
+CIFAR-10, ``evaluate`` of what it wrote (centre crop and §4.1's ten crops), ``pack`` (§2), and the
+``alexnet`` console script."""
+import re
+import shutil
+import subprocess
+from importlib.metadata import entry_points
+
+import pytest
+import torch
+from conftest_cli import (cifar_env, cifar_test, cifar_train, session_cache,  # noqa: F401
+                          small_cifar, tiny_folder)
+
+from alexnet.checkpoint import load_checkpoint
+from alexnet.cli import build_parser, main
+from alexnet.data import load_packed
+
+FAST = ["--device", "cpu", "--no-progress", "--workers", "0"]
+PERCENT = r"(\d+\.\d\d)%"
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def subcommands() -> list[str]:
+    parser = build_parser()
+    return list(next(a for a in parser._actions if a.dest == "command").choices)
+
+
+def test_help_for_the_program_and_every_subcommand(capsys):
+    code, out, _ = run(capsys, "--help")
+    assert code == 0 and out.startswith("usage: alexnet")
+    assert {"train", "evaluate", "pack"} <= set(subcommands())
+    for command in subcommands():
+        code, out, err = run(capsys, command, "--help")
+        assert code == 0, err
+        assert out.startswith(f"usage: alexnet {command}") and "--help" in out
+
+
+def test_train_help_names_the_papers_options(capsys):
+    _, out, _ = run(capsys, "train", "--help")
+    for option in ("--data", "--epochs", "--batch-size", "--checkpoint-dir", "--resume", "--seed",
+                   "--device", "--no-lrn", "--no-overlap", "--dropout", "--groups", "--arch"):
+        assert option in out
+
+
+def _metrics(line: str, pattern: str) -> tuple[float, ...]:
+    match = re.fullmatch(pattern, line)
+    assert match, line
+    return tuple(float(x) for x in match.groups())
+
+
+TRAINED = rf"epoch (\d+): train loss (\d+\.\d+), val top-1 error {PERCENT}, top-5 error {PERCENT}"
+
+
+def evaluated(checkpoint, data, crops: str) -> str:
+    return (rf"{re.escape(str(checkpoint))} on {re.escape(str(data))} \({crops}\): top-1 error "
+            rf"{PERCENT}, top-5 error {PERCENT}, loss (\d+\.\d+)")
+
+
+def test_train_and_evaluate_on_a_tiny_image_folder(tmp_path, capsys):
+    """AlexNet itself (224 crops of 256 images, §2, §4.1) for one epoch on 2 classes x 2 images."""
+    root, run_dir = tiny_folder(tmp_path / "images", per_class=2), tmp_path / "run"
+    code, out, err = run(capsys, "train", "--data", str(root), "--arch", "alexnet", "--epochs", "1",
+                         "--batch-size", "2", "--checkpoint-dir", str(run_dir), *FAST)
+    assert code == 0 and err == "", err
+    epoch, _, top1, top5 = _metrics(out.strip(), TRAINED)
+    assert epoch == 1 and top5 == 0.0                        # 2 classes: always in the top 5
+    checkpoint = run_dir / "last.pt"
+    state = load_checkpoint(checkpoint)
+    assert state["epoch"] == 1 and state["model_config"]["arch"] == "AlexNet"
+    assert state["model_config"]["num_classes"] == 2
+    for crops, flag in [("centre crop", []), ("ten-crop", ["--ten-crop"])]:
+        code, out, err = run(capsys, "evaluate", "--checkpoint", str(checkpoint), "--data",
+                             str(root), *flag, *FAST)
+        assert code == 0, err
+        metrics = _metrics(out.strip(), evaluated(checkpoint, root, crops))
+        if not flag:
+            assert metrics[:2] == (top1, top5)               # the training run's own validation
+    checkpoint.unlink()                                      # 490 MB with its momentum
+
+
+def test_train_and_evaluate_on_cifar10(cifar_env, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    code, out, err = run(capsys, "train", "--data", "cifar10", "--arch", "four-layer",
+                         "--train-subset", "128", "--epochs", "2", "--batch-size", "64",
+                         "--checkpoint-dir", str(run_dir), *FAST)
+    assert code == 0 and err == "", err
+    epoch, _, top1, top5 = _metrics(out.strip(), TRAINED)
+    assert epoch == 2
+    state = load_checkpoint(run_dir / "last.pt")
+    assert state["model_config"]["arch"] == "FourLayerCNN"
+    assert [row["epoch"] for row in state["history"]] == [1, 2]
+    for crops, flag in [("centre crop", []), ("ten-crop", ["--ten-crop"])]:
+        code, out, err = run(capsys, "evaluate", "--checkpoint", str(run_dir / "last.pt"),
+                             "--data", "cifar10", *flag, *FAST)
+        assert code == 0, err
+        metrics = _metrics(out.strip(), evaluated(run_dir / "last.pt", "cifar10", crops))
+        if not flag:
+            assert metrics[:2] == (top1, top5)
+
+
+def test_pack_a_folder(tmp_path, capsys):
+    root = tiny_folder(tmp_path / "images")
+    code, _, err = run(capsys, "pack", str(root / "train"), str(tmp_path / "train.pt"),
+                       "--size", "64")
+    assert code == 0, err
+    packed = load_packed(tmp_path / "train.pt")
+    assert packed.images.shape == (6, 3, 64, 64) and packed.images.dtype == torch.uint8
+    assert packed.classes == ["cat", "dog"] and packed.targets.tolist() == [0, 0, 0, 1, 1, 1]
+
+
+def test_the_console_script():
+    (script,) = entry_points(group="console_scripts", name="alexnet")
+    assert script.value == "alexnet.cli:main"
+    if shutil.which("alexnet") is None:
+        pytest.skip("the package is not installed (pip install -e .), so there is no `alexnet`")
+    done = subprocess.run(["alexnet", "pack", "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.startswith("usage: alexnet pack")
