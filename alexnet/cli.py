@@ -219,6 +219,14 @@ def distributed(device: torch.device | None = None):
         dist.destroy_process_group()
 
 
+def _one_line(error: AlexNetError) -> str:
+    """The message; a DataLoader worker's error arrives wrapped in its traceback: keep its last line."""
+    text = str(error).strip()
+    if "\n" not in text:
+        return text
+    return text.splitlines()[-1].split("AlexNetError: ", 1)[-1]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     with warnings.catch_warnings():
@@ -234,7 +242,7 @@ def _run(args) -> int:
             return _plugin(args.command).run(args)
         return handler(args)
     except AlexNetError as e:
-        print(f"alexnet {args.command}: error: {e}", file=sys.stderr)
+        print(f"alexnet {args.command}: error: {_one_line(e)}", file=sys.stderr)
         return 1
     except torch.OutOfMemoryError:
         print(f"alexnet {args.command}: error: out of GPU memory: lower --batch-size (with torchrun "

@@ -302,10 +302,14 @@ def imagenet_class_names() -> list[str]:
 def load_rgb(path) -> Image.Image:
     """Open an image (a path or a file object) as 8-bit RGB, the input of §2: grayscale, palette
     and CMYK images are converted."""
-    with Image.open(path) as image:
-        if image.mode == "P" and "transparency" in image.info:
-            image = image.convert("RGBA")
-        return image.convert("RGB")
+    try:
+        with Image.open(path) as image:
+            if image.mode == "P" and "transparency" in image.info:
+                image = image.convert("RGBA")
+            return image.convert("RGB")
+    except OSError as e:  # a file cut short passes verify() at start-up and fails only here
+        raise AlexNetError(f"image {path} is truncated or corrupt ({e}): remove or replace it "
+                           "(`alexnet pack` decodes every image up front)") from None
 
 
 class _Verified:
