@@ -32,34 +32,23 @@ from .errors import AlexNetError
 ARCHS = ("alexnet", "two-tower", "cifar", "four-layer")
 
 
-def positive_int(text: str) -> int:
+def _number(text: str, ok, what: str, cast=float):
+    """Parse a command-line number with ``cast`` and check it with ``ok``: one clear line if not."""
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
-
-
-def nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value}")
-    return value
-
-
-def _number(text: str, ok, what: str) -> float:
-    try:
-        value = float(text)
+        value = cast(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
     if not (math.isfinite(value) and ok(value)):
         raise argparse.ArgumentTypeError(f"must be {what}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return _number(text, lambda v: v >= 1, "a positive integer", int)
+
+
+def nonnegative_int(text: str) -> int:
+    return _number(text, lambda v: v >= 0, "an integer >= 0", int)
 
 
 def positive_float(text: str) -> float:

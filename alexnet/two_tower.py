@@ -24,7 +24,7 @@ from .errors import AlexNetError
 from .lrn import LocalResponseNorm
 from .model import ACTIVATIONS, AlexNet
 
-__all__ = ["TwoTowerAlexNet", "Tower"]
+__all__ = ["TwoTowerAlexNet", "Tower", "CROSSINGS", "crossing_traffic"]
 
 
 class Tower(nn.Module):
@@ -144,3 +144,40 @@ def _tower_layers(net: TwoTowerAlexNet) -> list[tuple[nn.Module, nn.Module]]:
     """For each of ``_split_layers``, its halves in tower 0 and tower 1."""
     per_tower = [[m for m in t.modules() if isinstance(m, (nn.Conv2d, nn.Linear))] for t in net.towers]
     return list(zip(*per_tower))
+
+
+#: The gathers of :meth:`TwoTowerAlexNet.forward`, in order: (layer fed, tower that receives).
+#: conv3, fc6 and fc7 are fed on both towers; fc8 lives with tower 0 (§3.2, §3.5).
+CROSSINGS = (("conv3", 0), ("conv3", 1), ("fc6", 0), ("fc6", 1), ("fc7", 0), ("fc7", 1),
+             ("fc8", 0))
+
+
+@torch.no_grad()
+def crossing_traffic(model: TwoTowerAlexNet, images: Tensor) -> list[dict]:
+    """§3.2 measured: what one forward pass of ``images`` sends from one tower to the other.
+
+    A spy on :func:`_gather` (the one crossing point) records every gather. For each it returns the
+    layer fed, the receiving tower, and the values and bytes *per image* that come from the other
+    tower, which is what a real two-GPU run copies between the GPUs (the backward pass sends
+    gradients of the same size the other way). Works whatever the devices, the CPU included.
+    """
+    global _gather
+    original, seen = _gather, []
+
+    def spy(halves: list[Tensor], device: torch.device) -> Tensor:
+        seen.append([(h.numel() // h.shape[0], h.element_size()) for h in halves])
+        return original(halves, device)
+
+    _gather = spy
+    try:
+        model(images)
+    finally:
+        _gather = original
+    if len(seen) != len(CROSSINGS):
+        raise AlexNetError(f"expected {len(CROSSINGS)} gathers in a forward pass, saw {len(seen)}")
+    rows = []
+    for (layer, tower), halves in zip(CROSSINGS, seen):
+        values, size = halves[1 - tower]
+        rows.append({"layer": layer, "to_tower": tower, "values_per_image": values,
+                     "bytes_per_image": values * size})
+    return rows
