@@ -723,8 +723,8 @@ def plot_top5(images: Tensor, classes, probabilities, class_names, labels, ncols
     ``probabilities`` are (N, 5) (:func:`alexnet.analysis.top_k_predictions`). Returns the figure."""
     pictures = as_display_images(images)
     nrows = -(-len(pictures) // ncols)
-    fig, axes = plt.subplots(2 * nrows, ncols, squeeze=False, figsize=(2.5 * ncols, 3.7 * nrows),
-                             gridspec_kw={"height_ratios": [1.3, 1] * nrows})
+    fig, axes = plt.subplots(2 * nrows, ncols, squeeze=False, figsize=(2.6 * ncols, 3.3 * nrows),
+                             gridspec_kw={"height_ratios": [1.4, 1] * nrows})
     for i in range(nrows * ncols):
         top, bottom = axes[2 * (i // ncols), i % ncols], axes[2 * (i // ncols) + 1, i % ncols]
         top.axis("off")

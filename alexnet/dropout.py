@@ -1,0 +1,96 @@
+r"""Dropout (§4.2): the paper's version next to PyTorch's, and a run that shows what it is for.
+
+"[Dropout] consists of setting to zero the output of each hidden neuron with probability 0.5. [...]
+At test time, we use all the neurons but multiply their outputs by 0.5, which is a reasonable
+approximation to taking the geometric mean of the predictive distributions produced by the
+exponentially-many dropout networks." AlexNet applies it to the outputs of fc6 and fc7 (after their
+ReLU); without it the network "exhibits substantial overfitting", and with it training takes
+"roughly double the number of iterations" to converge.
+
+Two ways to keep a unit's expected output the same in training and at test time, with drop
+probability :math:`p` and a mask :math:`m_i \sim \mathrm{Bernoulli}(1 - p)`:
+
+- the paper's (cuda-convnet2's ``dropout2``), :class:`PaperDropout`: train :math:`y = m \odot x`,
+  test :math:`y = (1 - p)\,x`; :math:`\mathbb{E}[y] = (1 - p)\,x` both times;
+- "inverted" dropout (``torch.nn.Dropout``, Caffe, cuda-convnet2's ``dropout``): train
+  :math:`y = m \odot x / (1 - p)`, test :math:`y = x`; :math:`\mathbb{E}[y] = x` both times.
+
+The two give the same network up to a factor :math:`1 - p` on the next layer's weights, so the
+trained weights differ but the predictions do not (paper-notes §3).
+
+:func:`fc_head` and :func:`fit_head` train AlexNet's fully-connected part alone (fc6–fc8, where
+the paper puts dropout and where 96% of its parameters sit) on fixed inputs, measuring the training
+error with dropout switched off, as the test error is: the gap between the two is the overfitting.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .errors import AlexNetError
+
+__all__ = ["PaperDropout", "fc_head", "fit_head"]
+
+
+class PaperDropout(nn.Module):
+    """§4.2 as written: zero each output with probability ``p`` in training (no rescaling), and
+    multiply every output by ``1 - p`` at test time (0.5 in the paper)."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        if not 0 <= p < 1:
+            raise AlexNetError(f"dropout probability p must be in [0, 1), got {p}")
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training:
+            return x * (1 - self.p)
+        # The same draw as nn.Dropout's (a Bernoulli(1 - p) mask), without its 1 / (1 - p).
+        return x * torch.empty_like(x).bernoulli_(1 - self.p)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+def fc_head(in_features: int, hidden: int = 512, num_classes: int = 10,
+            dropout: float = 0.5) -> nn.Sequential:
+    """AlexNet's classifier (fc6 → ReLU → dropout → fc7 → ReLU → dropout → fc8, §3.5, §4.2) on
+    ``in_features`` inputs; ``hidden`` is 4096 in the paper, 512 in :class:`~alexnet.CifarAlexNet`."""
+    return nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(), nn.Dropout(dropout),
+                         nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout),
+                         nn.Linear(hidden, num_classes))
+
+
+@torch.no_grad()
+def _error(model: nn.Module, x: Tensor, y: Tensor) -> float:
+    model.eval()
+    return (model(x).argmax(1) != y).float().mean().item()
+
+
+def fit_head(train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tensor, *,
+             dropout: float = 0.5, epochs: int = 20, lr: float = 1e-4, batch_size: int = 64,
+             momentum: float = 0.9, weight_decay: float = 5e-4, hidden: int = 512,
+             seed: int = 0) -> list[dict]:
+    """Train :func:`fc_head` on fixed (N, D) inputs with §5's SGD at a constant ``lr``; after every
+    epoch measure the training and test error with dropout off (eval mode). Returns one dict per
+    epoch: ``epoch``, ``train_loss`` (running, dropout on), ``train_error``, ``test_error``,
+    ``gap`` (test − train). Reproducible from ``seed`` (weights, order and masks)."""
+    torch.manual_seed(seed)
+    model = fc_head(train_x.shape[1], hidden, int(train_y.max()) + 1, dropout)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
+                                weight_decay=weight_decay)
+    rows = []
+    for epoch in range(epochs):
+        model.train()
+        order, total = torch.randperm(len(train_x)), 0.0
+        for batch in order.split(batch_size):
+            loss = F.cross_entropy(model(train_x[batch]), train_y[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(batch)
+        train, test = _error(model, train_x, train_y), _error(model, test_x, test_y)
+        rows.append({"epoch": epoch + 1, "train_loss": total / len(train_x),
+                     "train_error": train, "test_error": test, "gap": test - train})
+    return rows
