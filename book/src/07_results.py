@@ -255,9 +255,8 @@ def neighbours_of(query):
 
 
 viz.interactive_figure(neighbours_of, query=widgets.Dropdown(
-    options=[(f"test image {e['test_index']} ({classes[test_set.targets[e['test_index']]]})", i)
-             for i, e in enumerate(stored["examples"])], value=0, description="query",
-    layout={"width": "360px"}))
+    options=[(f"test image {e['test_index']}", i) for i, e in enumerate(stored["examples"])],
+    value=0, description="query"))
 
 # %% [markdown]
 # Pixel distance can only find images with the same colours in the same places, so a blue
