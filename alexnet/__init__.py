@@ -11,6 +11,15 @@ name                        what                                        paper
 ``alexnet.transforms``      crops, flips, PCA lighting, ten-crop        §2, §4.1
 ``alexnet.data``            CIFAR-10, image folders, batch loaders      §2
 ``alexnet.train``           SGD recipe, top-1/top-5 error, checkpoints  §5
+``alexnet.dropout``         the paper's dropout (×0.5 at test time)     §4.2
+``alexnet.checkpoint``      atomic checkpoints, safe loading            —
+``alexnet.summary``         layer table: shapes, parameters, MACs       §3.5
+``alexnet.reproduce``       the paper's claims, measured; the ledger    §3–§6
+``alexnet.analysis``        filters per tower, nearest neighbours       §6.1
+``alexnet.bench``           speed benchmarks with provenance            —
+``alexnet.viz``             the book's figures                          —
+``alexnet.kernels``         fused Triton LRN (used on CUDA)             §3.3
+``alexnet.cli``             ``python -m alexnet`` / ``alexnet``         —
 ==========================  ==========================================  =========
 """
 from . import data, train, transforms

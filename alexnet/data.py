@@ -231,8 +231,11 @@ def cifar10(train: bool = True) -> TensorImages:
     """CIFAR-10's 50,000 training or 10,000 test images as uint8 (N, 3, 32, 32) tensors.
 
     Offline (``ALEXNET_DATA``): the JPEG copy of CIFAR-10 (lossy, so pixels differ slightly from
-    the original binaries), decoded once into the cache, stored class by class. Online:
-    torchvision's ``CIFAR10(download=True)`` in the cache, in its own order. Same class order.
+    the original binaries), decoded once into the cache. Online: torchvision's
+    ``CIFAR10(download=True)`` in the cache. Both come in the same order, class by class and, within
+    a class, in the order of the original release (the JPEG copy numbers each class's images in
+    that order), so an index names the same picture on every machine: results that store indices
+    (nearest neighbours, §6.1) stay valid for users who download the data.
     """
     split = "train" if train else "test"
     root = data_dir()
@@ -240,8 +243,10 @@ def cifar10(train: bool = True) -> TensorImages:
         from torchvision.datasets import CIFAR10
 
         ds = CIFAR10(cache_dir() / "cifar10", train=train, download=True)
-        images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
-        return TensorImages(images, torch.tensor(ds.targets), list(ds.classes))
+        targets = torch.tensor(ds.targets)
+        order = torch.sort(targets, stable=True).indices   # class by class, as offline
+        images = torch.from_numpy(ds.data).permute(0, 3, 1, 2)[order].contiguous()
+        return TensorImages(images, targets[order], list(ds.classes))
     cached = cache_dir() / f"cifar10-jpeg-{split}.pt"
     if not cached.exists():
         source = _offline(root, "cifar10-jpeg", "cifar10-jpeg.tar.gz")

@@ -396,6 +396,16 @@ def plot_arms(test: dict, ax=None):
     return ax
 
 
+def plot_claim(result: dict, width: float = 5.0):
+    """Every test of a claim result side by side, one :func:`plot_arms` panel each."""
+    tests = [t for t in result["tests"] if t.get("arms")]
+    fig, axes = plt.subplots(1, len(tests), figsize=(width * len(tests), 3.8), squeeze=False)
+    for ax, test in zip(axes.flat, tests):
+        plot_arms(test, ax)
+    fig.tight_layout()
+    return fig
+
+
 def plot_epochs_to(curves: dict, targets, key: str = "train_top1", ax=None):
     """Epochs each run needs to bring ``key`` down to each of ``targets`` (Figure 1 measures 25%
     training error), by :func:`alexnet.reproduce.epochs_to` (linear between epochs). ``curves`` is

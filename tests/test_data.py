@@ -364,22 +364,28 @@ def test_batch_loader_keeps_data_and_augmentation_on_cuda():
 
 # ---------------------------------------------------------------- the online paths, simulated
 
-def test_cifar10_download_path_converts_torchvisions_arrays(tmp_path, monkeypatch):
+def test_cifar10_download_path_converts_torchvisions_arrays_in_the_offline_order(tmp_path,
+                                                                               monkeypatch):
     import torchvision.datasets
 
-    pixels = np.arange(2 * 32 * 32 * 3, dtype=np.uint8).reshape(2, 32, 32, 3)   # N, H, W, C
+    pixels = np.zeros((5, 32, 32, 3), dtype=np.uint8)                            # N, H, W, C
+    pixels[:, 4, 5] = np.arange(5)[:, None] * 10 + np.arange(3)    # image i holds 10 i (+ channel)
+    targets = [3, 1, 3, 1, 0]   # release order; the offline copy is class by class, stable
 
     class FakeCIFAR10:          # what torchvision.datasets.CIFAR10(download=True) holds
         def __init__(self, root, train, download):
             assert download and str(root).startswith(str(tmp_path))
-            self.data, self.targets, self.classes = pixels, [3, 1], list(CIFAR10_CLASSES)
+            self.data, self.targets, self.classes = pixels, targets, list(CIFAR10_CLASSES)
 
     monkeypatch.delenv("ALEXNET_DATA", raising=False)
     monkeypatch.setenv("ALEXNET_CACHE", str(tmp_path))
     monkeypatch.setattr(torchvision.datasets, "CIFAR10", FakeCIFAR10)
     data = cifar10(train=False)
-    assert data.images.shape == (2, 3, 32, 32) and data.targets.tolist() == [3, 1]
-    assert torch.equal(data.images[1, :, 4, 5], torch.from_numpy(pixels[1, 4, 5]))
+    assert data.images.shape == (5, 3, 32, 32) and data.targets.tolist() == [0, 1, 1, 3, 3]
+    assert data.images.is_contiguous()
+    release_index = [4, 1, 3, 0, 2]
+    assert (data.images[:, 0, 4, 5] // 10).tolist() == release_index
+    assert torch.equal(data.images[3, :, 4, 5], torch.from_numpy(pixels[0, 4, 5]))
 
 
 def test_imagenet_samples_download_path_lays_out_class_folders(tmp_path, monkeypatch):

@@ -3,6 +3,7 @@ on real CIFAR-10 at the tiny test-only scale (through the API and through the co
 import argparse
 import json
 import math
+from dataclasses import asdict
 
 import pytest
 import torch
@@ -97,6 +98,7 @@ def test_figure1_speed_up_end_to_end(offline):
     result = reproduce.run_claim("relu", scale="test", seeds=2)
     test = result["tests"][0]
     assert set(result["extra"]["learning_rates"]) == {"relu", "tanh"}
+    assert result["extra"]["rate_at_grid_edge"] == {"relu": True, "tanh": True}   # a 1-rate grid
     assert len(result["runs"]) == 4 and test["unit"] == "log"
     assert "lower_bound" in test
 
@@ -126,3 +128,30 @@ def test_unknown_claims_and_a_gpu_scale_without_a_gpu_are_refused():
     if not torch.cuda.is_available():
         with pytest.raises(AlexNetError, match="needs a CUDA device"):
             reproduce.run_claim("lrn", scale="gpu")
+
+
+# ---------------------------------------------------------------- the results the package ships
+
+@pytest.mark.parametrize("claim", list(reproduce.CLAIMS))
+def test_every_claim_ships_a_cpu_result_made_by_the_current_settings(claim):
+    result = reproduce.committed_result(claim)
+    assert result["claim"] == claim and result["scale"] == "cpu"
+    # the stored result must be what the CPU scale of this code would run, or rerun it (the
+    # Figure 1 settings, relu_*, concern the relu claim only)
+    current = json.loads(json.dumps(asdict(reproduce.SCALES["cpu"])))
+    ours = (lambda key: key.startswith("relu_") or key == "batch_size") if claim == "relu" else \
+        (lambda key: not key.startswith("relu_"))
+    assert {k: v for k, v in result["scale_config"].items() if ours(k)} == \
+        {k: v for k, v in current.items() if ours(k)}
+    assert result["provenance"]["git_commit"] and result["provenance"]["device"]
+    assert all(t["verdict"] in (*reproduce.VERDICTS, "not measured") for t in result["tests"])
+
+
+def test_chapter_result_prints_what_it_read(capsys):
+    result = reproduce.chapter_result("overlap")
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == result["setting"] and out[1] == f"device: {result['provenance']['device']}"
+    assert out[2:] == [f"{reproduce.describe(t)} -> {t['verdict']}" for t in result["tests"]]
+    if not torch.cuda.is_available():
+        with pytest.raises(AlexNetError, match="needs a CUDA device"):
+            reproduce.chapter_result("overlap", full_size=True)

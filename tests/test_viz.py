@@ -127,6 +127,8 @@ def test_result_plots_draw():
     assert "reproduced" in ax.get_title()
     with pytest.raises(AlexNetError, match="no per-arm"):
         viz.plot_arms({"name": "x", "verdict": "-"})
+    fig = viz.plot_claim({"tests": [test, {"name": "x", "verdict": "not measured"}, test]})
+    assert [ax.get_title() for ax in fig.axes] == [ax.get_title()] * 2
 
 
 def test_chapter_figures_draw():

@@ -306,14 +306,7 @@ print(f"divisor: from {divisors.min():.2f} to {divisors.max():.2f}, median {divi
 # them seed by seed:
 
 # %%
-if FULL_SIZE:
-    result = reproduce.run_claim("lrn", scale="gpu", device=str(device))
-else:
-    result = reproduce.committed_result("lrn")
-print(result["setting"])
-print("device:", result["provenance"]["device"])
-for test in result["tests"]:
-    print(reproduce.describe(test), "->", test["verdict"])
+result = reproduce.chapter_result("lrn", FULL_SIZE, device=str(device))
 
 # %%
 fig, (left, right) = plt.subplots(1, 2, figsize=(13, 3.8))

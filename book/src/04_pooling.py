@@ -205,14 +205,7 @@ assert change[3] < change[2]
 # is a stand-in: the paper's numbers come from ImageNet, which this project cannot train on here.
 
 # %%
-if FULL_SIZE:
-    result = reproduce.run_claim("overlap", scale="gpu", device=str(device))
-else:
-    result = reproduce.committed_result("overlap")
-print(result["setting"])
-print("device:", result["provenance"]["device"])
-for test_ in result["tests"]:
-    print(reproduce.describe(test_), "->", test_["verdict"])
+result = reproduce.chapter_result("overlap", FULL_SIZE, device=str(device))
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(16, 3.8))

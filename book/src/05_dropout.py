@@ -218,12 +218,7 @@ viz.interactive_figure(dropout_curves,
 # epochs needed to reach a training error. Its setting and the machine it ran on:
 
 # %%
-if FULL_SIZE:
-    dropout_claim = reproduce.run_claim("dropout", scale="gpu")
-else:
-    dropout_claim = reproduce.committed_result("dropout")
-print(dropout_claim["setting"])
-print("device:", dropout_claim["provenance"]["device"])
+dropout_claim = reproduce.chapter_result("dropout", FULL_SIZE)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -427,28 +422,12 @@ print("patches:", tuple(ten.shape))
 # 33²).
 
 # %%
-if FULL_SIZE:
-    augmentation = reproduce.run_claim("augmentation", scale="gpu")
-elif reproduce.has_committed_result("augmentation"):
-    augmentation = reproduce.committed_result("augmentation")
-else:   # the package ships every claim's result; this one had not been run when the page was built
-    augmentation = None
-    print("no stored result yet: python -m alexnet reproduce augmentation --scale cpu "
-          "--out alexnet/results")
-if augmentation:
-    print(augmentation["setting"])
-    print("device:", augmentation["provenance"]["device"])
+augmentation = reproduce.chapter_result("augmentation", FULL_SIZE)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-if augmentation:
-    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
-    for ax, claim_test in zip(axes, augmentation["tests"]):
-        viz.plot_arms(claim_test, ax)
-    fig.tight_layout()
-    plt.show()
-    for claim_test in augmentation["tests"]:
-        print(reproduce.describe(claim_test), "->", claim_test["verdict"])
+viz.plot_claim(augmentation)
+plt.show()
 
 # %%
 assert augmentation is None or len(augmentation["tests"]) == 3

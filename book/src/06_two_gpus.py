@@ -234,28 +234,12 @@ viz.interactive_figure(traffic_at, batch=widgets.SelectionSlider(
 # CIFAR-10 (a stand-in: we have no ImageNet training set), several seeds each, paired by seed.
 
 # %%
-if FULL_SIZE:
-    two_gpu = reproduce.run_claim("two-gpu", scale="gpu")
-elif reproduce.has_committed_result("two-gpu"):
-    two_gpu = reproduce.committed_result("two-gpu")
-else:   # the package ships every claim's result; this one had not been run when the page was built
-    two_gpu = None
-    print("no stored result yet: python -m alexnet reproduce two-gpu --scale cpu "
-          "--out alexnet/results")
-if two_gpu:
-    print(two_gpu["setting"])
-    print("device:", two_gpu["provenance"]["device"])
+two_gpu = reproduce.chapter_result("two-gpu", FULL_SIZE)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-if two_gpu:
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    for ax, claim_test in zip(axes, two_gpu["tests"]):
-        viz.plot_arms(claim_test, ax)
-    fig.tight_layout()
-    plt.show()
-    for claim_test in two_gpu["tests"]:
-        print(reproduce.describe(claim_test), "->", claim_test["verdict"])
+viz.plot_claim(two_gpu, width=5.5)
+plt.show()
 
 # %%
 assert two_gpu is None or all(t["verdict"] in (*reproduce.VERDICTS, "not measured")
