@@ -314,7 +314,14 @@ def _lrn_variants(s: Settings) -> dict:
     def reference(x):
         return local_response_norm_reference(x, **LRN, groups=2)
 
-    variants = {"reference": reference}
+    def stock_torch(x):   # what torch.nn.LocalResponseNorm runs, with the paper's α on the sum
+        n, c, h, w = x.shape
+        y = torch.nn.functional.local_response_norm(x.reshape(2 * n, c // 2, h, w), LRN["size"],
+                                                    alpha=LRN["alpha"] * LRN["size"],
+                                                    beta=LRN["beta"], k=LRN["k"])
+        return y.reshape(n, c, h, w)
+
+    variants = {"torch": stock_torch, "reference": reference}
     if s.is_cuda and kernel.available():
         variants["fused"] = lambda x: kernel.local_response_norm(x, **LRN, groups=2)
     else:
@@ -445,7 +452,7 @@ def format_table(result: dict) -> str:
         lines.append(f"  LRN fwd+bwd {'x'.join(map(str, lrn['shape']))} {lrn['dtype']}: floor "
                      f"{lrn['floor_s'] * 1e3:.3f} ms ({lrn['floor_bytes'] / 1e9:.2f} GB at "
                      f"{result['copy_bandwidth']['bytes_per_s'] / 1e9:,.0f} GB/s)")
-    for key in ("reference", "fused", "compiled_reference"):
+    for key in ("torch", "reference", "fused", "compiled_reference"):
         if key in lrn:
             ratio = f"{lrn[key]['times_floor']:6.1f}x floor" if "times_floor" in lrn[key] else ""
             lines.append(f"    {key:20s} ms {_ms(lrn[key])} {ratio}")

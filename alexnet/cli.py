@@ -321,7 +321,7 @@ def _evaluate(args) -> int:
     model = build_model(config)
     load_weights(model, state["model"], source=f"checkpoint {args.checkpoint}")
     _, val_loader, info = build_loaders(args.data, args.batch_size, device=device,
-                                        workers=args.workers, ten_crop=args.ten_crop)
+                                        workers=args.workers, ten_crop=args.ten_crop, train=False)
     if info.num_classes != config.get("num_classes"):
         raise AlexNetError(f"the checkpoint has {config.get('num_classes')} classes but {args.data} "
                            f"has {info.num_classes}: evaluate on the data it was trained on")

@@ -524,7 +524,7 @@ class DataInfo:
 def build_loaders(data: str, batch_size: int, *, device: torch.device | str = "cpu",
                   seed: int = 0, augment: bool = True, rank: int = 0, world_size: int = 1,
                   workers: int = 0, train_subset: int | None = None, lighting: bool = True,
-                  ten_crop: bool = False):
+                  ten_crop: bool = False, train: bool = True):
     """``(train_loader, val_loader, info)`` for ``data``: ``"cifar10"``, or a folder with ``train/``
     and ``val/`` (or ``test/``) subfolders of class folders (ImageNet layout), or with
     ``train.pt`` and ``val.pt`` (or ``test.pt``) from :func:`pack_image_folder`.
@@ -537,8 +537,9 @@ def build_loaders(data: str, batch_size: int, *, device: torch.device | str = "c
     CIFAR-10 stays on ``device``: its per-pixel mean and PCA are fitted on the training images, and
     the training crops are 32×32 patches of the image padded by 4, with flips: our CIFAR-sized
     analogue of the paper's 224 patches of 256 (9² positions here, 33² there). Folders use the
-    ImageNet mean and PCA of :mod:`alexnet.transforms`. A folder without ``train/`` gives
-    ``train_loader=None`` (enough for evaluation).
+    ImageNet mean and PCA of :mod:`alexnet.transforms`. A folder without ``train/``, or
+    ``train=False`` (evaluation: the training images of a folder are then not even listed), gives
+    ``train_loader=None``.
     """
     if data == "cifar10":
         return _cifar10_loaders(batch_size, device, seed, augment, lighting, ten_crop, rank,
@@ -547,7 +548,8 @@ def build_loaders(data: str, batch_size: int, *, device: torch.device | str = "c
     if not root.is_dir():
         raise AlexNetError(f"data {data!r} is neither 'cifar10' nor a folder: pass 'cifar10' or a "
                            "folder with train/ and val/ (or test/) subfolders of class folders")
-    train, val = _split(root, "train"), _split(root, "val") or _split(root, "test")
+    val = _split(root, "val") or _split(root, "test")
+    train = _split(root, "train") if train else None
     if val is None:
         found = ", ".join(sorted(p.name for p in root.iterdir())[:5]) or "nothing"
         raise AlexNetError(f"data folder {root} has no val/ (or test/) subfolder (found: {found}): "

@@ -947,7 +947,8 @@ def run_all(scale: str = "cpu", seeds: int | None = None, out=None, progress: bo
 # ---------------------------------------------------------------- the ledger
 
 LEDGER_SCALES = ("cpu", "gpu")
-MISSING = {"cpu": "not yet run", "gpu": "not yet run (no GPU lent to this session)"}
+MISSING = {"cpu": "not yet run",
+           "gpu": "not yet run: needs a CUDA GPU (`python -m alexnet reproduce all --scale gpu`)"}
 
 
 def _number(value: float | None, kind: str) -> str:

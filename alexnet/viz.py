@@ -396,6 +396,26 @@ def plot_arms(test: dict, ax=None):
     return ax
 
 
+def plot_learning_rates(tuning: list[dict], ax=None):
+    """The Figure 1 learning-rate search of a relu result (``result["extra"]["tuning"]``): each
+    activation's training error at the end of its seed-0 run, per rate; a diverged run is a cross
+    at 100%."""
+    ax = _axes(ax, (5.5, 3.4))
+    for i, activation in enumerate(dict.fromkeys(r["activation"] for r in tuning)):
+        runs = sorted((r for r in tuning if r["activation"] == activation), key=lambda r: r["lr"])
+        ax.plot([r["lr"] for r in runs], [100 * r["final_train_top1"] for r in runs], "o-",
+                color=f"C{i}", label=activation)
+        diverged = [r["lr"] for r in runs if r["diverged"]]
+        ax.plot(diverged, [100] * len(diverged), "x", color=f"C{i}", ms=9)
+    budgets = sorted({r["budget"] for r in tuning})
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel(f"training error after {'/'.join(map(str, budgets))} epochs (%)")
+    ax.legend(frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    return ax
+
+
 def plot_claim(result: dict, width: float = 5.0):
     """Every test of a claim result side by side, one :func:`plot_arms` panel each."""
     tests = [t for t in result["tests"] if t.get("arms")]

@@ -42,6 +42,7 @@ def test_bench_writes_json_with_provenance_and_numbers(tmp_path, capsys):
     lrn = result["lrn"]
     assert lrn["shape"] == [2, 8, 6, 6] and lrn["floor_bytes"] == 5 * 2 * 8 * 6 * 6 * 4
     _positive(lrn["reference"], "median_s", "times_floor")
+    _positive(lrn["torch"], "median_s", "times_floor")
     assert "skipped" in lrn["fused"] and "skipped" in lrn["compiled_reference"]  # CPU, no compile
     _positive(result["input"], "images_per_s")
     printed = capsys.readouterr().out

@@ -323,6 +323,11 @@ def test_build_loaders_image_folders(tmp_path):
         s.set_epoch(0)
     seen = [sorted(s.sampler) for s in shares]
     assert len(seen[0]) == len(seen[1]) == 3 and not set(seen[0]) & set(seen[1])
+    # evaluation never lists the training images: a corrupt train/ does not matter to it
+    (tmp_path / "data" / "train" / "cat" / "broken.jpg").write_bytes(b"not a jpeg")
+    (tmp_path / "data" / "train" / "bird").mkdir()   # a class val/ lacks
+    train, val, info = build_loaders(str(tmp_path / "data"), 4, train=False)
+    assert train is None and len(val) == 2 and info.num_classes == 2
 
 
 def test_build_loaders_packed_folder(tmp_path):

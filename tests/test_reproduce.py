@@ -69,7 +69,8 @@ def test_the_ledger_marks_missing_gpu_results(tmp_path):
     rows = ledger_rows(tmp_path)
     assert len(rows) == 2 * len(reproduce.CLAIMS)
     gpu = [r for r in rows if r["scale"] == "gpu"]
-    assert all(r["measurements"] == ["not yet run (no GPU lent to this session)"] for r in gpu)
+    assert all(r["measurements"] == [reproduce.MISSING["gpu"]] for r in gpu)
+    assert "needs a CUDA GPU" in reproduce.MISSING["gpu"]
     assert "| 9. neighbours" in ledger_markdown(rows)
 
 

@@ -127,8 +127,13 @@ def test_result_plots_draw():
     assert "reproduced" in ax.get_title()
     with pytest.raises(AlexNetError, match="no per-arm"):
         viz.plot_arms({"name": "x", "verdict": "-"})
+    tuning = [{"activation": a, "lr": lr, "final_train_top1": e, "diverged": d, "budget": 12}
+              for a, lr, e, d in [("relu", 1e-3, 0.3, False), ("relu", 1e-2, 1.0, True),
+                                  ("tanh", 1e-3, 0.6, False), ("tanh", 1e-2, 0.5, False)]]
+    rates = viz.plot_learning_rates(tuning)
+    assert len(rates.lines) == 4 and rates.get_xscale() == "log" and "12 epochs" in rates.get_ylabel()
     fig = viz.plot_claim({"tests": [test, {"name": "x", "verdict": "not measured"}, test]})
-    assert [ax.get_title() for ax in fig.axes] == [ax.get_title()] * 2
+    assert [panel.get_title() for panel in fig.axes] == [ax.get_title()] * 2
 
 
 def test_chapter_figures_draw():

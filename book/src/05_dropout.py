@@ -221,7 +221,6 @@ viz.interactive_figure(dropout_curves,
 dropout_claim = reproduce.chapter_result("dropout", FULL_SIZE)
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
 curves = viz.seed_curves(dropout_claim["runs"])
 viz.plot_curves(curves, "val_top1", ax=axes[0], ylabel="test top-1 error (%)")
@@ -229,8 +228,6 @@ viz.plot_curves(curves, "train_top1", ax=axes[1], ylabel="training top-1 error (
 viz.plot_arms(dropout_claim["tests"][0], axes[2])
 fig.tight_layout()
 plt.show()
-for claim_test in dropout_claim["tests"]:
-    print(reproduce.describe(claim_test), "->", claim_test["verdict"])
 
 # %%
 assert {run["variant"] for run in dropout_claim["runs"]} == {"grouped CifarAlexNet (paper's recipe)",
@@ -425,7 +422,6 @@ print("patches:", tuple(ten.shape))
 augmentation = reproduce.chapter_result("augmentation", FULL_SIZE)
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 viz.plot_claim(augmentation)
 plt.show()
 

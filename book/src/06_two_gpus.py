@@ -237,7 +237,6 @@ viz.interactive_figure(traffic_at, batch=widgets.SelectionSlider(
 two_gpu = reproduce.chapter_result("two-gpu", FULL_SIZE)
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 viz.plot_claim(two_gpu, width=5.5)
 plt.show()
 

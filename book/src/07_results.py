@@ -113,7 +113,6 @@ plt.show()
 # hand.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 rows = reproduce.ledger_rows()
 display(Markdown(reproduce.ledger_markdown(rows)))
 
@@ -121,6 +120,7 @@ display(Markdown(reproduce.ledger_markdown(rows)))
 assert len(rows) == len(reproduce.CLAIMS) * len(reproduce.LEDGER_SCALES)
 measured = sorted({r["claim"] for r in rows if r["run"]})
 print(f"claims with a measured result: {len(measured)} of {len(reproduce.CLAIMS)}")
+assert all(r["run"] for r in rows if r["scale"] == "cpu"), "every claim ships a CPU-scale result"
 
 # %% [markdown]
 # Read the verdicts with the settings beside them. A CPU-scale run trains a few epochs on a few
@@ -128,7 +128,7 @@ print(f"claims with a measured result: {len(measured)} of {len(reproduce.CLAIMS)
 # vanish in its noise, and *within noise* then means "not shown at this scale", not "false". The
 # last section of the ledger says, for each claim that did not reproduce, why a small run may
 # differ. A GPU-scale row (all of CIFAR-10) replaces "not yet run" once someone runs
-# `python -m alexnet reproduce all --scale gpu --out results/` on a GPU.
+# `python -m alexnet reproduce all --scale gpu` on a CUDA GPU.
 #
 # ## Training curves
 #
@@ -142,7 +142,6 @@ results = {name: reproduce.committed_result(name) for name in reproduce.ORDER
 print("result files read:", ", ".join(results) or "none yet")
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 fig, axes = plt.subplots(-(-len(results) // 3), 3, figsize=(16, 3.6 * -(-len(results) // 3)),
                          squeeze=False)
 for ax, (name, result) in zip(axes.flat, results.items()):
@@ -230,13 +229,9 @@ plt.show()
 # The claim `neighbours` as committed: the same analysis for several seeds, with many more queries.
 
 # %%
-neighbours = reproduce.committed_result("neighbours")
-print(neighbours["setting"])
-print("device:", neighbours["provenance"]["device"])
+neighbours = reproduce.chapter_result("neighbours")
 
 # %%
-# NBVAL_IGNORE_OUTPUT
-print(reproduce.describe(neighbours["tests"][0]), "->", neighbours["tests"][0]["verdict"])
 stored = neighbours["extra"]["neighbours"][0]
 show_top5(stored["top5"])
 viz.plot_neighbour_examples(stored["examples"], train_set, test_set)

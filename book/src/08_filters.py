@@ -140,18 +140,14 @@ plt.show()
 # towers split significantly (permutation p < 0.05) in every one of at least three seeds.
 
 # %%
-filters = reproduce.committed_result("filters")
-print(filters["setting"])
-print("device:", filters["provenance"]["device"])
+filters = reproduce.chapter_result("filters")
 seeds = filters["extra"]["filters"]
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 for s in seeds:
     print(f"seed {s['seed']}: towers {[round(v, 3) for v in s['towers']]} "
           f"(at initialisation {[round(v, 3) for v in s['towers_at_init']]}), "
           f"p = {s['p_value']:.3f}, more colour-specific: tower {s['more_colour_specific_tower']}")
-print(reproduce.describe(filters["tests"][0]), "->", filters["tests"][0]["verdict"])
 viz.plot_arms(filters["tests"][0])
 plt.show()
 
