@@ -22,9 +22,10 @@ window stops at the boundary between the two halves (cuda-convnet2's 2-GPU confi
 does exactly that: the channels are split into ``groups`` equal blocks and each block is normalised
 on its own, with :math:`N` = channels per block.
 
-Off CUDA the equation is computed as written, with stock PyTorch ops (the window sum is ``n``
-shifted slices of the zero-padded squares: about twice as fast on a CPU as
-``F.local_response_norm``, which averages with a 3-d pooling); on CUDA a fused Triton kernel
+Off CUDA the equation is computed as written, with stock PyTorch ops: the window sum is ``n``
+shifted slices of the zero-padded squares, faster on a CPU than ``F.local_response_norm``, which
+averages with a 3-d pooling (``alexnet bench --device cpu --parts lrn`` times both); on CUDA a
+fused Triton kernel
 (:mod:`alexnet.kernels.lrn`) computes the same function in one pass, forward and backward.
 """
 from __future__ import annotations
