@@ -108,7 +108,7 @@ SCALES = {
                  four_layer_epochs=5, four_layer_lr=1e-3,
                  relu_images=2000, relu_epochs=40, relu_tune_epochs=12,
                  relu_lrs=(3e-4, 1e-3, 3e-3, 1e-2, 3e-2),
-                 converge_error=0.75, neighbour_queries=500, seeds=3, batch_size=64),
+                 converge_error=0.75, neighbour_queries=500, seeds=5, batch_size=64),
     "gpu": Scale("gpu", train_images=None, test_images=None, epochs=8, lr=1e-2,
                  four_layer_epochs=10, four_layer_lr=1e-3,
                  relu_images=None, relu_epochs=40, relu_tune_epochs=6,
