@@ -426,9 +426,8 @@ viz.plot_claim(augmentation)
 plt.show()
 
 # %%
-assert augmentation is None or len(augmentation["tests"]) == 3
-assert augmentation is None or all(t["verdict"] in (*reproduce.VERDICTS, "not measured")
-                                   for t in augmentation["tests"])
+assert len(augmentation["tests"]) == 3
+assert all(t["verdict"] in (*reproduce.VERDICTS, "not measured") for t in augmentation["tests"])
 
 # %% [markdown]
 # ## Summary

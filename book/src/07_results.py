@@ -137,9 +137,8 @@ assert all(r["run"] for r in rows if r["scale"] == "cpu"), "every claim ships a 
 # is what Figure 1 plots):
 
 # %%
-results = {name: reproduce.committed_result(name) for name in reproduce.ORDER
-           if reproduce.has_committed_result(name)}
-print("result files read:", ", ".join(results) or "none yet")
+results = {name: reproduce.committed_result(name) for name in reproduce.ORDER}
+print("result files read:", ", ".join(results))
 
 # %%
 fig, axes = plt.subplots(-(-len(results) // 3), 3, figsize=(16, 3.6 * -(-len(results) // 3)),
