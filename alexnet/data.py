@@ -549,22 +549,23 @@ def build_loaders(data: str, batch_size: int, *, device: torch.device | str = "c
         raise AlexNetError(f"data {data!r} is neither 'cifar10' nor a folder: pass 'cifar10' or a "
                            "folder with train/ and val/ (or test/) subfolders of class folders")
     val = _split(root, "val") or _split(root, "test")
-    train = _split(root, "train") if train else None
+    train_split = _split(root, "train") if train else None
     if val is None:
         found = ", ".join(sorted(p.name for p in root.iterdir())[:5]) or "nothing"
         raise AlexNetError(f"data folder {root} has no val/ (or test/) subfolder (found: {found}): "
                            "lay it out as train/<class>/<image> and val/<class>/<image>")
     common = dict(device=device, seed=seed, rank=rank, world_size=world_size)
     if val.suffix == ".pt":
-        return _packed_loaders(train, val, batch_size, augment, lighting, ten_crop, train_subset,
-                               common)
+        return _packed_loaders(train_split, val, batch_size, augment, lighting, ten_crop,
+                               train_subset, common)
     val_set = image_folder(val, train=False, ten_crop=ten_crop)
     val_loader = FolderLoader(val_set, batch_size, shuffle=False, workers=workers, **common)
     info = DataInfo(len(val_set.classes), 224, list(val_set.classes))
-    if train is None:
+    if train_split is None:
         return None, val_loader, info
-    train_set = image_folder(train, train=augment, eigval=IMAGENET_EIGVAL if lighting else None)
-    _same_classes(train_set.classes, val_set.classes, train, val)
+    train_set = image_folder(train_split, train=augment,
+                             eigval=IMAGENET_EIGVAL if lighting else None)
+    _same_classes(train_set.classes, val_set.classes, train_split, val)
     if train_subset:
         train_set = Subset(train_set, _spread(train_subset, len(train_set)).tolist())
     return FolderLoader(train_set, batch_size, workers=workers, **common), val_loader, info
