@@ -18,7 +18,6 @@ are one line each too.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import warnings
@@ -28,59 +27,10 @@ from pathlib import Path
 import torch
 
 from .errors import AlexNetError
+from .runtime import (default_workers, nonnegative_float, nonnegative_int, positive_float,
+                      positive_int, probability, resolve_device)
 
 ARCHS = ("alexnet", "two-tower", "cifar", "four-layer")
-
-
-def _number(text: str, ok, what: str, cast=float):
-    """Parse a command-line number with ``cast`` and check it with ``ok``: one clear line if not."""
-    try:
-        value = cast(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
-    if not (math.isfinite(value) and ok(value)):
-        raise argparse.ArgumentTypeError(f"must be {what}, got {value}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    return _number(text, lambda v: v >= 1, "a positive integer", int)
-
-
-def nonnegative_int(text: str) -> int:
-    return _number(text, lambda v: v >= 0, "an integer >= 0", int)
-
-
-def positive_float(text: str) -> float:
-    return _number(text, lambda v: v > 0, "a positive number")
-
-
-def nonnegative_float(text: str) -> float:
-    return _number(text, lambda v: v >= 0, "a number >= 0")
-
-
-def probability(text: str) -> float:
-    """A dropout rate (§4.2): 0 <= p < 1."""
-    return _number(text, lambda v: 0 <= v < 1, "a probability in [0, 1)")
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` (CUDA if present), ``cpu``, ``cuda`` or ``cuda:N``, with a clear error otherwise."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise AlexNetError(f"unknown device {name!r}: use auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise AlexNetError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise AlexNetError(f"--device {name}: this machine has {torch.cuda.device_count()} "
-                               "CUDA device(s)")
-    elif device.type != "cpu":
-        raise AlexNetError(f"unsupported device {name!r}: use auto, cpu, cuda or cuda:N")
-    return device
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
@@ -126,8 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--devices", nargs=2, metavar="DEV", help="the two devices of --arch two-tower "
                    "(under torchrun process r takes GPUs 2r and 2r+1 of its machine)")
     t.add_argument("--amp", choices=("bf16", "fp16"), help="mixed precision on CUDA")
-    t.add_argument("--workers", type=nonnegative_int, default=4,
-                   help="data-loading processes (image folders)")
+    t.add_argument("--workers", type=nonnegative_int, default=default_workers(),
+                   help="data-loading processes for image folders (default: one per usable core)")
     t.add_argument("--train-subset", type=positive_int, help="train on the first N images only")
     t.add_argument("--no-augment", dest="augment", action="store_false",
                    help="no random crops, flips or PCA lighting (§4.1)")
@@ -140,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--ten-crop", action="store_true", help="average 10 patches per image (§4.1)")
     e.add_argument("--batch-size", type=positive_int, default=128)
     e.add_argument("--device", default="auto")
-    e.add_argument("--workers", type=nonnegative_int, default=4)
+    e.add_argument("--workers", type=nonnegative_int, default=default_workers(),
+                   help="data-loading processes for image folders (default: one per usable core)")
     e.add_argument("--no-progress", dest="progress", action="store_false")
 
     k = sub.add_parser("pack", help="resize a folder of images to 256x256 uint8 once (§2)")

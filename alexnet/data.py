@@ -43,6 +43,7 @@ from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extensi
 from tqdm import tqdm
 
 from .errors import AlexNetError
+from .runtime import default_workers, write_atomic
 from .transforms import (IMAGENET_EIGVAL, IMAGENET_EIGVEC, IMAGENET_MEAN, PCALighting, SubtractMean,
                          center_crop, downsample, eval_transform, fit_mean, fit_pca_lighting,
                          random_crop_flip, train_transform)
@@ -94,15 +95,7 @@ def _offline(root: Path, folder: str, archive: str) -> Path:
 
 def _save_atomic(obj, path: Path) -> None:
     """``torch.save`` to a temporary file beside ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a cache is as readable as any file
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    write_atomic(path, lambda f: torch.save(obj, f))
 
 
 def _extract_atomic(archive: Path, target: Path) -> None:
@@ -388,7 +381,7 @@ def image_folder(root: str | os.PathLike, train: bool, *, mean: Tensor = IMAGENE
 
 
 def pack_image_folder(root: str | os.PathLike, out_file: str | os.PathLike, size: int = 256, *,
-                      workers: int = 0, progress: bool = True) -> TensorImages:
+                      workers: int | None = None, progress: bool = True) -> TensorImages:
     """§2's preprocessing done once: every image of a folder rescaled (shorter side ``size``) and
     centre-cropped, stored as uint8 (N, 3, size, size) with targets and class names in one file
     (``N·3·size²`` bytes: 196 kB an image at 256), which :func:`load_packed` reads back."""
@@ -397,6 +390,7 @@ def pack_image_folder(root: str | os.PathLike, out_file: str | os.PathLike, size
     images = torch.empty(len(dataset), 3, size, size, dtype=torch.uint8)
     done = 0
     with tqdm(total=len(dataset), unit="img", desc=f"packing {root}", disable=not progress) as bar:
+        workers = default_workers() if workers is None else workers
         for batch, _ in DataLoader(dataset, batch_size=64, num_workers=workers):
             images[done:done + len(batch)] = batch
             done += len(batch)
@@ -523,8 +517,8 @@ class DataInfo:
 
 def build_loaders(data: str, batch_size: int, *, device: torch.device | str = "cpu",
                   seed: int = 0, augment: bool = True, rank: int = 0, world_size: int = 1,
-                  workers: int = 0, train_subset: int | None = None, lighting: bool = True,
-                  ten_crop: bool = False, train: bool = True):
+                  workers: int | None = None, train_subset: int | None = None,
+                  lighting: bool = True, ten_crop: bool = False, train: bool = True):
     """``(train_loader, val_loader, info)`` for ``data``: ``"cifar10"``, or a folder with ``train/``
     and ``val/`` (or ``test/``) subfolders of class folders (ImageNet layout), or with
     ``train.pt`` and ``val.pt`` (or ``test.pt``) from :func:`pack_image_folder`.
@@ -533,6 +527,8 @@ def build_loaders(data: str, batch_size: int, *, device: torch.device | str = "c
     - ``ten_crop``: the validation loader yields whole mean-subtracted images (256×256, or CIFAR-10
       padded to 40×40) for :func:`~alexnet.transforms.ten_crop_predict`
     - ``train_subset``: train on that many images spread evenly over the training set
+    - ``workers``: JPEG-decoding processes for image folders (default: one per usable core,
+      :func:`alexnet.runtime.default_workers`); CIFAR-10 and packed files need none
 
     CIFAR-10 stays on ``device``: its per-pixel mean and PCA are fitted on the training images, and
     the training crops are 32×32 patches of the image padded by 4, with flips: our CIFAR-sized
@@ -555,6 +551,7 @@ def build_loaders(data: str, batch_size: int, *, device: torch.device | str = "c
         raise AlexNetError(f"data folder {root} has no val/ (or test/) subfolder (found: {found}): "
                            "lay it out as train/<class>/<image> and val/<class>/<image>")
     common = dict(device=device, seed=seed, rank=rank, world_size=world_size)
+    workers = default_workers() if workers is None else workers
     if val.suffix == ".pt":
         return _packed_loaders(train_split, val, batch_size, augment, lighting, ten_crop,
                                train_subset, common)

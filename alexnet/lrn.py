@@ -14,37 +14,78 @@ validation set) and :math:`N` the number of kernels in the layer.
 **Which α.** Here ``alpha`` means what the paper's formula says: a coefficient on the *sum* of
 squares. PyTorch's :class:`torch.nn.LocalResponseNorm`, Caffe and cuda-convnet all divide their
 ``alpha`` by ``n`` first, so ``torch.nn.LocalResponseNorm(5, alpha=1e-4, k=2)`` is this module with
-``alpha=2e-5``. Which of the two the 2012 run used cannot be settled from public files (paper-notes
-§2.3); we follow the paper's text and say so.
+``alpha=2e-5``. Which of the two the 2012 run used cannot be settled from the public code (the
+2012 cuda-convnet divided by ``n`` but fixed ``k = 1``, so the ``k = 2`` run used unreleased code);
+we follow the paper's text and say so.
 
-**Per-GPU normalisation.** In the two-GPU network each GPU normalised only the maps it held, so the
-window stops at the boundary between the two halves (cuda-convnet2's 2-GPU config). ``groups=2``
-does exactly that: the channels are split into ``groups`` equal blocks and each block is normalised
-on its own, with :math:`N` = channels per block.
+**Per-GPU normalisation** (an inference, not the paper's words). §3.3 calls :math:`N` "the total
+number of kernels in the layer". Krizhevsky's later two-GPU configuration (cuda-convnet2,
+``layers-imagenet-2gpu-model.cfg``) normalises each GPU's maps on their own, so that the window
+stops at the boundary between the two halves; we infer the 2012 network did the same, since each
+GPU held only its own maps. ``groups=2`` does that: the channels are split into ``groups`` equal
+blocks and each block is normalised on its own, with :math:`N` = channels per block.
+``groups=1`` is the paper's text read literally.
 
-Off CUDA the equation is computed as written, with stock PyTorch ops: the window sum is ``n``
-shifted slices of the zero-padded squares, faster on a CPU than ``F.local_response_norm``, which
-averages with a 3-d pooling (``alexnet bench --device cpu --parts lrn`` times both); on CUDA a
-fused Triton kernel
-(:mod:`alexnet.kernels.lrn`) computes the same function in one pass, forward and backward.
+**Three implementations of one function.**
+
+- :func:`local_response_norm_reference`: the equation as written, in stock PyTorch ops; autograd
+  differentiates it. The tests' yardstick, and the path for devices other than CPU and CUDA.
+- On the CPU, :class:`_AnalyticLRN`: the forward above and the gradient written out (below),
+  computed a few images at a time so that the intermediate tensors stay in the CPU's cache:
+  main memory sees one read of :math:`a` and one write of :math:`b` forward, one read of
+  :math:`a` and :math:`g` and one write of the gradient backward, and nothing is saved but
+  :math:`a` (the backward recomputes the denominators).
+- On CUDA, a fused Triton kernel (:mod:`alexnet.kernels.lrn`) computes the same two formulas in
+  one pass each way.
+
+With :math:`s_i = k + \alpha \sum_{j \in W(i)} a_j^2` and :math:`g = \partial L / \partial b`, and
+since :math:`i \in W(j) \iff j \in W(i)`, the gradient is
+
+.. math::
+
+    \frac{\partial L}{\partial a_i} = g_i\, s_i^{-\beta}
+        - 2\alpha\beta\, a_i \sum_{j \in W(i)} g_j\, a_j\, s_j^{-\beta-1}.
+
+Half-precision inputs (float16, bfloat16) are computed in float32 inside and returned in their own
+dtype: squaring an activation of 300 in float16 would overflow.
 """
 from __future__ import annotations
+
+import numbers
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 from .errors import AlexNetError
 
-__all__ = ["LocalResponseNorm", "local_response_norm", "local_response_norm_reference"]
+__all__ = ["LocalResponseNorm", "local_response_norm", "local_response_norm_reference",
+           "check_arguments"]
+
+#: Elements per chunk of the CPU path: 2^18 float32 values (1 MiB) per intermediate tensor, so that
+#: the handful of them stay in the cache; one image at least.
+CHUNK_ELEMENTS = 1 << 18
 
 
-def _check(x: Tensor, size: int, groups: int) -> None:
-    if size < 1 or size % 2 == 0:
-        raise AlexNetError(
-            f"LRN size n={size} must be a positive odd number: the paper's window i-n/2..i+n/2 "
-            "is centred on channel i (the paper uses n=5)"
-        )
+def check_arguments(size, alpha, beta, k, groups) -> None:
+    """One line for any LRN hyper-parameter that would give NaNs or a deep error."""
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1 or size % 2 == 0:
+        raise AlexNetError(f"LRN size n={size!r} must be a positive odd integer: the paper's window "
+                           "i-n/2..i+n/2 is centred on channel i (the paper uses n=5)")
+    if isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or groups < 1:
+        raise AlexNetError(f"LRN groups={groups!r} must be a positive integer (1, or 2 for the "
+                           "two GPUs' halves)")
+    for name, value, low in (("alpha", alpha, 0.0), ("beta", beta, 0.0), ("k", k, 0.0)):
+        if not isinstance(value, numbers.Real) or not low <= float(value) < float("inf"):
+            raise AlexNetError(f"LRN {name}={value!r} must be a finite number >= 0 (the paper "
+                               "uses alpha=1e-4, beta=0.75, k=2)")
+    if float(k) == 0 and float(beta) > 0:
+        raise AlexNetError("LRN k=0 divides by zero wherever a window is all zeros: use k > 0 "
+                           "(the paper uses k=2)")
+
+
+def _check_input(x: Tensor, groups: int) -> None:
     if x.dim() != 4:
         raise AlexNetError(f"LRN expects a 4-d (N, C, H, W) tensor, got shape {tuple(x.shape)}")
     if x.shape[1] % groups:
@@ -62,7 +103,8 @@ def local_response_norm_reference(x: Tensor, size: int = 5, alpha: float = 1e-4,
     into ``n`` shifted slices. Equal to ``F.local_response_norm(a, n, alpha=alpha * n, beta, k)``
     (which divides its α by n) up to rounding.
     """
-    _check(x, size, groups)
+    check_arguments(size, alpha, beta, k, groups)
+    _check_input(x, groups)
     batch, c, h, w = x.shape
     a = x.reshape(batch * groups, c // groups, h, w)
     N, half = a.shape[1], size // 2
@@ -72,6 +114,127 @@ def local_response_norm_reference(x: Tensor, size: int = 5, alpha: float = 1e-4,
         total = total + squares[:, j:j + N]
     b = a * (k + alpha * total).pow(-beta)
     return b.reshape(batch, c, h, w)
+
+
+# ---------------------------------------------------------------- the CPU path
+
+def _blocks(t: Tensor, groups: int) -> tuple[Tensor, int]:
+    """``t`` viewed as blocks of one group's channels, and the channel dimension of the view:
+    (N·G, N_g, H·W) for NCHW tensors, (N, H·W, G, N_g) for channels-last ones (no copy)."""
+    n, c, h, w = t.shape
+    if t.is_contiguous():
+        return t.view(n * groups, c // groups, h * w), 1
+    return t.permute(0, 2, 3, 1).view(n, h * w, groups, c // groups), 3
+
+
+class _Window:
+    """The window sum :math:`\\sum_{j=i-n/2}^{i+n/2} x_j` along the channels of one chunk, with
+    zeros beyond the ends of each group (the clipped window of §3.3).
+
+    ``x`` is written into the middle of a buffer padded by ``n/2`` zero maps on each side; then
+    pairs :math:`x_j + x_{j+1}` are summed once and shared, so the ``n`` terms cost about
+    ``n/2 + 1`` additions.
+    """
+
+    def __init__(self, shape: torch.Size, dim: int, size: int, dtype: torch.dtype) -> None:
+        self.dim, self.size, self.half, self.channels = dim, size, size // 2, shape[dim]
+        padded = list(shape)
+        padded[dim] += 2 * self.half
+        self.padded = torch.zeros(padded, dtype=dtype)
+        self.x = self.padded.narrow(dim, self.half, self.channels)   # write x here
+        pairs = list(padded)
+        pairs[dim] -= 1
+        self.pairs = torch.empty(pairs, dtype=dtype) if size > 1 else None
+
+    def sum(self, out: Tensor) -> Tensor:
+        """``out`` = the window sum of what was written into :attr:`x`."""
+        at = lambda t, j: t.narrow(self.dim, j, self.channels)  # noqa: E731
+        p, last = self.padded, self.padded.shape[self.dim] - 1
+        if self.pairs is not None:
+            torch.add(p.narrow(self.dim, 0, last), p.narrow(self.dim, 1, last), out=self.pairs)
+        terms = [at(self.pairs, j) for j in range(0, self.size - 1, 2)] + [at(p, self.size - 1)]
+        if len(terms) == 1:
+            return out.copy_(terms[0])
+        torch.add(terms[0], terms[1], out=out)
+        for term in terms[2:]:
+            out.add_(term)
+        return out
+
+
+class _Chunk:
+    """The buffers of one chunk of images, reused from chunk to chunk (no allocation inside the
+    loop): the window, the denominator ``s`` and its powers."""
+
+    def __init__(self, block: Tensor, dim: int, size: int, dtype: torch.dtype) -> None:
+        self.window = _Window(block.shape, dim, size, dtype)
+        self.s, self.r, self.p = (torch.empty(block.shape, dtype=dtype) for _ in range(3))
+
+    def denominator(self, a: Tensor, alpha: float, beta: float, k: float) -> Tensor:
+        """``p`` = :math:`s^{-\\beta}`, with ``s`` = :math:`k + \\alpha \\sum_{W(i)} a_j^2` kept."""
+        torch.mul(a, a, out=self.window.x)
+        s = self.window.sum(self.s).mul_(alpha).add_(k)
+        if beta == 0.75:                       # the paper's β: s^-3/4 = s^-1/2 · (s^-1/2)^1/2
+            torch.rsqrt(s, out=self.r)
+            return torch.sqrt(self.r, out=self.p).mul_(self.r)
+        return torch.pow(s, -beta, out=self.p)
+
+
+def _chunks(x: Tensor, groups: int):
+    """(first image, images) of each chunk of about :data:`CHUNK_ELEMENTS` elements."""
+    step = max(1, CHUNK_ELEMENTS // max(1, x[0].numel()))
+    return [(i, min(step, len(x) - i)) for i in range(0, len(x), step)]
+
+
+def _compute_dtype(x: Tensor) -> torch.dtype:
+    return torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
+
+
+def _resized(chunk: _Chunk | None, block: Tensor, dim: int, size: int, dtype) -> _Chunk:
+    same = chunk is not None and chunk.s.shape == block.shape
+    return chunk if same else _Chunk(block, dim, size, dtype)
+
+
+class _AnalyticLRN(torch.autograd.Function):
+    """§3.3 forward and its gradient written out (module docstring), chunk by chunk (CPU)."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, size: int, alpha: float, beta: float, k: float,
+                groups: int) -> Tensor:
+        if not (x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last)):
+            x = x.contiguous()
+        out, dtype, chunk = torch.empty_like(x), _compute_dtype(x), None
+        for i, m in _chunks(x, groups):
+            a, dim = _blocks(x.narrow(0, i, m), groups)
+            b = _blocks(out.narrow(0, i, m), groups)[0]
+            chunk = _resized(chunk, a, dim, size, dtype)
+            a = a.to(dtype)
+            p = chunk.denominator(a, alpha, beta, k)
+            torch.mul(p, a, out=b) if b.dtype == dtype else b.copy_(p.mul_(a))   # b = a s^-β
+        ctx.save_for_backward(x)
+        ctx.constants = (size, alpha, beta, k, groups)
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: Tensor):
+        (x,), (size, alpha, beta, k, groups) = ctx.saved_tensors, ctx.constants
+        layout = torch.contiguous_format if x.is_contiguous() else torch.channels_last
+        grad = grad.contiguous(memory_format=layout)
+        dx, dtype, chunk = torch.empty_like(x), _compute_dtype(x), None
+        for i, m in _chunks(x, groups):
+            a, dim = _blocks(x.narrow(0, i, m), groups)
+            g = _blocks(grad.narrow(0, i, m), groups)[0].to(dtype)
+            d = _blocks(dx.narrow(0, i, m), groups)[0]
+            chunk = _resized(chunk, a, dim, size, dtype)
+            a = a.to(dtype)
+            p = chunk.denominator(a, alpha, beta, k)
+            torch.mul(g, a, out=chunk.window.x).mul_(p).div_(chunk.s)  # g_j a_j s_j^(-β-1)
+            total = chunk.window.sum(chunk.s)                          # summed over W(i)
+            da = torch.mul(g, p, out=d) if d.dtype == dtype else torch.mul(g, p)
+            da.addcmul_(a, total, value=-2 * alpha * beta)
+            if da is not d:
+                d.copy_(da)
+        return dx, None, None, None, None, None
 
 
 def _use_kernel(x: Tensor) -> bool:
@@ -84,8 +247,14 @@ def _use_kernel(x: Tensor) -> bool:
 
 def local_response_norm(x: Tensor, size: int = 5, alpha: float = 1e-4, beta: float = 0.75,
                         k: float = 2.0, groups: int = 1) -> Tensor:
-    """The paper's LRN (§3.3); the fused kernel on CUDA, the reference elsewhere."""
-    _check(x, size, groups)
+    """The paper's LRN (§3.3): the analytic chunked path on the CPU, the fused kernel on CUDA,
+    the reference elsewhere. Under :func:`torch.compile` on the CPU the reference is traced
+    instead, and the compiler fuses its elementwise operations itself."""
+    check_arguments(size, alpha, beta, k, groups)
+    _check_input(x, groups)
+    alpha, beta, k = float(alpha), float(beta), float(k)
+    if x.device.type == "cpu" and not torch.compiler.is_compiling():
+        return _AnalyticLRN.apply(x, int(size), alpha, beta, k, int(groups))
     if _use_kernel(x):
         from .kernels import lrn as kernel
 
@@ -109,8 +278,7 @@ class LocalResponseNorm(nn.Module):
     def __init__(self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0,
                  groups: int = 1) -> None:
         super().__init__()
-        if size < 1 or size % 2 == 0:
-            raise AlexNetError(f"LRN size n={size} must be a positive odd number (the paper uses 5)")
+        check_arguments(size, alpha, beta, k, groups)
         self.size, self.alpha, self.beta, self.k, self.groups = size, alpha, beta, k, groups
 
     def forward(self, x: Tensor) -> Tensor:

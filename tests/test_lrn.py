@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from alexnet import AlexNetError, LocalResponseNorm
-from alexnet.lrn import local_response_norm_reference
+from alexnet.lrn import local_response_norm, local_response_norm_reference
 
 
 def paper_lrn(a, n=5, alpha=1e-4, beta=0.75, k=2.0):
@@ -73,8 +73,14 @@ def test_gradient_matches_the_formula():
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    (dict(size=4), "LRN size n=4 must be a positive odd number"),
-    (dict(size=0), "LRN size n=0 must be a positive odd number"),
+    (dict(size=4), "LRN size n=4 must be a positive odd integer"),
+    (dict(size=0), "LRN size n=0 must be a positive odd integer"),
+    (dict(size=5.0), "LRN size n=5.0 must be a positive odd integer"),
+    (dict(groups=0), "LRN groups=0 must be a positive integer"),
+    (dict(alpha=-1e-4), "LRN alpha=-0.0001 must be a finite number >= 0"),
+    (dict(beta=float("nan")), "LRN beta=nan must be a finite number >= 0"),
+    (dict(k=float("inf")), "LRN k=inf must be a finite number >= 0"),
+    (dict(k=0.0), "LRN k=0 divides by zero"),
 ])
 def test_bad_size(kwargs, message):
     with pytest.raises(AlexNetError, match=message):
@@ -86,3 +92,61 @@ def test_bad_input():
         local_response_norm_reference(torch.ones(1, 5, 2, 2), groups=2)
     with pytest.raises(AlexNetError, match=r"expects a 4-d \(N, C, H, W\) tensor, got shape \(5, 2\)"):
         LocalResponseNorm()(torch.ones(5, 2))
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("groups", [1, 2])
+@pytest.mark.parametrize("size", [1, 3, 5, 7])
+def test_cpu_path_forward_and_gradient_match_the_reference(channels_last, groups, size):
+    """The CPU path (analytic gradient, chunk by chunk) against autograd through the equation,
+    in float64, with chunks of one image and a last chunk of another size."""
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    a = activations(5, 12, 4, 3).contiguous(memory_format=layout).requires_grad_()
+    grad = torch.randn(5, 12, 4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    b = local_response_norm(a, size, groups=groups)
+    ref = local_response_norm_reference(a, size, groups=groups)
+    assert b.is_contiguous(memory_format=layout)
+    torch.testing.assert_close(b, ref, rtol=1e-12, atol=0)
+    (da,), (dref,) = (torch.autograd.grad(y, a, grad) for y in (b, ref))
+    torch.testing.assert_close(da, dref, rtol=1e-10, atol=1e-14)
+
+
+def test_cpu_path_chunks_do_not_change_the_result(monkeypatch):
+    import alexnet.lrn as lrn
+
+    a = activations(7, 10, 3, 3).requires_grad_()
+    whole = torch.autograd.grad(local_response_norm(a, groups=2).square().sum(), a)[0]
+    monkeypatch.setattr(lrn, "CHUNK_ELEMENTS", 2 * 10 * 3 * 3)    # chunks of 2, 2, 2 and 1 images
+    chunked = torch.autograd.grad(local_response_norm(a, groups=2).square().sum(), a)[0]
+    torch.testing.assert_close(chunked, whole, rtol=1e-13, atol=0)
+
+
+def test_other_strides_are_accepted():
+    a = activations(3, 8, 5, 4)[:, :, 1:, ::2]                     # neither NCHW nor NHWC
+    torch.testing.assert_close(local_response_norm(a), paper_lrn(a), rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("value", [300.0, 3000.0])
+def test_half_precision_computes_in_float32_inside(dtype, value):
+    """300² overflows float16 (max 65504): squaring in the storage dtype would give b = 0."""
+    a = torch.full((2, 8, 3, 3), value, dtype=dtype, requires_grad=True)
+    b = LocalResponseNorm()(a)
+    assert b.dtype == dtype and (b > 0).all()
+    torch.testing.assert_close(b.double(), paper_lrn(a.detach().double()), rtol=1e-2, atol=0)
+    grad = torch.ones_like(a)
+    (got,) = torch.autograd.grad(b, a, grad)
+    x = a.detach().double().requires_grad_()
+    (expected,) = torch.autograd.grad(paper_lrn(x), x, grad.double())
+    assert got.dtype == dtype and torch.isfinite(got).all()
+    torch.testing.assert_close(got.double(), expected, rtol=2e-2, atol=1e-5)
+
+
+def test_half_precision_gradient_matches_float64():
+    a16 = activations(2, 8, 3, 3).clamp_max(500).to(torch.bfloat16).requires_grad_()
+    grad = torch.randn(2, 8, 3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    x = a16.detach().double().requires_grad_()
+    (expected,) = torch.autograd.grad(paper_lrn(x), x, grad)
+    (got,) = torch.autograd.grad(LocalResponseNorm()(a16), a16, grad.to(torch.bfloat16))
+    assert got.dtype == torch.bfloat16
+    torch.testing.assert_close(got.double(), expected, rtol=2e-2, atol=2e-3)

@@ -61,8 +61,6 @@ import os
 import torch
 from torch import Tensor
 
-from ..lrn import _check
-
 __all__ = ["available", "local_response_norm"]
 
 try:
@@ -84,10 +82,9 @@ def local_response_norm(x: Tensor, size: int = 5, alpha: float = 1e-4, beta: flo
                         k: float = 2.0, groups: int = 1) -> Tensor:
     """§3.3's :math:`b_i = a_i / (k + \\alpha \\sum_{j \\in W(i)} a_j^2)^\\beta`, fused; differentiable.
 
-    Same arguments and checks as :func:`alexnet.lrn.local_response_norm`, which calls this on
-    CUDA tensors; the output has ``x``'s dtype and memory format.
+    Same arguments as :func:`alexnet.lrn.local_response_norm`, which checks them and calls this
+    on CUDA tensors; the output has ``x``'s dtype and memory format.
     """
-    _check(x, size, groups)
     return torch.ops.alexnet.lrn(x, size, float(alpha), float(beta), float(k), groups)
 
 

@@ -1,0 +1,289 @@
+"""Where the code runs: devices, CPU cores, the memory allocator, and the record of a run.
+
+Small helpers that the trainer, the command line, the benchmarks and the experiments share:
+
+- :func:`resolve_device`: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``, with one clear line otherwise;
+- :func:`usable_cpus` and :func:`default_workers`: the cores this process may use (its CPU
+  affinity and its cgroup's quota, as in a container or a Colab runtime), and how many
+  data-loading workers fit them;
+- :func:`keep_freed_memory`: glibc returns every freed block above 32 MiB (many activations of
+  the full network) to the system, and the next allocation of that size pays a page fault per
+  4 KiB page; this keeps freed memory for reuse, as the jemalloc or tcmalloc that PyTorch's CPU
+  tuning guide recommends would;
+- :func:`machine` and :func:`provenance`: what a stored number needs beside it (command, commit,
+  device, CPU model, threads, load, versions, date), one record for the benchmarks and the
+  experiments;
+- :func:`write_atomic`: a file written to a temporary name, flushed to disk, then renamed, so a
+  crash leaves the old file or the new one, never half of one (checkpoints, results, benchmarks).
+"""
+from __future__ import annotations
+
+import argparse
+import ctypes
+import hashlib
+import math
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .errors import AlexNetError
+
+__all__ = ["positive_int", "nonnegative_int", "positive_float", "nonnegative_float", "probability",
+           "resolve_device", "usable_cpus", "default_workers", "keep_freed_memory", "cpu_model",
+           "cpu_has_bf16", "machine", "code_state", "provenance", "write_atomic", "write_json"]
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# ---------------------------------------------------------------- numbers on the command line
+
+def _number(text: str, ok, what: str, cast=float):
+    """Parse a command-line number with ``cast`` and check it with ``ok``: one clear line if not."""
+    try:
+        value = cast(text)
+    except (ValueError, OverflowError):
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+    if not (math.isfinite(value) and ok(value)):
+        raise argparse.ArgumentTypeError(f"must be {what}, got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    return _number(text, lambda v: v >= 1, "a positive integer", int)
+
+
+def nonnegative_int(text: str) -> int:
+    return _number(text, lambda v: v >= 0, "an integer >= 0", int)
+
+
+def positive_float(text: str) -> float:
+    return _number(text, lambda v: v > 0, "a positive number")
+
+
+def nonnegative_float(text: str) -> float:
+    return _number(text, lambda v: v >= 0, "a number >= 0")
+
+
+def probability(text: str) -> float:
+    """A dropout rate (§4.2): 0 <= p < 1."""
+    return _number(text, lambda v: 0 <= v < 1, "a probability in [0, 1)")
+
+
+# ---------------------------------------------------------------- devices and cores
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` (CUDA if present), ``cpu``, ``cuda`` or ``cuda:N``, with a clear error otherwise."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise AlexNetError(f"unknown device {name!r}: use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise AlexNetError(f"--device {name}: CUDA is not available on this machine; use "
+                               "--device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise AlexNetError(f"--device {name}: this machine has {torch.cuda.device_count()} "
+                               "CUDA device(s)")
+    elif device.type != "cpu":
+        raise AlexNetError(f"unsupported device {name!r}: use auto, cpu, cuda or cuda:N")
+    return device
+
+
+def _cgroup_cpus() -> float | None:
+    """The CPU quota of this process's cgroup (v2 ``cpu.max``, or v1), in cores; None if none."""
+    for quota_file, period_file in (("/sys/fs/cgroup/cpu.max", None),
+                                    ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us",
+                                     "/sys/fs/cgroup/cpu/cpu.cfs_period_us")):
+        try:
+            fields = Path(quota_file).read_text().split()
+            if period_file:
+                fields.append(Path(period_file).read_text().strip())
+        except OSError:
+            continue
+        if len(fields) >= 2 and fields[0] not in ("max", "-1"):
+            return int(fields[0]) / int(fields[1])
+    return None
+
+
+def usable_cpus() -> int:
+    """Cores this process may run on: its CPU affinity, capped by its cgroup's quota (at least 1)."""
+    try:
+        count = len(os.sched_getaffinity(0))
+    except AttributeError:                      # macOS, Windows
+        count = os.cpu_count() or 1
+    quota = _cgroup_cpus()
+    if quota is not None:
+        count = min(count, max(1, int(quota)))
+    return max(1, count)
+
+
+def default_workers() -> int:
+    """Data-loading worker processes for image folders: one per usable core, at most 8.
+
+    Decoding JPEGs in the training process itself is several times slower than in workers, and
+    more workers than cores only make PyTorch warn."""
+    return min(8, usable_cpus())
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc to keep freed blocks of any size for reuse (``mallopt``); True if it did.
+
+    By default glibc hands blocks over 32 MiB back to the system when they are freed, and the next
+    one is new memory that faults in page by page: on a CPU, a training step of the full network
+    spends a large share of its time there. The cost is that memory is not returned to the system
+    while the process lives (it stays at its peak, as a training run's does anyway). A no-op
+    off glibc (macOS, Windows, musl). Called by ``alexnet train``, ``bench`` and ``reproduce`` on
+    the CPU; call it yourself before training on a CPU from Python.
+    """
+    if sys.platform != "linux" or not platform.libc_ver()[0] == "glibc":
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3      # from glibc's malloc.h
+    return bool(libc.mallopt(m_mmap_threshold, 1 << 30)) and \
+        bool(libc.mallopt(m_trim_threshold, (1 << 31) - 1))
+
+
+# ---------------------------------------------------------------- what machine, what code
+
+@lru_cache(maxsize=1)
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux), else what :mod:`platform` says."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cpu_has_bf16() -> bool:
+    """Whether the CPU computes bfloat16 natively (AVX-512 BF16 or AMX), as oneDNN reports it."""
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def _load() -> list[float] | None:
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def machine(device: torch.device | str = "cpu") -> dict:
+    """The device, and for the CPU its model, cores, threads and current load (1, 5, 15 min)."""
+    device = torch.device(device)
+    info = {"cpu_model": cpu_model(), "cpu_cores_usable": usable_cpus(),
+            "threads": torch.get_num_threads(), "load_average": _load(),
+            "cpu_bf16": cpu_has_bf16()}
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        info.update(device=props.name, gpu_capability=f"{props.major}.{props.minor}",
+                    gpu_memory_gib=round(props.total_memory / 2 ** 30, 1))
+    else:
+        info["device"] = (f"CPU: {info['cpu_model']} ({info['cpu_cores_usable']} usable cores, "
+                          f"{info['threads']} threads)")
+    return info
+
+
+def _git(*args: str) -> str | None:
+    try:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+@lru_cache(maxsize=1)
+def code_state() -> dict:
+    """The code behind a result, read once per process: the git commit (or ``ALEXNET_COMMIT`` in
+    a copy without ``.git``), whether the working tree differs from it and which package files do,
+    and a SHA-256 over the package's source files, which ties a result to its code even before
+    the code is committed."""
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    status, commit = _git("status", "--porcelain", "--untracked-files=no"), _git("rev-parse", "HEAD")
+    changed = [line[3:] for line in (status or "").splitlines()]
+    return {"git_commit": commit.strip() if commit else os.environ.get("ALEXNET_COMMIT"),
+            "dirty": bool(changed) if status is not None else None,
+            "uncommitted_package_files": sorted(f for f in changed if f.startswith("alexnet/")),
+            "source_sha256": digest.hexdigest()}
+
+
+def _versions() -> dict:
+    import numpy
+    import torchvision
+
+    from . import __version__
+
+    try:
+        import triton
+        triton_version = triton.__version__
+    except ImportError:
+        triton_version = None
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "cuda": torch.version.cuda, "torchvision": torchvision.__version__,
+            "triton": triton_version, "numpy": numpy.__version__, "alexnet": __version__}
+
+
+def provenance(device: torch.device | str = "cpu", command: str | None = None) -> dict:
+    """One record for every stored number: command, code, machine, versions, UTC date."""
+    argv = getattr(sys, "orig_argv", [sys.executable, *sys.argv])  # orig_argv keeps "-m alexnet"
+    return {"command": command or shlex.join(argv), **code_state(), **machine(device),
+            "host": platform.node(), "versions": _versions(),
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+# ---------------------------------------------------------------- files
+
+def write_atomic(path: str | os.PathLike, write: Callable, binary: bool = True) -> Path:
+    """Call ``write(file)`` on a temporary file beside ``path``, fsync it, rename it over ``path``
+    and fsync the folder: a crash at any moment leaves the old file or the new one. A failure
+    (disk full, Ctrl-C) removes the temporary file and re-raises."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb" if binary else "w") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; these files are as readable as any
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:                                  # e.g. Windows: folders cannot be opened
+        return path
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return path
+
+
+def write_json(obj, path: str | os.PathLike) -> Path:
+    """``obj`` as indented JSON (no NaN or infinity: they are not JSON), written atomically."""
+    text = json.dumps(obj, indent=1, allow_nan=False) + "\n"
+    return write_atomic(path, lambda f: f.write(text), binary=False)
