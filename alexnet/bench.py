@@ -1,40 +1,42 @@
-r"""``python -m alexnet bench``: is the faithful network as fast to train as the simplified one?
+r"""``alexnet bench``: is the faithful network as fast to train as the simplified one?
 
-In one process and with one set of settings (device, batch size, autocast precision, memory format,
-``torch.compile``, CUDA graphs) it measures
+Each comparison is a *pair* (or three) of things timed **interleaved** in one process: round after
+round, each member runs a few calls, so that a machine that speeds up or slows down (another
+process, a clock change) touches both alike. Every member reports the median and range of its
+per-round times, and the pair reports the median and range of the per-round ratios. Only ratios
+travel between machines; absolute times are for the machine named in the result.
 
-- **training step**: images/s of a full SGD step (§5: momentum 0.9, weight decay 5e-4) of
-  :class:`alexnet.AlexNet` and of ``torchvision.models.alexnet`` (which drops LRN and the two-GPU
-  groups) on synthetic data already on the device, and their ratio; beside them the arithmetic
-  floor: 3 × (multiply-adds of one forward pass, counted from the modules) × 2 flops per image, over
-  the measured rate of a large matrix product;
-- **LRN** (§3.3) forward + backward on the first layer's activity, (batch, 96, 55, 55): the
-  stock-PyTorch reference, the fused Triton kernel (CUDA only) and ``torch.compile`` of the
-  reference (with ``--compile``), beside the memory-traffic floor: 5 tensor-sized transfers
-  (forward reads a, writes b; backward reads a and dL/db, writes dL/da) over the measured bandwidth
-  of a large device-to-device copy (bytes read + bytes written);
-- **input pipeline**: images/s of :class:`alexnet.data.BatchLoader` doing §4.1's augmentation
-  (random 224 crops, flips, PCA lighting, mean subtraction) on uint8 256×256 images held on the
-  device.
+- **train**: a full SGD step (§5: momentum 0.9, weight decay 5e-4) of :class:`alexnet.AlexNet`
+  and of ``torchvision.models.alexnet`` (no LRN, no groups) on a synthetic batch already on the
+  device; with ``--baseline`` also :class:`alexnet.AlexNet` with the stock-PyTorch LRN. Beside
+  each, the arithmetic floor: 3 forward passes' multiply-adds × 2 flops per image (counted from
+  the modules), over the rate of a large matrix product measured in the same run.
+- **cifar**: the same step for :class:`alexnet.CifarAlexNet` with and without LRN (batch 128,
+  the setting of every CPU experiment in the book): what LRN costs where the book trains.
+- **lrn**: LRN (§3.3) forward + backward on conv1's activity, each implementation interleaved
+  with its memory floor: the 5 tensor-sized passes LRN must make (forward reads ``a``, writes
+  ``b``; backward reads ``a`` and the gradient, writes the result), priced by an elementwise add
+  measured in the same rounds (3 passes, into a preallocated output). ``floor_fresh`` prices the
+  same passes with freshly allocated outputs, as any out-of-place operation pays them.
+- **input**: images/s of §4.1's augmentation on uint8 256×256 images held on the device
+  (:class:`alexnet.data.BatchLoader`), and of JPEG decoding plus augmentation from an image
+  folder in DataLoader workers (:class:`alexnet.data.FolderLoader`, the default worker count),
+  next to the training step's images/s.
 
-Timing follows the device method (METHOD.md): warm-up calls first (compilation, autotuning, cuDNN
-plans stay out of the numbers), then every call timed on its own (CUDA events on the GPU,
-``time.perf_counter`` after a synchronise on the CPU) and the median reported with the spread.
-The JSON result (``--out``) carries the command line, commit, device, versions, date, settings and
-every number; a short table is printed last.
+Defaults are the settings training uses: on CUDA batch 256, bf16 autocast, channels-last; on the
+CPU batch 32, fp32 (``--precision bf16`` where the CPU has bfloat16 instructions: the result
+says whether it does), the NCHW layout, and freed memory kept for reuse
+(:func:`alexnet.runtime.keep_freed_memory`, as ``alexnet train`` does on the CPU). The JSON
+(``--out``) records the command, commit, machine (CPU model, threads, load average at start and
+end), versions, settings and every number; a short table is printed last.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
-import json
-import os
-import platform
-import shlex
 import statistics
-import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -44,52 +46,63 @@ import torch
 import torch.nn.functional as F
 
 from .errors import AlexNetError
+from .runtime import keep_freed_memory, machine, provenance, resolve_device, write_json
 
-__all__ = ["add_arguments", "run", "Settings", "time_calls"]
+__all__ = ["add_arguments", "run", "Settings", "time_calls", "interleaved", "copy_bandwidth"]
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
-PARTS = ("train", "lrn", "input")
+PARTS = ("train", "cifar", "lrn", "input")
 LRN = dict(size=5, alpha=1e-4, beta=0.75, k=2.0)  # §3.3's constants, as in alexnet.AlexNet
-LRN_TRANSFERS = 5  # tensor-sized reads + writes of one LRN forward + backward
+LRN_PASSES = 5  # tensor-sized reads + writes of one LRN forward + backward
 
 
 # --------------------------------------------------------------------------- settings
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``bench`` subcommand's options; defaults are the issue's setting on CUDA, tiny on CPU."""
+    """The ``bench`` subcommand's options; defaults depend on the device (module docstring)."""
     parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
-    parser.add_argument("--batch-size", type=int, help="images per step (default 256 on CUDA, 8 on CPU)")
+    parser.add_argument("--batch-size", type=int, help="images per AlexNet step (default 256 on "
+                        "CUDA, 32 on CPU)")
+    parser.add_argument("--cifar-batch-size", type=int, default=128,
+                        help="images per CifarAlexNet step (default 128, §5)")
     parser.add_argument("--precision", choices=tuple(DTYPES), help="autocast dtype; fp32: no "
                         "autocast (default bf16 on CUDA, fp32 on CPU)")
-    parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
-                        help="NHWC memory format for models and inputs (default on)")
+    parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                        help="NHWC memory format for models and inputs (default: on for CUDA, "
+                        "off for CPU)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the models (and time "
                         "a compiled LRN reference)")
     parser.add_argument("--cuda-graphs", action="store_true", help="capture each whole training "
                         "step (forward, backward, SGD update) in a CUDA graph and replay it")
     parser.add_argument("--baseline", action="store_true", help="also time alexnet.AlexNet with "
-                        "the stock-PyTorch LRN (the speed before the fused kernel)")
+                        "the stock-PyTorch LRN (the speed before the fast LRN paths)")
+    parser.add_argument("--keep-freed-memory", action=argparse.BooleanOptionalAction, default=True,
+                        help="on the CPU, keep freed memory for reuse as `alexnet train` does "
+                        "(default on; see alexnet.runtime.keep_freed_memory)")
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of "
                         f"{','.join(PARTS)} (default all)")
-    parser.add_argument("--warmup", type=int, help="untimed calls first (default 10 CUDA, 2 CPU)")
-    parser.add_argument("--repeats", type=int, help="timed calls, median reported (default 30 "
-                        "CUDA, 5 CPU)")
-    parser.add_argument("--lrn-shape", help="N,C,H,W of the LRN tensor (default batch,96,55,55)")
+    parser.add_argument("--warmup", type=int, help="untimed calls first (default 10 CUDA, 1 CPU)")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds, median and range reported "
+                        "(default 10 CUDA, 5 CPU)")
+    parser.add_argument("--lrn-shape", help="N,C,H,W of the LRN tensor (default 256,96,55,55 on "
+                        "CUDA, 64,96,55,55 on CPU)")
     parser.add_argument("--out", default="bench.json", help="JSON result file (default bench.json)")
 
 
 @dataclass
 class Settings:
-    """Everything a measurement depends on; identical for both networks in one run."""
+    """Everything a measurement depends on; identical for every member of a pair."""
 
     device: str
     batch_size: int
+    cifar_batch_size: int
     precision: str
     channels_last: bool
     compile: bool
     cuda_graphs: bool
     baseline: bool
+    keep_freed_memory: bool
     warmup: int
-    repeats: int
+    rounds: int
     lrn_shape: tuple
     parts: tuple
 
@@ -108,23 +121,24 @@ class Settings:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     """Resolve the defaults that depend on the device, and check the values."""
-    from .cli import resolve_device
-
     device = resolve_device(args.device)
     cuda = device.type == "cuda"
-    batch = args.batch_size if args.batch_size is not None else (256 if cuda else 8)
+    batch = args.batch_size if args.batch_size is not None else (256 if cuda else 32)
     parts = tuple(p for p in args.parts.split(",") if p)
-    if batch < 1 or any(p not in PARTS for p in parts) or not parts:
+    if batch < 1 or args.cifar_batch_size < 1 or not parts or any(p not in PARTS for p in parts):
         raise AlexNetError(f"--batch-size must be >= 1 and --parts a subset of {','.join(PARTS)}, "
                            f"got {batch} and {args.parts!r}")
     if args.cuda_graphs and not cuda:
         raise AlexNetError("--cuda-graphs needs a CUDA device; drop it or use --device cuda")
-    shape = _shape(args.lrn_shape) if args.lrn_shape else (batch, 96, 55, 55)
-    return Settings(str(device), batch, args.precision or ("bf16" if cuda else "fp32"),
-                    args.channels_last, args.compile, args.cuda_graphs, args.baseline,
-                    args.warmup if args.warmup is not None else (10 if cuda else 2),
-                    max(args.repeats if args.repeats is not None else (30 if cuda else 5), 1),
-                    shape, parts)
+    rounds = args.rounds if args.rounds is not None else (10 if cuda else 5)
+    shape = _shape(args.lrn_shape) if args.lrn_shape else (256 if cuda else 64, 96, 55, 55)
+    return Settings(str(device), batch, args.cifar_batch_size,
+                    args.precision or ("bf16" if cuda else "fp32"),
+                    cuda if args.channels_last is None else args.channels_last,
+                    args.compile, args.cuda_graphs, args.baseline,
+                    args.keep_freed_memory and not cuda,
+                    args.warmup if args.warmup is not None else (10 if cuda else 1),
+                    max(rounds, 1), shape, parts)
 
 
 def _shape(text: str) -> tuple:
@@ -143,37 +157,60 @@ def _synchronize(device: str) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_calls(fn: Callable[[], object], device: str, warmup: int, repeats: int) -> dict:
-    """Seconds per call of ``fn``: median, min, max over ``repeats`` calls after ``warmup``.
+def _seconds(fn: Callable[[], object], device: str, calls: int) -> float:
+    """Seconds per call of ``fn`` over ``calls`` back-to-back calls (CUDA events on the GPU)."""
+    if device.startswith("cuda"):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        for _ in range(calls):
+            fn()
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end) / 1e3 / calls
+    _synchronize(device)
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - start) / calls
 
-    On CUDA each call sits between two events, so host-side gaps between launches count (as they
-    do in training); on the CPU the clock is read around each call after a synchronise.
-    """
+
+def _spread(seconds: list[float]) -> dict:
+    return {"median_s": statistics.median(seconds), "min_s": min(seconds), "max_s": max(seconds),
+            "n": len(seconds)}
+
+
+def time_calls(fn: Callable[[], object], device: str, warmup: int, repeats: int) -> dict:
+    """Seconds per call of ``fn``: median, min, max over ``repeats`` calls after ``warmup``."""
     for _ in range(warmup):
         fn()
-    _synchronize(device)
-    if device.startswith("cuda"):
-        events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
-                  for _ in range(repeats)]
-        for start, end in events:
-            start.record()
-            fn()
-            end.record()
-        torch.cuda.synchronize(device)
-        seconds = [start.elapsed_time(end) / 1e3 for start, end in events]
-    else:
-        seconds = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn()
-            seconds.append(time.perf_counter() - start)
-    return {"median_s": statistics.median(seconds), "min_s": min(seconds),
-            "max_s": max(seconds), "n": repeats}
+    return _spread([_seconds(fn, device, 1) for _ in range(repeats)])
 
 
+def interleaved(fns: dict[str, Callable[[], object]], device: str, warmup: int, rounds: int,
+                calls: int = 1) -> dict:
+    """Time several functions round-robin: in each of ``rounds`` rounds every function runs
+    ``calls`` calls. Returns each one's spread of per-round seconds per call, and its per-round
+    seconds (``rounds_s``) for ratios taken round by round."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    per_round: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            per_round[name].append(_seconds(fn, device, calls))
+    return {name: {**_spread(s), "rounds_s": s} for name, s in per_round.items()}
+
+
+def ratio(a: dict, b: dict) -> dict:
+    """``a``'s time over ``b``'s, round by round: median and range (>1: ``a`` is slower)."""
+    values = [x / y for x, y in zip(a["rounds_s"], b["rounds_s"])]
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+# --------------------------------------------------------------------------- floors
 def copy_bandwidth(device: str) -> dict:
     """Bytes/s of a large device-to-device copy, counting bytes read plus bytes written."""
-    nbytes = (1 << 30) if device.startswith("cuda") else (64 << 20)
+    nbytes = (1 << 30) if device.startswith("cuda") else (256 << 20)
     source = torch.randint(0, 255, (nbytes,), dtype=torch.uint8, device=device)
     target = torch.empty_like(source)
     timing = time_calls(lambda: target.copy_(source), device, 3, 10)
@@ -181,10 +218,11 @@ def copy_bandwidth(device: str) -> dict:
 
 
 def matmul_rate(device: str, dtype: torch.dtype) -> dict:
-    """Flop/s of a large square matrix product in ``dtype`` through the installed BLAS."""
-    n = 8192 if device.startswith("cuda") else 512
+    """Flop/s of a large square matrix product in ``dtype`` through the installed BLAS (the
+    peak a convolution can approach)."""
+    n = 8192 if device.startswith("cuda") else 2048
     a, b = (torch.randn(n, n, device=device).to(dtype) for _ in range(2))
-    timing = time_calls(lambda: a @ b, device, 3, 10)
+    timing = time_calls(lambda: a @ b, device, 2, 5)
     return {"flop_per_s": 2 * n ** 3 / timing["median_s"], "size": n, **timing}
 
 
@@ -211,19 +249,20 @@ def _graphed(step: Callable[[], None], device: str) -> Callable[[], None]:
     return graph.replay
 
 
-def training_step(model: torch.nn.Module, s: Settings) -> Callable[[], None]:
+def training_step(model: torch.nn.Module, s: Settings, batch: int, size: int,
+                  classes: int) -> Callable[[], None]:
     """One SGD step of ``model`` on a fixed synthetic batch (centred 0–255-scale pixels)."""
     model = model.to(s.device, memory_format=s.memory_format).train()
-    images = (torch.randn(s.batch_size, 3, 224, 224, device=s.device) * 60).contiguous(
+    images = (torch.randn(batch, 3, size, size, device=s.device) * 60).contiguous(
         memory_format=s.memory_format)
-    labels = torch.randint(0, 1000, (s.batch_size,), device=s.device)
+    labels = torch.randint(0, classes, (batch,), device=s.device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4,
                                 **({"fused": True} if s.is_cuda else {}))  # §5
     forward = torch.compile(model) if s.compile else model
 
     def step() -> None:
         with _autocast(s):
-            loss = F.cross_entropy(forward(images), labels)
+            loss = F.cross_entropy(forward(images).float(), labels)
         loss.backward()
         optimizer.step()
 
@@ -240,128 +279,157 @@ def training_step(model: torch.nn.Module, s: Settings) -> Callable[[], None]:
 
 @contextlib.contextmanager
 def _reference_lrn():
-    """Make alexnet's LRN take the stock-PyTorch path even on CUDA (the "before" model)."""
+    """Make alexnet's LRN take the stock-PyTorch reference on every device (the "before" model)."""
     from . import lrn
 
-    saved, lrn._use_kernel = lrn._use_kernel, lambda x: False
+    saved = lrn._use_kernel, lrn._use_analytic
+    lrn._use_kernel = lrn._use_analytic = lambda x: False
     try:
         yield
     finally:
-        lrn._use_kernel = saved
+        lrn._use_kernel, lrn._use_analytic = saved
 
 
-def _time_model(name: str, build: Callable[[], torch.nn.Module], s: Settings,
-                matmul: dict | None, context=contextlib.nullcontext) -> dict:
-    """Images/s of one network's training step, beside its arithmetic floor; frees its memory."""
-    with context():
-        model = build()
-        macs = forward_macs(model)
-        step = training_step(model, s)
-        del model
-        timing = time_calls(step, s.device, s.warmup, s.repeats)
-    del step
-    if s.is_cuda:
-        torch.cuda.empty_cache()
-    result = {"name": name, "images_per_s": s.batch_size / timing["median_s"], **timing}
-    if macs and matmul:  # forward + backward ~ 3 forward passes, 2 flops per multiply-add
-        result.update(forward_macs=macs,
-                      arithmetic_floor_images_per_s=matmul["flop_per_s"] / (3 * 2 * macs))
+def forward_macs(model: torch.nn.Module, size: int) -> int:
+    """Multiply-adds of one image's forward pass, counted from the modules (CPU)."""
+    from .summary import layer_table
+
+    return sum(row.macs for row in layer_table(model, size))
+
+
+def _pair(members: dict, s: Settings, batch: int, size: int, classes: int, calls: int,
+          matmul: dict | None) -> dict:
+    """Build every member's step, time them interleaved, add floors and ratios to the first."""
+    steps, result, contexts = {}, {}, {}
+    for key, (name, build, context) in members.items():
+        with context():
+            model = build()
+            macs = forward_macs(model, size)
+            steps[key], contexts[key] = training_step(model, s, batch, size, classes), context
+        result[key] = {"name": name, "forward_macs": macs}
+    timed = interleaved({key: _in(contexts[key], fn) for key, fn in steps.items()}, s.device,
+                        s.warmup, s.rounds, calls)
+    for key, timing in timed.items():
+        result[key].update(timing, images_per_s=batch / timing["median_s"])
+        if matmul:   # forward + backward ~ 3 forward passes, 2 flops per multiply-add
+            result[key]["arithmetic_floor_images_per_s"] = \
+                matmul["flop_per_s"] / (3 * 2 * result[key]["forward_macs"])
+    first, *others = list(result)
+    for other in others:   # how fast the first is, as a fraction of each other's speed
+        r = ratio(timed[other], timed[first])
+        result[f"speed_{first}_over_{other}"] = r
     return result
 
 
-def forward_macs(model: torch.nn.Module) -> int | None:
-    """Multiply-adds of one 224×224 image's forward pass, counted from the modules (CPU)."""
-    try:
-        from .summary import layer_table
-    except ImportError:
-        return None
-    return sum(row.macs for row in layer_table(model, 224))
+def _in(context, fn: Callable[[], None]) -> Callable[[], None]:
+    def call() -> None:
+        with context():
+            fn()
+    return call
 
 
 def bench_training(s: Settings, matmul: dict | None) -> dict:
-    """Both networks (and, with ``baseline``, the stock-LRN faithful one), then the ratio."""
+    """AlexNet vs torchvision's AlexNet (and, with ``baseline``, AlexNet with the stock LRN)."""
     import torchvision
 
     from .model import AlexNet
 
-    models = {"alexnet": ("alexnet.AlexNet", AlexNet, contextlib.nullcontext),
-              "torchvision": ("torchvision.models.alexnet", torchvision.models.alexnet,
-                              contextlib.nullcontext)}
+    none = contextlib.nullcontext
+    members = {"alexnet": ("alexnet.AlexNet()", AlexNet, none),
+               "torchvision": ("torchvision.models.alexnet()", torchvision.models.alexnet, none)}
     if s.baseline:
-        models["alexnet_reference_lrn"] = ("alexnet.AlexNet, stock LRN", AlexNet, _reference_lrn)
-    result = {}
-    for key, (name, build, context) in models.items():
-        result[key] = _guarded(lambda: _time_model(name, build, s, matmul, context))
-    if "images_per_s" in result["alexnet"] and "images_per_s" in result["torchvision"]:
-        result["ratio"] = result["alexnet"]["images_per_s"] / result["torchvision"]["images_per_s"]
-    return result
+        members["alexnet_reference_lrn"] = ("alexnet.AlexNet(), stock-PyTorch LRN", AlexNet,
+                                            _reference_lrn)
+    calls = 5 if s.is_cuda else 1
+    return _pair(members, s, s.batch_size, 224, 1000, calls, matmul)
 
 
-def _guarded(measure: Callable[[], dict]) -> dict:
-    """Run one measurement; an exception becomes an ``error`` entry so the rest still runs."""
-    try:
-        return measure()
-    except Exception as error:  # noqa: BLE001 - a lent GPU's minutes are too dear to lose
-        return {"error": f"{type(error).__name__}: {error}"}
+def bench_cifar(s: Settings, matmul: dict | None) -> dict:
+    """CifarAlexNet with and without LRN: what LRN costs in the book's CPU experiments."""
+    from .model import CifarAlexNet
+
+    none = contextlib.nullcontext
+    members = {"cifar": ("alexnet.CifarAlexNet()", CifarAlexNet, none),
+               "cifar_no_lrn": ("alexnet.CifarAlexNet(lrn=False)",
+                                lambda: CifarAlexNet(lrn=False), none)}
+    if s.baseline:
+        members["cifar_reference_lrn"] = ("alexnet.CifarAlexNet(), stock-PyTorch LRN",
+                                          CifarAlexNet, _reference_lrn)
+    calls = 10 if s.is_cuda else 3
+    return _pair(members, s, s.cifar_batch_size, 32, 10, calls, matmul)
 
 
 # --------------------------------------------------------------------------- LRN
 def _lrn_variants(s: Settings) -> dict:
     """name -> (LRN function, or a string saying why it is not timed here)."""
     from .kernels import lrn as kernel
-    from .lrn import local_response_norm_reference
+    from .lrn import local_response_norm, local_response_norm_reference
 
     def reference(x):
         return local_response_norm_reference(x, **LRN, groups=2)
 
     def stock_torch(x):   # what torch.nn.LocalResponseNorm runs, with the paper's α on the sum
         n, c, h, w = x.shape
-        y = torch.nn.functional.local_response_norm(x.reshape(2 * n, c // 2, h, w), LRN["size"],
-                                                    alpha=LRN["alpha"] * LRN["size"],
-                                                    beta=LRN["beta"], k=LRN["k"])
+        y = F.local_response_norm(x.reshape(2 * n, c // 2, h, w), LRN["size"],
+                                  alpha=LRN["alpha"] * LRN["size"], beta=LRN["beta"], k=LRN["k"])
         return y.reshape(n, c, h, w)
 
-    variants = {"torch": stock_torch, "reference": reference}
+    variants = {"package": lambda x: local_response_norm(x, **LRN, groups=2),
+                "reference": reference, "torch": stock_torch}
     if s.is_cuda and kernel.available():
         variants["fused"] = lambda x: kernel.local_response_norm(x, **LRN, groups=2)
     else:
-        variants["fused"] = "needs CUDA and Triton (on the CPU the package uses the reference)"
+        variants["fused"] = "needs CUDA and Triton (on the CPU the package runs its analytic path)"
     variants["compiled_reference"] = (torch.compile(reference) if s.compile
                                       else "run with --compile")
     return variants
 
 
-def bench_lrn(s: Settings, bandwidth: dict | None) -> dict:
-    """LRN forward + backward (§3.3, groups=2 as in conv1) per variant, and its traffic floor."""
+def bench_lrn(s: Settings) -> dict:
+    """LRN forward + backward (§3.3, groups=2 as in conv1) per implementation, each interleaved
+    with the elementwise add that prices its floor."""
     generator = torch.Generator(s.device).manual_seed(0)
     x = torch.rand(s.lrn_shape, device=s.device, generator=generator).mul_(50).to(s.dtype)
     x = x.contiguous(memory_format=s.memory_format).requires_grad_(True)
     grad = torch.randn(s.lrn_shape, device=s.device, generator=generator).to(s.dtype)
     grad = grad.contiguous(memory_format=s.memory_format)
-    floor_bytes = LRN_TRANSFERS * x.numel() * x.element_size()
+    total = torch.empty_like(grad)
+    tensor_bytes = x.numel() * x.element_size()
     result = {"shape": list(s.lrn_shape), "dtype": str(s.dtype).replace("torch.", ""),
-              "groups": 2, **LRN, "floor_bytes": floor_bytes}
-    if bandwidth:
-        result["floor_s"] = floor_bytes / bandwidth["bytes_per_s"]
+              "groups": 2, **LRN, "floor_bytes": LRN_PASSES * tensor_bytes}
+    timed = {"add": lambda: torch.add(x.detach(), grad, out=total),      # 3 passes, no allocation
+             "add_fresh": lambda: torch.add(x.detach(), grad)}            # 3 passes, new output
+    skipped = {}
     for name, fn in _lrn_variants(s).items():
         if isinstance(fn, str):
-            result[name] = {"skipped": fn}
-            continue
-        result[name] = _guarded(lambda: time_calls(
-            lambda: torch.autograd.grad(fn(x), x, grad), s.device, s.warmup, s.repeats))
-        if "floor_s" in result and "median_s" in result[name]:
-            result[name]["times_floor"] = result[name]["median_s"] / result["floor_s"]
+            skipped[name] = {"skipped": fn}
+        else:
+            timed[name] = (lambda f: lambda: torch.autograd.grad(f(x), x, grad))(fn)
+    calls = 10 if s.is_cuda else 1
+    timing = interleaved(timed, s.device, max(s.warmup, 1), s.rounds, calls)
+    add, fresh = timing.pop("add"), timing.pop("add_fresh")
+    scale = LRN_PASSES / 3
+    result["floor"] = {k: v * scale if k.endswith("_s") and k != "rounds_s" else v
+                       for k, v in add.items() if k != "rounds_s"}
+    result["floor_fresh"] = {k: v * scale if k.endswith("_s") and k != "rounds_s" else v
+                             for k, v in fresh.items() if k != "rounds_s"}
+    result["bandwidth_bytes_per_s"] = 3 * tensor_bytes / add["median_s"]
+    for name, entry in timing.items():
+        times = ratio(entry, add)
+        result[name] = {**{k: v for k, v in entry.items() if k != "rounds_s"},
+                        "times_floor": {k: v / scale for k, v in times.items()},
+                        "times_floor_fresh": {k: v / scale
+                                              for k, v in ratio(entry, fresh).items()}}
+    result.update(skipped)
     return result
 
 
 # --------------------------------------------------------------------------- input pipeline
 def bench_input(s: Settings) -> dict:
-    """Images/s of §4.1's augmentation on uint8 256×256 images resident on the device."""
-    try:
-        from .data import BatchLoader, TensorImages
-        from .transforms import IMAGENET_EIGVAL, IMAGENET_EIGVEC, IMAGENET_MEAN, PCALighting
-    except ImportError as error:
-        return {"skipped": f"alexnet.data / alexnet.transforms not available ({error})"}
+    """Images/s of §4.1's augmentation: on-device uint8 images, and JPEGs from a folder."""
+    from .data import BatchLoader, TensorImages
+    from .transforms import IMAGENET_EIGVAL, IMAGENET_EIGVEC, IMAGENET_MEAN, PCALighting
+
     count = 2 * s.batch_size  # two batches' worth, so successive batches read different images
     generator = torch.Generator(s.device).manual_seed(0)
     images = torch.randint(0, 256, (count, 3, 256, 256), dtype=torch.uint8, device=s.device,
@@ -371,10 +439,58 @@ def bench_input(s: Settings) -> dict:
                          mean=IMAGENET_MEAN, lighting=PCALighting(IMAGENET_EIGVAL, IMAGENET_EIGVEC),
                          drop_last=True)
     batches = _endless(loader)
-    timing = time_calls(lambda: next(batches), s.device, s.warmup, s.repeats)
-    return {"images_per_s": s.batch_size / timing["median_s"], "stored": "uint8 256x256",
-            "steps": "mean, random 224 crop + flip, PCA lighting (alexnet.data.BatchLoader)",
-            **timing}
+    timing = time_calls(lambda: next(batches), s.device, s.warmup, s.rounds)
+    tensors = {"images_per_s": s.batch_size / timing["median_s"], "stored": "uint8 256x256",
+               "steps": "mean, random 224 crop + flip, PCA lighting (alexnet.data.BatchLoader)",
+               **timing}
+    return {"tensors": tensors, "folder": _guarded(lambda: bench_folder(s))}
+
+
+def _jpeg_folder(root: Path, count: int = 192) -> tuple[Path, str]:
+    """The ImageNet sample photographs when the offline data is configured, else ``count``
+    synthetic 256×340 JPEGs (smooth colour fields plus texture, about a photograph's size)."""
+    from .data import data_dir, imagenet_samples
+
+    if data_dir() is not None:
+        return imagenet_samples(), "the 1,000 ImageNet sample photographs (shorter side 256)"
+    from PIL import Image
+
+    generator = torch.Generator().manual_seed(0)
+    for i in range(count):
+        folder = root / f"class{i % 4}"
+        folder.mkdir(parents=True, exist_ok=True)
+        field = torch.rand(3, 4, 5, generator=generator)[None] * 255
+        smooth = F.interpolate(field, size=(256, 340), mode="bicubic", align_corners=False)[0]
+        texture = torch.randn(3, 256, 340, generator=generator) * 12
+        pixels = (smooth + texture).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+        Image.fromarray(pixels).save(folder / f"{i}.jpg", quality=90)
+    return root, f"{count} synthetic 256x340 JPEGs"
+
+
+def bench_folder(s: Settings) -> dict:
+    """Images/s of decoding + §4.1's augmentation from a JPEG folder in DataLoader workers, at
+    the default worker count, after the workers have started (first batch excluded)."""
+    from .data import FolderLoader, image_folder
+    from .runtime import default_workers
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root, what = _jpeg_folder(Path(tmp))
+        dataset = image_folder(root, train=True, verify=False)
+        workers, batch = default_workers(), 32
+        loader = FolderLoader(dataset, batch, device=s.device, workers=workers, drop_last=True)
+        seen, start = 0, None
+        for i, (images, _) in enumerate(loader):
+            if i == 0:
+                start = time.perf_counter()
+                continue
+            seen += len(images)
+            if seen >= 640:
+                break
+        seconds = time.perf_counter() - start
+    return {"images_per_s": seen / seconds, "images": seen, "workers": workers,
+            "batch_size": batch, "source": what,
+            "steps": "JPEG decode, shorter side 256 + centre 256, mean, random 224 crop + flip, "
+                     "PCA lighting (alexnet.data.image_folder + FolderLoader)"}
 
 
 def _endless(loader):
@@ -385,100 +501,91 @@ def _endless(loader):
         epoch += 1
 
 
-# --------------------------------------------------------------------------- provenance, output
-def _git(*args: str) -> str | None:
+# --------------------------------------------------------------------------- output
+def _guarded(measure: Callable[[], dict]) -> dict:
+    """Run one measurement; an exception becomes an ``error`` entry so the rest still runs."""
     try:
-        out = subprocess.run(["git", *args], cwd=Path(__file__).resolve().parent,
-                             capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
-
-
-def _version(module: str) -> str | None:
-    try:
-        return __import__(module).__version__
-    except ImportError:
-        return None
-
-
-def provenance(s: Settings) -> dict:
-    """What a reader needs to trust (or redo) the numbers: command, commit, device, versions."""
-    if s.is_cuda:
-        props = torch.cuda.get_device_properties(s.device)
-        device = {"type": "cuda", "name": props.name, "capability": f"{props.major}.{props.minor}",
-                  "memory_gib": round(props.total_memory / 2 ** 30, 1),
-                  "multiprocessors": props.multi_processor_count}
-    else:
-        device = {"type": "cpu", "name": platform.processor() or platform.machine(),
-                  "threads": torch.get_num_threads()}
-    status = _git("status", "--porcelain", "--untracked-files=no")
-    argv = getattr(sys, "orig_argv", [sys.executable, *sys.argv])  # orig_argv keeps "-m alexnet"
-    return {"command": shlex.join(argv),
-            # a copied working tree without .git (a lent GPU) can be told its commit instead
-            "commit": _git("rev-parse", "HEAD") or os.environ.get("ALEXNET_COMMIT", "unknown"),
-            "uncommitted_changes": bool(status) if status is not None else None,
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "device": device, "host": platform.node(),
-            "versions": {"python": platform.python_version(), "torch": torch.__version__,
-                         "cuda": torch.version.cuda, "triton": _version("triton"),
-                         "torchvision": _version("torchvision")},
-            "settings": asdict(s)}
+        return measure()
+    except Exception as error:  # noqa: BLE001 - a lent GPU's minutes are too dear to lose
+        return {"error": f"{type(error).__name__}: {error}"}
 
 
 def _ms(entry: dict) -> str:
     if "median_s" in entry:
-        return f"{entry['median_s'] * 1e3:9.3f}  ({entry['min_s'] * 1e3:.3f}-{entry['max_s'] * 1e3:.3f})"
+        return (f"{entry['median_s'] * 1e3:9.2f}  ({entry['min_s'] * 1e3:.2f}-"
+                f"{entry['max_s'] * 1e3:.2f})")
     return entry.get("error") or entry.get("skipped", "")
+
+
+def _range(r: dict) -> str:
+    return f"{r['median']:.2f}x (range {r['min']:.2f}-{r['max']:.2f})"
+
+
+def _pair_lines(part: dict, label: str) -> list[str]:
+    lines = []
+    for key, entry in part.items():
+        if key.startswith("speed_"):
+            first, other = key[len("speed_"):].split("_over_")
+            lines.append(f"  {label}: {part[first]['name']} runs at {_range(entry)} the speed of "
+                         f"{part[other]['name']}")
+        elif "name" in entry:
+            rate = f"{entry['images_per_s']:8,.1f} img/s" if "images_per_s" in entry else ""
+            lines.append(f"  {label} {entry['name']:40s}{rate}  ms/step {_ms(entry)}")
+    return lines
 
 
 def format_table(result: dict) -> str:
     """The short summary printed at the end of a run."""
     s, lines = result["settings"], []
     mode = ("compiled" if s["compile"] else "eager") + (" + CUDA graphs" if s["cuda_graphs"] else "")
-    lines.append(f"{result['device']['name']} | {s['precision']} | "
+    load = result.get("load_average_end")
+    lines.append(f"{result['device']} | {s['precision']} | "
                  f"{'channels-last' if s['channels_last'] else 'NCHW'} | {mode} | batch "
-                 f"{s['batch_size']} | commit {result['commit'][:10]}")
-    train = result.get("train", {})
-    for key in ("alexnet", "alexnet_reference_lrn", "torchvision"):
-        if key in train:
-            entry = train[key]
-            rate = f"{entry['images_per_s']:10,.0f} img/s" if "images_per_s" in entry else ""
-            lines.append(f"  train {entry.get('name', key):28s}{rate:>16s}  ms/step {_ms(entry)}")
-    if "ratio" in train:
-        lines.append(f"  ratio alexnet / torchvision {train['ratio']:.2f}x")
+                 f"{s['batch_size']} (CIFAR {s['cifar_batch_size']}) | load {load} | commit "
+                 f"{(result.get('git_commit') or 'unknown')[:10]}")
+    for part, label in (("train", "train"), ("cifar", "cifar")):
+        if part in result:
+            lines += _pair_lines(result[part], label) if "error" not in result[part] \
+                else [f"  {label}: {result[part]['error']}"]
     lrn = result.get("lrn", {})
-    if "floor_s" in lrn:
+    if "floor" in lrn:
         lines.append(f"  LRN fwd+bwd {'x'.join(map(str, lrn['shape']))} {lrn['dtype']}: floor "
-                     f"{lrn['floor_s'] * 1e3:.3f} ms ({lrn['floor_bytes'] / 1e9:.2f} GB at "
-                     f"{result['copy_bandwidth']['bytes_per_s'] / 1e9:,.0f} GB/s)")
-    for key in ("torch", "reference", "fused", "compiled_reference"):
+                     f"{lrn['floor']['median_s'] * 1e3:.2f} ms ({lrn['floor_bytes'] / 1e9:.2f} GB "
+                     f"at {lrn['bandwidth_bytes_per_s'] / 1e9:,.0f} GB/s); with fresh outputs "
+                     f"{lrn['floor_fresh']['median_s'] * 1e3:.2f} ms")
+    for key in ("package", "reference", "torch", "fused", "compiled_reference"):
         if key in lrn:
-            ratio = f"{lrn[key]['times_floor']:6.1f}x floor" if "times_floor" in lrn[key] else ""
-            lines.append(f"    {key:20s} ms {_ms(lrn[key])} {ratio}")
-    if "input" in result:
-        entry = result["input"]
-        rate = f"{entry['images_per_s']:,.0f} img/s" if "images_per_s" in entry else _ms(entry)
-        lines.append(f"  input pipeline {rate}")
+            entry = lrn[key]
+            times = f" {_range(entry['times_floor'])} floor" if "times_floor" in entry else ""
+            lines.append(f"    {key:20s} ms {_ms(entry)}{times}")
+    inputs = result.get("input", {})
+    for key, label in (("tensors", "on-device tensors"), ("folder", "JPEG folder")):
+        entry = inputs.get(key, {})
+        if "images_per_s" in entry:
+            extra = f", {entry['workers']} workers" if "workers" in entry else ""
+            lines.append(f"  input, {label}{extra}: {entry['images_per_s']:,.0f} img/s")
+        elif entry:
+            lines.append(f"  input, {label}: {_ms(entry)}")
     return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
     """Measure the parts asked for, write the JSON, print the table; 1 if any part failed."""
     s = settings_from(args)
-    result = provenance(s)
-    result["copy_bandwidth"] = _guarded(lambda: copy_bandwidth(s.device))
+    kept = keep_freed_memory() if s.keep_freed_memory else False
+    result = {**provenance(s.device), "settings": asdict(s), "freed_memory_kept": kept}
     result["matmul"] = _guarded(lambda: matmul_rate(s.device, s.dtype))
-    sound = {key: value for key, value in result.items()
-             if key in ("copy_bandwidth", "matmul") and "error" not in value}
+    matmul = result["matmul"] if "error" not in result["matmul"] else None
     if "train" in s.parts:
-        result["train"] = bench_training(s, sound.get("matmul"))
+        result["train"] = _guarded(lambda: bench_training(s, matmul))
+    if "cifar" in s.parts:
+        result["cifar"] = _guarded(lambda: bench_cifar(s, matmul))
     if "lrn" in s.parts:
-        result["lrn"] = _guarded(lambda: bench_lrn(s, sound.get("copy_bandwidth")))
+        result["lrn"] = _guarded(lambda: bench_lrn(s))
     if "input" in s.parts:
         result["input"] = _guarded(lambda: bench_input(s))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    result["load_average_end"] = machine(s.device)["load_average"]
+    write_json(result, args.out)
     print(f"wrote {args.out}")
     print(format_table(result))
     return 1 if _failed(result) else 0
@@ -491,7 +598,7 @@ def _failed(tree) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m alexnet.bench`` works too, before the subcommand is wired into the CLI."""
+    """``python -m alexnet.bench`` works too."""
     parser = argparse.ArgumentParser(prog="alexnet bench", description=__doc__.splitlines()[0])
     add_arguments(parser)
     try:

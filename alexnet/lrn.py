@@ -63,9 +63,9 @@ from .errors import AlexNetError
 __all__ = ["LocalResponseNorm", "local_response_norm", "local_response_norm_reference",
            "check_arguments"]
 
-#: Elements per chunk of the CPU path: 2^18 float32 values (1 MiB) per intermediate tensor, so that
+#: Elements per chunk of the CPU path: 2^19 float32 values (2 MiB) per intermediate tensor, so that
 #: the handful of them stay in the cache; one image at least.
-CHUNK_ELEMENTS = 1 << 18
+CHUNK_ELEMENTS = 1 << 19
 
 
 def check_arguments(size, alpha, beta, k, groups) -> None:
@@ -168,11 +168,12 @@ class _Chunk:
     def __init__(self, block: Tensor, dim: int, size: int, dtype: torch.dtype) -> None:
         self.window = _Window(block.shape, dim, size, dtype)
         self.s, self.r, self.p = (torch.empty(block.shape, dtype=dtype) for _ in range(3))
+        self.zero = torch.zeros((), dtype=dtype)
 
     def denominator(self, a: Tensor, alpha: float, beta: float, k: float) -> Tensor:
         """``p`` = :math:`s^{-\\beta}`, with ``s`` = :math:`k + \\alpha \\sum_{W(i)} a_j^2` kept."""
-        torch.mul(a, a, out=self.window.x)
-        s = self.window.sum(self.s).mul_(alpha).add_(k)
+        torch.addcmul(self.zero, a, a, value=alpha, out=self.window.x)     # α a_j²
+        s = self.window.sum(self.s).add_(k)
         if beta == 0.75:                       # the paper's β: s^-3/4 = s^-1/2 · (s^-1/2)^1/2
             torch.rsqrt(s, out=self.r)
             return torch.sqrt(self.r, out=self.p).mul_(self.r)
@@ -228,13 +229,18 @@ class _AnalyticLRN(torch.autograd.Function):
             chunk = _resized(chunk, a, dim, size, dtype)
             a = a.to(dtype)
             p = chunk.denominator(a, alpha, beta, k)
-            torch.mul(g, a, out=chunk.window.x).mul_(p).div_(chunk.s)  # g_j a_j s_j^(-β-1)
+            da = torch.mul(g, p, out=d) if d.dtype == dtype else torch.mul(g, p)  # g_i s_i^-β
+            torch.mul(da, a, out=chunk.window.x).div_(chunk.s)        # g_j a_j s_j^(-β-1)
             total = chunk.window.sum(chunk.s)                          # summed over W(i)
-            da = torch.mul(g, p, out=d) if d.dtype == dtype else torch.mul(g, p)
             da.addcmul_(a, total, value=-2 * alpha * beta)
             if da is not d:
                 d.copy_(da)
         return dx, None, None, None, None, None
+
+
+def _use_analytic(x: Tensor) -> bool:
+    """The chunked analytic path: eager CPU tensors (under torch.compile the reference is traced)."""
+    return x.device.type == "cpu" and not torch.compiler.is_compiling()
 
 
 def _use_kernel(x: Tensor) -> bool:
@@ -253,7 +259,7 @@ def local_response_norm(x: Tensor, size: int = 5, alpha: float = 1e-4, beta: flo
     check_arguments(size, alpha, beta, k, groups)
     _check_input(x, groups)
     alpha, beta, k = float(alpha), float(beta), float(k)
-    if x.device.type == "cpu" and not torch.compiler.is_compiling():
+    if _use_analytic(x):
         return _AnalyticLRN.apply(x, int(size), alpha, beta, k, int(groups))
     if _use_kernel(x):
         from .kernels import lrn as kernel

@@ -23,34 +23,58 @@ def _positive(entry: dict, *keys: str) -> None:
 
 def test_bench_writes_json_with_provenance_and_numbers(tmp_path, capsys):
     out = tmp_path / "result.json"
-    code = bench.run(_args("--device", "cpu", "--batch-size", "2", "--warmup", "0",
-                           "--repeats", "1", "--lrn-shape", "2,8,6,6", "--out", str(out)))
+    code = bench.run(_args("--device", "cpu", "--batch-size", "2", "--cifar-batch-size", "4",
+                           "--warmup", "0", "--rounds", "2", "--lrn-shape", "2,8,6,6",
+                           "--baseline", "--out", str(out)))
     result = json.loads(out.read_text())
     assert code == 0, result
-    for key in ("command", "commit", "date", "device", "versions", "settings"):
+    for key in ("command", "git_commit", "date", "device", "versions", "settings", "cpu_model",
+                "threads", "load_average", "load_average_end"):
         assert result[key], key
+    assert isinstance(result["cpu_bf16"], bool) and isinstance(result["freed_memory_kept"], bool)
     assert set(result["versions"]) >= {"torch", "triton", "torchvision"}
     assert result["settings"]["batch_size"] == 2 and result["settings"]["precision"] == "fp32"
-    _positive(result["copy_bandwidth"], "bytes_per_s")
+    assert result["settings"]["channels_last"] is False         # the CPU default, as training
     _positive(result["matmul"], "flop_per_s")
-    train = result["train"]
-    for key in ("alexnet", "torchvision"):
-        _positive(train[key], "images_per_s", "median_s", "forward_macs",
-                  "arithmetic_floor_images_per_s")
-    assert train["ratio"] == pytest.approx(
-        train["alexnet"]["images_per_s"] / train["torchvision"]["images_per_s"])
+    for part, members in (("train", ("alexnet", "torchvision", "alexnet_reference_lrn")),
+                          ("cifar", ("cifar", "cifar_no_lrn", "cifar_reference_lrn"))):
+        for key in members:
+            entry = result[part][key]
+            _positive(entry, "images_per_s", "median_s", "forward_macs",
+                      "arithmetic_floor_images_per_s")
+            assert len(entry["rounds_s"]) == entry["n"] == 2      # interleaved rounds
+        first = members[0]
+        speed = result[part][f"speed_{first}_over_{members[1]}"]
+        expected = [b / a for a, b in zip(result[part][first]["rounds_s"],
+                                          result[part][members[1]]["rounds_s"])]
+        assert speed["min"] == pytest.approx(min(expected))
+        assert speed["max"] == pytest.approx(max(expected))
     lrn = result["lrn"]
     assert lrn["shape"] == [2, 8, 6, 6] and lrn["floor_bytes"] == 5 * 2 * 8 * 6 * 6 * 4
-    _positive(lrn["reference"], "median_s", "times_floor")
-    _positive(lrn["torch"], "median_s", "times_floor")
+    _positive(lrn["floor"], "median_s")
+    _positive(lrn, "bandwidth_bytes_per_s")
+    for key in ("package", "reference", "torch"):
+        _positive(lrn[key], "median_s")
+        _positive(lrn[key]["times_floor"], "median", "min", "max")
     assert "skipped" in lrn["fused"] and "skipped" in lrn["compiled_reference"]  # CPU, no compile
-    _positive(result["input"], "images_per_s")
+    _positive(result["input"]["tensors"], "images_per_s")
+    _positive(result["input"]["folder"], "images_per_s", "workers")
     printed = capsys.readouterr().out
-    assert "ratio alexnet / torchvision" in printed and "LRN fwd+bwd" in printed
+    assert "runs at" in printed and "the speed of torchvision.models.alexnet()" in printed
+    assert "LRN fwd+bwd" in printed and "JPEG folder" in printed
+
+
+def test_interleaved_runs_every_function_once_per_round():
+    order = []
+    timing = bench.interleaved({"a": lambda: order.append("a"), "b": lambda: order.append("b")},
+                               "cpu", warmup=1, rounds=3, calls=2)
+    assert order == ["a", "b"] + ["a", "a", "b", "b"] * 3
+    assert timing["a"]["n"] == 3 and len(timing["b"]["rounds_s"]) == 3
 
 
 @pytest.mark.parametrize("argv", [["--parts", "train,nonsense"], ["--cuda-graphs"],
-                                  ["--lrn-shape", "1,2,3"], ["--batch-size", "0"]])
+                                  ["--lrn-shape", "1,2,3"], ["--batch-size", "0"],
+                                  ["--cifar-batch-size", "0"]])
 def test_bad_options_explain_themselves(argv):
     with pytest.raises(AlexNetError):
         bench.settings_from(_args("--device", "cpu", *argv))
