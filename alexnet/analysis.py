@@ -21,6 +21,18 @@ far apart. :func:`neighbour_agreement` makes that measurable: the share of a que
 training images that have its class, in feature space and in pixel space.
 
 **Top-k predictions (Figure 4, left):** :func:`top_k_predictions`.
+
+**Saturation (§3.1).** A unit passes back the gradient it receives times its derivative f'(x);
+:func:`expected_gradient` averages that factor over inputs x ~ N(0, σ²), which shows why
+saturating units (tanh, the sigmoid) slow training as their inputs grow.
+
+**LRN at work (§3.3).** :func:`lrn_response` is the output of one map among equally active
+neighbours (the normalisation curve); :func:`lrn_maps` normalises real feature maps with any
+constants and returns the divisor (k + α Σ a²)^β beside them; :func:`first_layer_maps` gives the
+maps a network's first LRN layer receives.
+
+**Pooling and small shifts (§3.4).** :func:`pooled_shift_change`: how much the pooled maps of a
+layer change when the image moves by a pixel, for a given pooling window.
 """
 from __future__ import annotations
 
@@ -30,10 +42,13 @@ import torch
 from torch import Tensor, nn
 
 from .errors import AlexNetError
+from .lrn import LocalResponseNorm, local_response_norm_reference
 
 __all__ = ["LUMINANCE", "colour_specificity", "tower_colour_specificity", "conv1_weight",
            "split_test", "last_hidden_features", "pixel_vectors", "nearest_neighbours",
-           "neighbour_agreement", "pixel_rank", "top_k_predictions"]
+           "neighbour_agreement", "pixel_rank", "top_k_predictions", "ACTIVATIONS",
+           "activation_gradient", "expected_gradient", "lrn_response", "lrn_maps",
+           "first_layer_maps", "pooled_shift_change"]
 
 #: The luminance (grey) direction of RGB space, (1, 1, 1)/√3.
 LUMINANCE = torch.ones(3) / math.sqrt(3)
@@ -147,3 +162,104 @@ def top_k_predictions(model: nn.Module, images: Tensor, k: int = 5,
     probabilities = torch.cat([model(b).float().softmax(-1) for b in images.split(batch_size)])
     top = probabilities.topk(min(k, probabilities.shape[1]), dim=1)
     return top.values, top.indices
+
+
+# ---------------------------------------------------------------- §3.1: saturating units
+
+#: The nonlinearities of §3.1: the paper's ReLU and the saturating units it replaces.
+ACTIVATIONS = {"ReLU": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid}
+
+
+def activation_gradient(name: str, x: Tensor) -> tuple[Tensor, Tensor]:
+    """f(x) and f'(x) of one of :data:`ACTIVATIONS`, by autograd, in float64 (ReLU's derivative
+    at 0 is taken as 0, as PyTorch does)."""
+    if name not in ACTIVATIONS:
+        raise AlexNetError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
+    x = x.detach().double().requires_grad_(True)
+    y = ACTIVATIONS[name](x)
+    (gradient,) = torch.autograd.grad(y.sum(), x)
+    return y.detach(), gradient
+
+
+def expected_gradient(name: str, spread: float, points: int = 4000) -> float:
+    """E[f'(x)] for x ~ N(0, spread²): the average factor by which the unit passes a gradient back
+    when its inputs have that spread (numerical integration on a grid over ±8 spreads).
+
+    ReLU passes 1 for every positive input, so 0.5 whatever the spread; tanh and the sigmoid
+    saturate, so theirs falls towards 0 as the spread grows (§3.1's "saturating nonlinearities").
+    An even number of ``points`` keeps 0, where ReLU's derivative jumps, off the grid.
+    """
+    if name not in ACTIVATIONS:
+        raise AlexNetError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
+    if not spread > 0:
+        raise AlexNetError(f"the spread of the inputs must be positive, got {spread}")
+    x = torch.linspace(-8 * spread, 8 * spread, points, dtype=torch.float64)
+    weight = torch.exp(-0.5 * (x / spread) ** 2)
+    return float((activation_gradient(name, x)[1] * weight / weight.sum()).sum())
+
+
+# ---------------------------------------------------------------- §3.3: LRN at work
+
+def lrn_response(activity: Tensor, n: int = 5, alpha: float = 1e-4, beta: float = 0.75,
+                 k: float = 2.0, active: int | None = None,
+                 alpha_per_term: bool = False) -> Tensor:
+    """The output b of the middle one of ``2n + 1`` maps when the ``active`` maps nearest the
+    middle (itself included; all ``n`` of its window by default) have the activity a, for each a
+    in ``activity``: §3.3's formula with α on the sum (:func:`~alexnet.lrn.
+    local_response_norm_reference`), or with ``alpha_per_term`` as PyTorch computes the same
+    arguments (α divided by n). With the whole window active, b = a / (k + α n a²)^β."""
+    active = n if active is None else active
+    maps = 2 * n + 1
+    x = torch.zeros(len(activity), maps, 1, 1, dtype=torch.float64)
+    order = sorted(range(maps), key=lambda c: (abs(c - n), c))[:active]
+    x[:, order, 0, 0] = torch.as_tensor(activity).double()[:, None]
+    if alpha_per_term:
+        y = torch.nn.functional.local_response_norm(x, n, alpha=alpha, beta=beta, k=k)
+    else:
+        y = local_response_norm_reference(x, n, alpha=alpha, beta=beta, k=k)
+    return y[:, n, 0, 0]
+
+
+def lrn_maps(maps: Tensor, n: int = 5, alpha: float = 1e-4, beta: float = 0.75,
+             k: float = 2.0) -> tuple[Tensor, Tensor]:
+    """§3.3 applied to feature maps (C, H, W) with any constants: (normalised maps, divisor),
+    the divisor (k + α Σ_j (a^j)²)^β at every map and position (in float64)."""
+    a = maps.detach().double()[None]
+    b = local_response_norm_reference(a, n, alpha=alpha, beta=beta, k=k)
+    return b[0], _divisor(a, n, alpha, beta, k)[0]
+
+
+def _divisor(a: Tensor, n: int, alpha: float, beta: float, k: float) -> Tensor:
+    """(k + α Σ (a^j)²)^β over §3.3's clipped window of n maps."""
+    half, channels = n // 2, a.shape[1]
+    squares = torch.nn.functional.pad(a * a, (0, 0, 0, 0, half, half))
+    total = sum(squares[:, j:j + channels] for j in range(n))
+    return (k + alpha * total) ** beta
+
+
+@torch.no_grad()
+def first_layer_maps(model: nn.Module, images: Tensor) -> Tensor:
+    """What the first LRN layer of ``model`` receives for preprocessed ``images`` (N, 3, H, W):
+    the output of every layer before it (conv1 and its ReLU, and a pool where the network pools
+    first, as Figure 1's four-layer net does)."""
+    layers = model.features if hasattr(model, "features") else model
+    x = images
+    for layer in layers:
+        if isinstance(layer, LocalResponseNorm):
+            return x
+        x = layer(x)
+    raise AlexNetError(f"{type(model).__name__} has no LocalResponseNorm layer")
+
+
+# ---------------------------------------------------------------- §3.4: pooling and small shifts
+
+@torch.no_grad()
+def pooled_shift_change(features: nn.Module, images: Tensor, window: int, stride: int = 2,
+                        shift: int = 1) -> float:
+    """How much the max-pooled output of ``features`` (e.g. conv1 and its ReLU) changes when the
+    images move ``shift`` pixels to the left: ‖pool(f(moved)) − pool(f(x))‖ / ‖pool(f(x))‖, with
+    windows of ``window`` every ``stride`` pixels. Both images are cut to the same width."""
+    pool = nn.MaxPool2d(window, stride)
+    maps, moved = features(images[..., :-shift]), features(images[..., shift:])
+    reference = pool(maps)
+    return float((pool(moved) - reference).norm() / reference.norm())

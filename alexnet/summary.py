@@ -1,18 +1,30 @@
-"""Where the parameters and the arithmetic of the network sit (§3.5, Figure 2).
+"""Where the parameters, the arithmetic and the traffic of the network sit (§3.2, §3.4, §3.5).
 
 :func:`layer_table` runs one image through a model with forward hooks and records, for every layer,
 its output shape, its parameters and its multiply-adds (MACs). A convolution with kernels
 k×k over c_in/groups input maps costs k·k·c_in/groups MACs per output value; a fully-connected layer
 costs one MAC per weight. Nothing is typed in: the counts come from the modules themselves.
+
+The geometry of sliding windows: :func:`window_positions` (how many times a kernel fits, the
+224 vs 227 puzzle of §3.5), :func:`pooling_windows` and :func:`pooling_coverage` (which inputs each
+pooling unit sees, §3.4).
+
+What crosses between two GPUs per training step (§3.2): :func:`model_parallel_bytes` (the paper's
+split, activations and their gradients), :func:`data_parallel_bytes` (every GPU a whole copy, the
+gradients all-reduced) and :func:`crossover_batch`, the batch size where the two are equal.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-__all__ = ["Layer", "layer_table", "format_table"]
+from .errors import AlexNetError
+
+__all__ = ["Layer", "layer_table", "format_table", "window_positions", "pooling_windows",
+           "pooling_coverage", "model_parallel_bytes", "data_parallel_bytes", "crossover_batch"]
 
 NAMES = ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"]
 
@@ -68,3 +80,69 @@ def format_table(rows: list[Layer], weights_only: bool = False) -> str:
                      f"{r.macs:>14,}{r.macs / total_m:>8.1%}")
     lines.append(f"{'total':<18}{'':>16}{total_p:>14,}{'':>8}{total_m:>14,}")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- sliding windows (§3.4, §3.5)
+
+def window_positions(width: int, kernel: int, stride: int, padding: int = 0) -> float:
+    """How many times a window of ``kernel`` moved in steps of ``stride`` fits along a side of
+    ``width`` pixels with ``padding`` pixels added in total: (W + P − k) / s + 1. Not rounded: a
+    fraction is the puzzle of §3.5, where (224 − 11) / 4 + 1 = 54.25; libraries round it down
+    (PyTorch) or up (cuda-convnet)."""
+    if kernel < 1 or stride < 1:
+        raise AlexNetError(f"kernel {kernel} and stride {stride} must be at least 1")
+    return (width + padding - kernel) / stride + 1
+
+
+def pooling_windows(size: int, window: int, stride: int,
+                    ceil_mode: bool = False) -> list[tuple[int, int]]:
+    """The ``[start, stop)`` input ranges that each output of a 1-d pooling (z = ``window``,
+    s = ``stride``, no padding) covers, as PyTorch's ``MaxPool`` counts its outputs: floor((size −
+    z) / s) + 1, or with ``ceil_mode`` rounded up as long as the last window starts inside the
+    input (it is then cut at the edge)."""
+    if window < 1 or stride < 1:
+        raise AlexNetError(f"window z={window} and stride s={stride} must be at least 1")
+    if window > size:
+        raise AlexNetError(f"a window of {window} does not fit in {size} inputs")
+    steps = (size - window) / stride
+    count = (math.ceil(steps) if ceil_mode else math.floor(steps)) + 1
+    if ceil_mode and (count - 1) * stride >= size:
+        count -= 1
+    return [(i * stride, min(i * stride + window, size)) for i in range(count)]
+
+
+def pooling_coverage(size: int, window: int, stride: int, ceil_mode: bool = False) -> list[int]:
+    """How many pooling windows see each of ``size`` inputs: 0 (never seen), 1, 2 (overlap)..."""
+    counts = [0] * size
+    for start, stop in pooling_windows(size, window, stride, ceil_mode):
+        for i in range(start, stop):
+            counts[i] += 1
+    return counts
+
+
+# ---------------------------------------------------------------- traffic between GPUs (§3.2)
+
+def model_parallel_bytes(per_image: int, batch: int) -> int:
+    """Bytes between the GPUs per training step of the paper's split (§3.2): each image's
+    activations that cross (``per_image``, both directions summed, e.g. from
+    :func:`alexnet.two_tower.crossing_traffic`) in the forward pass, and their gradients, of the
+    same size, in the backward pass."""
+    return 2 * batch * per_image
+
+
+def data_parallel_bytes(parameters: int, gpus: int = 2, bytes_per_value: int = 4) -> float:
+    """Bytes sent by all ``gpus`` together per training step of data parallelism: a ring
+    all-reduce of every gradient, in which each GPU sends 2(N − 1)/N times the gradient's size.
+    Whatever the batch size. For two GPUs: each sends the whole gradient once, 2 × 4 × parameters
+    in float32 together."""
+    if gpus < 2:
+        raise AlexNetError(f"data parallelism needs at least 2 GPUs, got {gpus}")
+    return gpus * 2 * (gpus - 1) / gpus * bytes_per_value * parameters
+
+
+def crossover_batch(per_image: int, parameters: int, gpus: int = 2,
+                    bytes_per_value: int = 4) -> float:
+    """The batch size at which the paper's split (:func:`model_parallel_bytes`) and data
+    parallelism (:func:`data_parallel_bytes`) move the same number of bytes in total; below it
+    the split moves less."""
+    return data_parallel_bytes(parameters, gpus, bytes_per_value) / (2 * per_image)

@@ -1,6 +1,6 @@
-"""The book's figures (alexnet.viz): the numbers they rest on, and that each one draws."""
-import math
-
+"""The book's figures (alexnet.viz): each draws what it says, fits the book's column and uses no
+font below 10 points (checked on every figure a test leaves open), and the publishing helpers
+write what myst-nb reads."""
 import pytest
 import torch
 from torch import nn
@@ -16,90 +16,44 @@ from alexnet.summary import layer_table  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
-def close_figures():
+def readable_figures():
+    """After each test: every figure it drew fits the column, and no text is below 10 pt."""
     yield
-    plt.close("all")
+    try:
+        for number in plt.get_fignums():
+            figure = plt.figure(number)
+            width = figure.get_size_inches()[0]
+            assert width <= viz.COLUMN_WIDTH + 1e-9, f"figure {width:.1f} in wide"
+            assert viz.too_small_text(figure) == []
+    finally:
+        plt.close("all")
 
 
-# ---------------------------------------------------------------- §3.1: saturation
+# ---------------------------------------------------------------- style
 
-@pytest.mark.parametrize("spread", [0.1, 1.0, 3.0, 10.0])
-def test_relu_passes_half_the_gradient_whatever_the_spread(spread):
-    assert viz.expected_gradient("ReLU", spread) == pytest.approx(0.5, abs=1e-9)
-
-
-def test_saturating_units_pass_less_gradient_as_inputs_spread():
-    for name, at_zero in (("tanh", 1.0), ("sigmoid", 0.25)):
-        values = [viz.expected_gradient(name, s) for s in (0.01, 0.5, 1.0, 2.0, 5.0)]
-        assert values[0] == pytest.approx(at_zero, rel=1e-3)      # f'(0)
-        assert values == sorted(values, reverse=True)
-    # tanh'(x) = 1 - tanh(x)^2: a Monte Carlo estimate agrees with the grid
-    torch.manual_seed(0)
-    x = torch.randn(400_000, dtype=torch.float64) * 2
-    assert viz.expected_gradient("tanh", 2.0) == pytest.approx(
-        float((1 - torch.tanh(x) ** 2).mean()), abs=3e-3)
+def test_too_small_text_finds_small_fonts():
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.set_title("fine")
+    ax.text(0, 0, "tiny", fontsize=7)
+    assert viz.too_small_text(fig) == ["'tiny' (7 pt)"]
+    plt.close(fig)
 
 
-def test_expected_gradient_rejects_unknown_activations_and_spreads():
-    with pytest.raises(AlexNetError, match="activation"):
-        viz.expected_gradient("gelu", 1.0)
-    with pytest.raises(AlexNetError, match="positive"):
-        viz.expected_gradient("tanh", 0.0)
+def test_figures_use_the_book_style_whatever_the_global_settings():
+    with matplotlib.rc_context({"font.size": 6, "xtick.labelsize": 5, "legend.fontsize": 4}):
+        ax = viz.plot_traffic([16, 32], per_image=1000, parameters=1000, highlight=16)
+    assert ax.xaxis.get_ticklabels()[0].get_fontsize() >= 10
+    assert ax.get_legend().get_texts()[0].get_fontsize() >= 10
 
 
-# ---------------------------------------------------------------- §3.4: pooling windows
-
-@pytest.mark.parametrize("ceil_mode", [False, True])
-@pytest.mark.parametrize("size,window,stride", [(55, 3, 2), (55, 2, 2), (27, 3, 2), (13, 3, 2),
-                                                (13, 2, 2), (32, 3, 2), (10, 4, 3), (9, 1, 1),
-                                                (7, 5, 1)])
-def test_pooling_windows_are_pytorchs(size, window, stride, ceil_mode):
-    windows = viz.pooling_windows(size, window, stride, ceil_mode)
-    pool = nn.MaxPool1d(window, stride, ceil_mode=ceil_mode)
-    x = torch.arange(size, dtype=torch.float64)[None, None]
-    assert len(windows) == pool(x).shape[-1]
-    # a max-pool over 0, 1, 2, ... returns the last index of each window
-    assert [stop - 1 for _, stop in windows] == pool(x)[0, 0].long().tolist()
-    assert all(0 <= start < stop <= size for start, stop in windows)
-
-
-def test_alexnets_pools_keep_the_size_and_overlap():
-    for size, out in ((55, 27), (27, 13), (13, 6)):
-        overlapping, plain = viz.pooling_windows(size, 3, 2), viz.pooling_windows(size, 2, 2)
-        assert len(overlapping) == len(plain) == out
-        assert min(viz.pooling_coverage(size, 3, 2)) == 1          # every input seen
-        assert max(viz.pooling_coverage(size, 3, 2)) == 2          # neighbours share a row
-        assert viz.pooling_coverage(size, 2, 2) == [1] * (size - 1) + [0]  # the last one dropped
-    assert viz.pooling_windows(55, 3, 2)[-1] == (52, 55)
-
-
-def test_pooling_windows_reject_impossible_windows():
-    with pytest.raises(AlexNetError, match="does not fit"):
-        viz.pooling_windows(3, 5, 2)
-    with pytest.raises(AlexNetError, match="at least 1"):
-        viz.pooling_windows(10, 3, 0)
-
-
-# ---------------------------------------------------------------- §3.3: LRN curve
-
-def test_lrn_curve_is_the_formula_with_alpha_on_the_sum_or_divided_by_n():
-    a = torch.tensor([0.0, 10.0, 90.0, 300.0], dtype=torch.float64)
-    k, n, alpha, beta = 2.0, 5, 1e-4, 0.75
-    paper = viz._lrn_curve(a, n, n, alpha, beta, k)
-    pytorch = viz._lrn_curve(a, n, n, alpha, beta, k, alpha_per_term=True)
-    assert torch.allclose(paper, a / (k + alpha * n * a**2) ** beta, rtol=1e-12)
-    assert torch.allclose(pytorch, a / (k + alpha * a**2) ** beta, rtol=1e-12)
-    alone = viz._lrn_curve(a, 1, n, alpha, beta, k)
-    assert torch.allclose(alone, a / (k + alpha * a**2) ** beta, rtol=1e-12)
-
-
-# ---------------------------------------------------------------- every figure draws
+# ---------------------------------------------------------------- chapter 1
 
 def test_draw_architecture_labels_the_live_model():
     ax = viz.draw_architecture(alexnet.AlexNet(init="pytorch"))
     texts = [t.get_text() for t in ax.texts]
     assert "60,965,224 parameters" in ax.get_title()
-    assert "conv2\n128×27×27" in texts and "fc8\n1000" in texts and "GPU 2" in texts
+    assert "conv2 128×27×27" in texts and "fc8 1000" in texts and "GPU 2" in texts
+    assert "37.75M" in texts                                   # fc6's parameters
     reds = [p for p in ax.patches if type(p).__name__ == "FancyArrowPatch"
             and matplotlib.colors.same_color(p.get_edgecolor(), viz.CROSS_COLOUR)]
     # crossing arrows: into conv3, fc6, fc7 (2 each) and fc8 (both GPUs into one block)
@@ -117,6 +71,33 @@ def test_plot_map_sizes_flags_a_network_that_does_not_fit_fc6():
     assert "256×5×5 = 6,400" in short.get_title() and "takes 9,216" in short.get_title()
 
 
+# ---------------------------------------------------------------- chapters 2-4
+
+def test_chapter_figures_draw():
+    assert len(viz.plot_activations().axes) == 2
+    assert "0.500" in viz.plot_saturation("ReLU", 2.0).get_title()
+    assert len(viz.plot_expected_gradient([0.5, 1, 2]).lines) == 3
+    image = viz.simultaneous_contrast().images[0].get_array()
+    assert image[22, 30] == image[22, 90]          # A and B are the same grey
+    assert image[5, 5] != image[5, 115]            # on different surrounds
+    ax = viz.plot_lrn_response(k=1.0, reference=dict(k=2.0, n=5, alpha=1e-4, beta=0.75))
+    assert len(ax.lines) == 4
+    assert "1 never seen (12)" in viz.draw_pooling(13, 2, 2).get_title()
+    assert len(viz.draw_pooling(13, 3, 2).lines) == 6
+    assert len(viz.draw_pooling(31, 5, 1).lines) == 27
+
+
+def test_feature_maps_share_one_divisor_scale():
+    torch.manual_seed(0)
+    maps = torch.relu(torch.randn(8, 9, 9) * 100)
+    fig = viz.show_lrn_maps(torch.zeros(3, 32, 32), maps, (0, 3, 5), k=1.0)
+    divisors = [im for ax in fig.axes for im in ax.images if im.get_cmap().name == "magma"]
+    assert len(divisors) == 3 and len({im.get_clim() for im in divisors}) == 1
+    assert "k=1" in fig.get_suptitle()
+
+
+# ---------------------------------------------------------------- results
+
 def test_result_plots_draw():
     history = [{"epoch": e, "train_top1": 0.9 - 0.1 * e} for e in range(1, 5)]
     ax = viz.plot_curves({"ReLU": history, "tanh": [history, history]}, target=0.25)
@@ -131,30 +112,23 @@ def test_result_plots_draw():
               for a, lr, e, d in [("relu", 1e-3, 0.3, False), ("relu", 1e-2, 1.0, True),
                                   ("tanh", 1e-3, 0.6, False), ("tanh", 1e-2, 0.5, False)]]
     rates = viz.plot_learning_rates(tuning)
-    assert len(rates.lines) == 4 and rates.get_xscale() == "log" and "12 epochs" in rates.get_ylabel()
+    assert len(rates.lines) == 4 and rates.get_xscale() == "log"
     fig = viz.plot_claim({"tests": [test, {"name": "x", "verdict": "not measured"}, test]})
     assert [panel.get_title() for panel in fig.axes] == [ax.get_title()] * 2
 
 
-def test_chapter_figures_draw():
-    assert len(viz.plot_activations().axes) == 2
-    assert "0.500" in viz.plot_saturation("ReLU", 2.0).get_title()
-    image = viz.simultaneous_contrast().images[0].get_array()
-    assert image[22, 30] == image[22, 90]          # A and B are the same grey
-    assert image[5, 5] != image[5, 115]            # on different surrounds
-    ax = viz.plot_lrn_response(k=1.0, reference=dict(k=2.0, n=5, alpha=1e-4, beta=0.75))
-    assert len(ax.lines) == 4
-    torch.manual_seed(0)
-    maps = torch.rand(4, 8, 8)
-    divisor = maps + 1
-    divisor[0, 0, 0] = float("nan")                 # a / b where a = 0
-    fig = viz.show_feature_maps(torch.zeros(3, 16, 16), maps, maps / 2, divisor, (0, 3))
-    assert len(fig.axes) >= 9
-    limits = [im.get_clim() for ax in fig.axes for im in ax.images if im.get_cmap().name == "magma"]
-    assert limits and all(math.isfinite(low) and math.isfinite(high) for low, high in limits)
-    assert "1 never seen (12)" in viz.draw_pooling(13, 2, 2).get_title()
-    assert math.isclose(len(viz.draw_pooling(13, 3, 2).lines), 6)
+def test_plot_epochs_to_marks_runs_that_never_get_there():
+    fast = [{"epoch": e, "train_top1": v} for e, v in enumerate([0.7, 0.5, 0.3], start=1)]
+    slow = [{"epoch": e, "train_top1": v} for e, v in enumerate([0.8, 0.7, 0.6], start=1)]
+    ax = viz.plot_epochs_to({"ReLU": fast, "tanh": [slow]}, [0.7, 0.5, 0.3])
+    lines = [line for line in ax.lines if len(line.get_xdata()) == 3]
+    assert list(lines[0].get_ydata()) == [1.0, 2.0, 3.0]
+    assert list(lines[1].get_ydata()) == [2.0, 3.0, 3.0]      # 50% and 30%: not reached in 3
+    hollow = [line for line in ax.lines if line.get_markerfacecolor() == "white"]
+    assert len(hollow) == 2 + 1                                 # two points and the legend entry
 
+
+# ---------------------------------------------------------------- widgets and publishing
 
 def test_interactive_figure_draws_into_its_output_and_redraws_on_change():
     widgets = pytest.importorskip("ipywidgets")
@@ -174,12 +148,56 @@ def test_interactive_figure_draws_into_its_output_and_redraws_on_change():
     assert plt.get_fignums() == []      # every figure handed over is closed
 
 
-def test_plot_epochs_to_marks_runs_that_never_get_there():
-    fast = [{"epoch": e, "train_top1": v} for e, v in enumerate([0.7, 0.5, 0.3], start=1)]
-    slow = [{"epoch": e, "train_top1": v} for e, v in enumerate([0.8, 0.7, 0.6], start=1)]
-    ax = viz.plot_epochs_to({"ReLU": fast, "tanh": [slow]}, [0.7, 0.5, 0.3])
-    lines = [line for line in ax.lines if len(line.get_xdata()) == 3]
-    assert list(lines[0].get_ydata()) == [1.0, 2.0, 3.0]
-    assert list(lines[1].get_ydata()) == [2.0, 3.0, 3.0]      # 50% and 30%: not reached in 3
-    hollow = [line for line in ax.lines if line.get_markerfacecolor() == "white"]
-    assert len(hollow) == 2 + 1                                 # two points and the legend entry
+@pytest.fixture
+def displayed(monkeypatch):
+    """What IPython.display.display was given: (object, keyword arguments) pairs."""
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, **kw: shown.append((obj, kw)))
+    return shown
+
+
+def test_glue_writes_what_myst_nb_glue_writes(displayed, monkeypatch):
+    myst_nb = pytest.importorskip("myst_nb.ext.glue")
+    monkeypatch.setattr(myst_nb, "ipy_display", lambda obj, **kw: displayed.append((obj, kw)))
+    viz.glue("number", 0.25)
+    myst_nb.glue("number", 0.25, display=False)
+    assert displayed[0] == displayed[1]
+    viz.glue("words", "60,965,224 parameters")
+    bundle, options = displayed[2]
+    assert bundle == {viz.publish.GLUE_PREFIX + "text/plain": "60,965,224 parameters"}
+    assert options["metadata"]["scrapbook"] == {"name": "words",
+                                                "mime_prefix": viz.publish.GLUE_PREFIX}
+
+
+def test_glue_stores_a_figure_as_an_image_and_closes_it(displayed):
+    from IPython.core.interactiveshell import InteractiveShell
+    from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+    InteractiveShell.instance()                   # a shell whose formatters draw figures
+    set_matplotlib_formats("png")
+    ax = viz.draw_pooling(13, 3, 2)
+    viz.glue("pooling", ax)
+    (bundle, _), = displayed
+    assert viz.publish.GLUE_PREFIX + "image/png" in bundle
+    assert plt.get_fignums() == []
+
+
+def test_figure_tabs_glue_each_figure_and_show_a_tab_set(displayed):
+    figures = {"z=3, s=2": viz.draw_pooling(13, 3, 2), "z=2, s=2": viz.draw_pooling(13, 2, 2)}
+    viz.figure_tabs("pool", figures, {"z=3, s=2": "overlapping\nwindows", "z=2, s=2": "tiled"})
+    names = [kw["metadata"]["scrapbook"]["name"] for _, kw in displayed[:2]]
+    assert names == ["pool-0", "pool-1"]
+    tabs = displayed[2][0]["text/markdown"]
+    assert tabs.startswith("::::{tab-set}\n:::{tab-item} z=3, s=2\n```{glue:figure} pool-0\n")
+    assert ":alt: overlapping windows\n" in tabs and tabs.endswith("::::\n")
+    assert "z=2, s=2" in displayed[2][0]["text/html"]
+
+
+def test_markdown_table_from_dicts_or_rows():
+    table = viz.markdown_table([{"layer": "conv1", "bytes": "1|2"}, {"layer": "fc6", "bytes": 3}],
+                               align="lr")
+    assert table.data.splitlines() == ["| layer | bytes |", "|:--|--:|", "| conv1 | 1\\|2 |",
+                                       "| fc6 | 3 |"]
+    assert viz.markdown_table([[1, 2]], ["a", "b"]).data.splitlines()[2] == "| 1 | 2 |"

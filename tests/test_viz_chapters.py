@@ -16,9 +16,16 @@ from alexnet.errors import AlexNetError  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
-def close_figures():
+def readable_figures():
+    """After each test: every figure it drew fits the column, and no text is below 10 pt."""
     yield
-    plt.close("all")
+    try:
+        for number in plt.get_fignums():
+            figure = plt.figure(number)
+            assert figure.get_size_inches()[0] <= viz.COLUMN_WIDTH + 1e-9
+            assert viz.too_small_text(figure) == []
+    finally:
+        plt.close("all")
 
 
 # ---------------------------------------------------------------- §4.2: dropout
@@ -146,18 +153,19 @@ def test_display_images_are_clipped_to_the_unit_range():
 
 def test_show_images_draws_one_titled_panel_per_image():
     fig = viz.show_images(torch.randint(0, 256, (5, 3, 8, 8), dtype=torch.uint8),
-                          [f"t{i}" for i in range(5)], ncols=3)
+                          [f"t{i}" for i in range(5)], ncols=3, suptitle="five")
     drawn = [ax for ax in fig.axes if ax.images]
     assert len(fig.axes) == 6 and len(drawn) == 5
     assert [ax.get_title() for ax in drawn] == [f"t{i}" for i in range(5)]
 
 
 def test_traffic_plot_has_a_line_per_kind_of_parallelism():
-    ax = viz.plot_traffic([16, 32, 64], per_image=1000, data_parallel=100_000, highlight=32)
+    ax = viz.plot_traffic([16, 32, 64], per_image=1000, parameters=12_500, highlight=32)
     model, data = ax.lines[:2]
     assert list(model.get_ydata()) == pytest.approx([0.032, 0.064, 0.128])     # MB
-    assert list(data.get_ydata()) == pytest.approx([0.1] * 3)
+    assert list(data.get_ydata()) == pytest.approx([0.1] * 3)                  # 2 x 4 x 12,500
     assert "batch 32" in ax.get_title()
+    assert any("equal at 50" in t.get_text() for t in ax.texts)
 
 
 def test_filters_are_drawn_with_zero_at_mid_grey():
@@ -175,8 +183,8 @@ def test_filters_are_drawn_with_zero_at_mid_grey():
 def test_tower_filters_put_each_half_in_its_own_titled_panel():
     fig = viz.plot_tower_filters(torch.randn(32, 3, 5, 5), index=[0.25, 0.75])
     titles = [ax.get_title() for ax in fig.axes]
-    assert titles == ["tower 1 (GPU 1): colour-specificity 0.25",
-                      "tower 2 (GPU 2): colour-specificity 0.75"]
+    assert titles == ["tower 1 (GPU 1): colour index 0.25",
+                      "tower 2 (GPU 2): colour index 0.75"]
 
 
 def test_kernel_index_plot_marks_each_towers_mean():
