@@ -45,7 +45,7 @@ from .errors import AlexNetError
 from .lrn import LocalResponseNorm, local_response_norm_reference
 
 __all__ = ["LUMINANCE", "colour_specificity", "tower_colour_specificity", "conv1_weight",
-           "split_test", "last_hidden_features", "pixel_vectors", "nearest_neighbours",
+           "split_test", "split_null", "last_hidden_features", "pixel_vectors", "nearest_neighbours",
            "neighbour_agreement", "pixel_rank", "top_k_predictions", "ACTIVATIONS",
            "activation_gradient", "expected_gradient", "lrn_response", "lrn_maps",
            "first_layer_maps", "pooled_shift_change"]
@@ -77,6 +77,12 @@ def split_test(index: Tensor, groups: int = 2, permutations: int = 2000, seed: i
     """Permutation p-value of the gap between the towers' mean indices: how often a random
     assignment of the same kernels to towers gives a gap at least as large (either sign, since
     which GPU specialises is arbitrary, "modulo a renumbering of the GPUs")."""
+    return split_null(index, groups, permutations, seed)["p_value"]
+
+
+def split_null(index: Tensor, groups: int = 2, permutations: int = 2000, seed: int = 0) -> dict:
+    """The towers' gap, and its permutation null: the gaps of ``permutations`` random assignments
+    of the same kernels to towers (their mean, and the p-value of the observed gap)."""
     def gap(values: Tensor) -> Tensor:
         means = values.view(*values.shape[:-1], groups, -1).mean(-1)
         return means.max(-1).values - means.min(-1).values
@@ -84,8 +90,10 @@ def split_test(index: Tensor, groups: int = 2, permutations: int = 2000, seed: i
     generator = torch.Generator().manual_seed(seed)
     shuffled = torch.stack([index[torch.randperm(len(index), generator=generator)]
                             for _ in range(permutations)])
-    extreme = (gap(shuffled) >= gap(index) - 1e-12).sum().item()
-    return (extreme + 1) / (permutations + 1)
+    null, observed = gap(shuffled), gap(index)
+    extreme = (null >= observed - 1e-12).sum().item()
+    return {"gap": observed.item(), "null_mean": null.mean().item(),
+            "p_value": (extreme + 1) / (permutations + 1)}
 
 
 def conv1_weight(model: nn.Module) -> Tensor:

@@ -1,5 +1,6 @@
-"""The claims' statistics and verdicts on synthetic numbers, the ledger, and claims run end to end
-on real CIFAR-10 at the tiny test-only scale (through the API and through the command line)."""
+"""The claims' statistics and two-part verdicts on synthetic numbers, the seed plan, the ledger,
+claims run end to end on real CIFAR-10 at the tiny test-only scale (API and command line), and the
+results the package ships: made by the current settings, from data, and reproducible."""
 import argparse
 import json
 import math
@@ -11,97 +12,154 @@ from conftest_data import offline, session_cache  # noqa: F401
 
 from alexnet import CifarAlexNet, reproduce
 from alexnet.errors import AlexNetError
-from alexnet.reproduce import (comparison, epochs_to, ledger_markdown, ledger_rows, summarise,
-                               t_quantile, verdict, without_conv)
+from alexnet.reproduce import stats
+from alexnet.reproduce.claims import test as make_test
+from alexnet.reproduce.plan import _plan
 
 
-# ---------------------------------------------------------------- statistics and verdicts
+# ---------------------------------------------------------------- statistics
 
 @pytest.mark.parametrize("df,expected", [(1, 12.706), (2, 4.303), (4, 2.776), (9, 2.262),
                                          (30, 2.042)])
 def test_t_quantiles_match_the_table(df, expected):
-    assert t_quantile(0.975, df) == pytest.approx(expected, abs=1e-3)
+    assert stats.t_quantile(0.975, df) == pytest.approx(expected, abs=1e-3)
+
+
+@pytest.mark.parametrize("df,expected", [(4, 0.941), (9, 0.883)])
+def test_the_power_quantile_matches_the_table(df, expected):
+    assert stats.t_quantile(0.80, df) == pytest.approx(expected, abs=1e-3)
 
 
 def test_summary_of_known_differences():
-    s = summarise([1.0, 2.0, 3.0])
-    assert (s["n"], s["mean"], s["sd"]) == (3, 2.0, 1.0)
+    s = stats.summarise([1.0, 2.0, 3.0])
+    assert (s["n"], s["estimate"], s["sd"]) == (3, 2.0, 1.0)
     assert s["se"] == pytest.approx(1 / math.sqrt(3))
     assert s["low"] == pytest.approx(2 - 4.303 / math.sqrt(3), abs=1e-3)
+    # t = 2 / (1/√3) = 3.464 on 2 df: two-sided p = 0.0742 (from the t table)
+    assert s["p"] == pytest.approx(0.0742, abs=1e-3)
 
 
-@pytest.mark.parametrize("values,expected", [
-    ([1.9, 2.1, 2.0, 2.2], "reproduced"),          # consistent effect in the paper's direction
-    ([-1.9, -2.1, -2.0], "not reproduced"),        # consistent effect the other way
-    ([0.5, -0.4, 0.3, -0.2], "within noise"),      # smaller than the seed-to-seed spread
-    ([3.0, -2.5, 2.8], "within noise"),            # large mean, larger spread
-    ([5.0], "within noise"),                       # one seed: no interval
-    ([], "not measured"),
+def test_minimum_detectable_effect():
+    # (t_.975 + t_.80 on 4 df) × sd / √5 = (2.776 + 0.941) × 1 / 2.236
+    assert stats.mde(1.0, 5) == pytest.approx(3.717 / math.sqrt(5), abs=2e-3)
+    assert stats.mde(None, 5) is None and stats.mde(1.0, 1) is None
+    assert stats.seeds_for(1.0, 1.0, 3, 20) == 10          # MDE(10) = 0.995, MDE(9) = 1.065
+    assert stats.seeds_for(1.0, 1.0, 3, 8) is None          # no affordable count reaches it
+
+
+def test_holm_adjusts_step_down():
+    assert stats.holm([0.01, 0.04, None, 0.03]) == pytest.approx([0.03, 0.06, None, 0.06],
+                                                                 nan_ok=True)
+
+
+@pytest.mark.parametrize("values,paper,p_adjusted,direction,size", [
+    ([1.9, 2.1, 2.0, 2.2], 2.0, 0.001, "paper", "consistent"),
+    ([1.9, 2.1, 2.0, 2.2], 6.0, 0.001, "paper", "smaller"),      # ReLU's ×2 against the ×6
+    ([-1.9, -2.1, -2.0], 0.4, 0.001, "opposite", "smaller"),
+    ([1.9, 2.1, 2.0, 2.2], 2.0, 0.2, "inconclusive", "consistent"),   # not after Holm
+    ([0.5, -0.4, 0.3, -0.2], 0.4, None, "inconclusive", "consistent"),
+    ([0.5, -0.4, 0.3, -0.2], None, None, "inconclusive", "n/a"),
+    ([5.0], 2.0, None, "inconclusive", "n/a"),                 # one seed: no interval
 ])
-def test_verdicts(values, expected):
-    assert verdict(summarise(values)) == expected
+def test_two_part_verdicts(values, paper, p_adjusted, direction, size):
+    s = stats.summarise(values)
+    p = p_adjusted if p_adjusted is not None else s["p"]
+    assert stats.direction(s, p) == direction
+    assert stats.size(s, paper) == size
 
 
-def test_a_comparison_skips_seeds_without_a_value():
-    test = comparison("x", [1.0, None, 1.2, 1.1], "pp", "paper", "meaning",
-                      ("error", {"a": [0.5, 0.4, 0.3, 0.2], "b": [0.6, None, 0.5, 0.4]}))
-    assert test["summary"]["n"] == 3 and test["verdict"] == "reproduced"
-    assert test["arms"]["means"]["b"] == pytest.approx(0.5)
+def test_verdicts_in_words_say_what_the_interval_can():
+    low = make_test("x", [0.9, 1.1, 1.0, 1.2], "log", "6×", "m", math.log(6))
+    low.update(p_adjusted=0.001, direction="paper", size="smaller")
+    assert reproduce.words(low) == ("same direction as the paper, smaller than the paper's ×6: "
+                                    "×2.86 (95% CI ×2.33 to ×3.51), 48% of it")
+    weak = make_test("y", [0.5, -0.4, 0.3, -0.2, 0.1], "pp", "0.4 points", "m", 0.4)
+    weak.update(p_adjusted=0.9, direction="inconclusive", size="consistent")
+    assert reproduce.words(weak) == (f"inconclusive: this run could detect "
+                                     f"{weak['mde']:.1f} points or more; the paper's 0.4 points")
+    assert weak["mde"] > 0.4
+
+
+def test_a_test_skips_seeds_without_a_value():
+    result = make_test("x", [1.0, None, 1.2, 1.1], "pp", "paper", "meaning", 2.0,
+                       {"a": [0.5, 0.4, 0.3, 0.2], "b": [0.6, None, 0.5, 0.4]})
+    assert result["n"] == 3 and result["arms"]["means"]["b"] == pytest.approx(0.5)
+
+
+def test_the_seed_plan_follows_the_pilot_spread_and_the_budget():
+    scale = reproduce.SCALES["cpu"]
+    plan = _plan("recipe", sd=1.2, minutes=1.0, arms=4, scale=scale)
+    budget = scale.regime("recipe").budget_minutes
+    assert plan["most_seeds_affordable"] == min(scale.max_seeds, int(budget // 4)) == 10
+    assert plan["seeds_needed"]["depth, 2 points (§7)"] == 5          # MDE(5) = 1.995
+    assert plan["seeds_needed"]["two GPUs, 1.7 points (§3.2)"] == 7   # MDE(6) = 1.71
+    assert plan["undetectable"] == ["PCA lighting, 1 point (§4.1)"]   # MDE(10) = 1.19 > 1
+    assert plan["seeds"] == 7
+    hopeless = _plan("overfit", sd=3.0, minutes=1.0, arms=4, scale=scale)
+    assert hopeless["seeds"] == hopeless["most_seeds_affordable"]    # estimate, not a verdict
 
 
 def test_epochs_to_a_target_are_interpolated():
     curve = [{"epoch": 1, "e": 0.8}, {"epoch": 2, "e": 0.6}, {"epoch": 3, "e": 0.2}]
-    assert epochs_to(curve, "e", 0.25) == pytest.approx(2 + 0.35 / 0.4)
-    assert epochs_to(curve, "e", 0.85) == pytest.approx(0.5)       # from chance (0.9) at epoch 0
-    assert epochs_to(curve, "e", 0.1) is None
+    assert reproduce.epochs_to(curve, "e", 0.25) == pytest.approx(2 + 0.35 / 0.4)
+    assert reproduce.epochs_to(curve, "e", 0.85) == pytest.approx(0.5)   # chance at epoch 0
+    assert reproduce.epochs_to(curve, "e", 0.1) is None
 
 
 def test_without_conv4_keeps_a_working_network():
-    model = without_conv(CifarAlexNet())
+    model = reproduce.without_conv(CifarAlexNet())
     convs = [m for m in model.features if isinstance(m, torch.nn.Conv2d)]
     assert len(convs) == 4 and model.config["removed"] == "conv4"
     assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
     with pytest.raises(AlexNetError, match="conv4 .* would see conv2"):
-        without_conv(CifarAlexNet(), "conv3")
+        reproduce.without_conv(CifarAlexNet(), "conv3")
 
 
-def test_the_ledger_marks_missing_gpu_results(tmp_path):
-    rows = ledger_rows(tmp_path)
-    assert len(rows) == 2 * len(reproduce.CLAIMS)
-    gpu = [r for r in rows if r["scale"] == "gpu"]
-    assert all(r["measurements"] == [reproduce.MISSING["gpu"]] for r in gpu)
-    assert "needs a CUDA GPU" in reproduce.MISSING["gpu"]
-    assert "| 9. neighbours" in ledger_markdown(rows)
+def test_no_schedule_reads_the_test_set_and_tuning_seeds_are_not_test_seeds():
+    for scale in reproduce.SCALES.values():
+        assert scale.tuning_seed >= scale.max_seeds
+        for regime in scale.regimes.values():
+            assert all(0 < m < regime.epochs for m in regime.milestones), regime
 
 
 # ---------------------------------------------------------------- end to end, real CIFAR-10
 
 def test_a_claim_end_to_end_writes_its_result_and_ledger_row(offline, tmp_path):
-    result = reproduce.run_claim("lrn", scale="test", seeds=2, out=tmp_path)
-    saved = reproduce.load_result(tmp_path / "lrn-test.json")
+    result = reproduce.run_claim("lrn", scale="test", out=tmp_path)
+    saved = reproduce.load("lrn", "test", tmp_path)
     assert saved == json.loads(json.dumps(result))
     p = saved["provenance"]
-    assert {"command", "git_commit", "dirty", "source_sha256", "device", "versions", "date",
+    assert {"command", "git_commit", "dirty", "source_sha256", "device", "cpu_model", "threads",
+            "load_average", "load_average_start", "data_sha256", "versions", "date",
             "wall_seconds"} <= set(p)
     assert p["versions"]["torch"] == torch.__version__ and p["wall_seconds"] > 0
     assert "CIFAR-10, the paper's own data set" in saved["setting"]
-    assert saved["scale_config"]["train_images"] == reproduce.SCALES["test"].train_images
-    assert len(saved["runs"]) == 4 and all(r["curve"] for r in saved["runs"])
+    assert saved["regimes"]["lrn"] == json.loads(json.dumps(
+        asdict(reproduce.SCALES["test"].regime("lrn"))))
+    n = reproduce.SCALES["test"].min_seeds
+    assert len(saved["runs"]) == 2 * n and all(r["curve"] for r in saved["runs"])
+    plan = reproduce.load("pilot", "test", tmp_path)["regimes"]["lrn"]
+    assert plan["seeds"] == n and len(plan["pilot_test_errors"]) == n
     test = saved["tests"][0]
-    assert len(test["differences"]) == 2 and test["verdict"] in reproduce.VERDICTS
-    row = [r for r in ledger_rows(tmp_path, scales=("test",)) if r["claim"] == "2. lrn"][0]
-    assert row["verdicts"] == [t["verdict"] for t in saved["tests"]]
-    assert "n=2" in row["measurements"][0]
-    assert (tmp_path / "LEDGER.md").exists()
+    assert len(test["differences"]) == n
+    assert {"estimate", "low", "high", "mde", "p", "p_adjusted", "direction", "size",
+            "verdict_words"} <= set(test)
+    assert test["direction"] in ("paper", "opposite", "inconclusive")
+    assert test["size"] in ("smaller", "consistent", "larger", "n/a")
+    rows = reproduce.ledger_rows(tmp_path, "test")
+    assert [r["verdict"] for r in rows] == [t["verdict_words"] for t in saved["tests"]]
+    assert "<table" in reproduce.ledger_html(tmp_path, "test")
+    assert "| 2. lrn (§3.3)" in (tmp_path / "LEDGER.md").read_text()
 
 
-def test_figure1_speed_up_end_to_end(offline):
-    result = reproduce.run_claim("relu", scale="test", seeds=2)
+def test_figure1_speed_up_end_to_end(offline, tmp_path):
+    result = reproduce.run_claim("relu", scale="test", out=tmp_path)
     test = result["tests"][0]
     assert set(result["extra"]["learning_rates"]) == {"relu", "tanh"}
-    assert result["extra"]["rate_at_grid_edge"] == {"relu": True, "tanh": True}   # a 1-rate grid
-    assert len(result["runs"]) == 4 and test["unit"] == "log"
-    assert "lower_bound" in test
+    assert result["extra"]["tuning_seed"] == reproduce.SCALES["test"].tuning_seed
+    assert {r["seed"] for r in result["extra"]["tuning"]} == {1000}    # no test seed tunes
+    assert {r["seed"] for r in result["runs"]} == {0, 1}
+    assert test["unit"] == "log" and test["paper_value"] == pytest.approx(math.log(6))
 
 
 def test_the_command_line_runs_claims_and_the_ledger(offline, tmp_path, capsys):
@@ -110,14 +168,15 @@ def test_the_command_line_runs_claims_and_the_ledger(offline, tmp_path, capsys):
     args = parser.parse_args(["neighbours", "depth", "--scale", "test", "--seeds", "2", "--out",
                               str(tmp_path), "--no-progress"])
     assert reproduce.run(args) == 0
-    saved = reproduce.load_result(tmp_path / "neighbours-test.json")
+    saved = reproduce.load("neighbours", "test", tmp_path)
     assert saved["provenance"]["command"] == (
         f"python -m alexnet reproduce neighbours depth --scale test --seeds 2 --out {tmp_path}")
     example = saved["extra"]["neighbours"][0]["examples"][0]
     assert len(example["by_features"]) == len(example["by_pixels"]) == 6
-    depth = reproduce.load_result(tmp_path / "depth-test.json")   # shares the baseline runs
+    depth = reproduce.load("depth", "test", tmp_path)   # shares the baseline runs
     assert depth["runs"][:2] == saved["runs"]
-    assert reproduce.run(parser.parse_args(["ledger", "--out", str(tmp_path)])) == 0
+    assert reproduce.run(parser.parse_args(["ledger", "--scale", "test", "--out",
+                                            str(tmp_path)])) == 0
     assert "LEDGER.md" in capsys.readouterr().out
     with pytest.raises(AlexNetError, match="on its own"):
         reproduce.run(parser.parse_args(["ledger", "lrn", "--out", str(tmp_path)]))
@@ -133,26 +192,39 @@ def test_unknown_claims_and_a_gpu_scale_without_a_gpu_are_refused():
 
 # ---------------------------------------------------------------- the results the package ships
 
+def _shipped(name):
+    path = reproduce.RESULTS / f"{name}-cpu.json"
+    if not path.is_file():
+        pytest.skip(f"{path.name} is not shipped yet")
+    return reproduce.load(name)
+
+
 @pytest.mark.parametrize("claim", list(reproduce.CLAIMS))
-def test_every_claim_ships_a_cpu_result_made_by_the_current_settings(claim):
-    result = reproduce.committed_result(claim)
+def test_every_shipped_result_was_made_by_the_current_settings(claim):
+    result = _shipped(claim)
     assert result["claim"] == claim and result["scale"] == "cpu"
-    # the stored result must be what the CPU scale of this code would run, or rerun it (the
-    # Figure 1 settings, relu_*, concern the relu claim only)
-    current = json.loads(json.dumps(asdict(reproduce.SCALES["cpu"])))
-    ours = (lambda key: key.startswith("relu_") or key == "batch_size") if claim == "relu" else \
-        (lambda key: not key.startswith("relu_"))
-    assert {k: v for k, v in result["scale_config"].items() if ours(k)} == \
-        {k: v for k, v in current.items() if ours(k)}
-    assert result["provenance"]["git_commit"] and result["provenance"]["device"]
-    assert all(t["verdict"] in (*reproduce.VERDICTS, "not measured") for t in result["tests"])
+    current = json.loads(json.dumps({r: asdict(g) for r, g in
+                                     reproduce.SCALES["cpu"].regimes.items()}))
+    assert result["regimes"] == current, "the CPU settings changed: rerun the claims"
+    p = result["provenance"]
+    assert p["git_commit"] and p["dirty"] is False and p["cpu_model"] and p["threads"]
+    for test in result["tests"]:     # the verdict follows from the numbers, never typed
+        assert test["direction"] == stats.direction(test, test["p_adjusted"])
+        assert test["size"] == stats.size(test, test["paper_value"])
+        assert test["verdict_words"] == reproduce.words(test)
 
 
-def test_chapter_result_prints_what_it_read(capsys):
-    result = reproduce.chapter_result("overlap")
-    out = capsys.readouterr().out.splitlines()
-    assert out[0] == result["setting"] and out[1] == f"device: {result['provenance']['device']}"
-    assert out[2:] == [f"{reproduce.describe(t)} -> {t['verdict']}" for t in result["tests"]]
-    if not torch.cuda.is_available():
-        with pytest.raises(AlexNetError, match="needs a CUDA device"):
-            reproduce.chapter_result("overlap", full_size=True)
+def test_every_shipped_p_value_is_adjusted_over_the_whole_ledger():
+    tests = [t for c in reproduce.CLAIMS for t in _shipped(c)["tests"]]
+    assert [t["p_adjusted"] for t in tests] == pytest.approx(
+        stats.holm([t["p"] for t in tests]), nan_ok=True)
+
+
+def test_the_shipped_reference_networks_work():
+    reference = _shipped("reference")
+    four, alex = reference["networks"]["four"], reference["networks"]["cifar"]
+    assert four["arch"] == "FourLayerCNN" and alex["arch"] == "CifarAlexNet"
+    for net in (four, alex):
+        assert net["test_images"] == 10_000 and net["train_images"] == 50_000
+        assert sum(map(sum, net["confusion"])) == 10_000
+    assert four["test_error"] <= 0.26 and alex["test_error"] <= 0.22   # issue 10's targets

@@ -1,0 +1,73 @@
+"""``alexnet reproduce``: the command line of the experiments (registered by :mod:`alexnet.cli`)."""
+from __future__ import annotations
+
+import os
+import shlex
+
+from ..errors import AlexNetError
+from ..runtime import positive_int
+from .claims import CLAIMS, ORDER
+from .experiment import GPU_GROUPS, run_all, run_group
+from .reference import run_reference
+from .results import RESULTS, finalise, result_path
+from .settings import SCALES
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser) -> None:
+    """The ``reproduce`` subcommand's arguments."""
+    parser.add_argument("claim", nargs="+", choices=[*CLAIMS, "all", "reference", "ledger"],
+                        help="claims of the paper (runs they share train once), all of them, "
+                             "the reference run, or ledger (only redo verdicts and LEDGER.md)")
+    parser.add_argument("--scale", choices=list(SCALES), default="cpu",
+                        help="cpu: hours on two CPU cores; gpu: all of CIFAR-10 on a CUDA GPU; "
+                             "test: seconds, for the test suite")
+    parser.add_argument("--seeds", type=positive_int,
+                        help="seeds per comparison (default: chosen by the pilot's spread)")
+    parser.add_argument("--group", type=int, choices=sorted(GPU_GROUPS),
+                        help="with `all`: only this group of claims (each fits one GPU call)")
+    parser.add_argument("--out", default=os.path.relpath(RESULTS),
+                        help="folder for the result files and LEDGER.md")
+    parser.add_argument("--device", help="default: cpu for --scale cpu/test, cuda for gpu")
+    parser.add_argument("--no-progress", dest="progress", action="store_false")
+
+
+def command_line(args) -> str:
+    """The command that made a result (what its provenance records)."""
+    words = ["python", "-m", "alexnet", "reproduce", *args.claim, "--scale", args.scale]
+    for flag, value in (("--seeds", args.seeds), ("--group", args.group),
+                        ("--device", args.device)):
+        words += [flag, str(value)] if value else []
+    return shlex.join(words + ["--out", str(args.out)])
+
+
+def run(args) -> int:
+    """Run what ``args.claim`` names; 0 on success."""
+    names = list(dict.fromkeys(args.claim))
+    if "ledger" in names:
+        if len(names) > 1:
+            raise AlexNetError("ledger only redoes the verdicts and LEDGER.md: run it on its own")
+        print(finalise(args.out, args.scale))
+        return 0
+    if args.group and names != ["all"]:
+        raise AlexNetError("--group picks claims itself: use it with `all` only")
+    options = dict(out=args.out, progress=args.progress, device=args.device,
+                   command=command_line(args))
+    if "reference" in names:
+        names.remove("reference")
+        result = run_reference(args.scale, **options)
+        for name, entry in result["networks"].items():
+            print(f"reference {name}: test error {entry['test_error']:.2%} -> "
+                  f"{result_path(args.out, 'reference', args.scale)}", flush=True)
+    if not names:
+        return 0
+    if args.group:
+        results = run_group(args.group, args.scale, **options)
+    else:
+        chosen = ORDER if "all" in names else [n for n in ORDER if n in names]
+        results = run_all(args.scale, seeds=args.seeds, names=chosen, **options)
+    for name, result in results.items():
+        print(f"{name}: " + "; ".join(t.get("direction", "?") for t in result["tests"]) +
+              f" -> {result_path(args.out, name, args.scale)}", flush=True)
+    return 0

@@ -1,0 +1,193 @@
+"""Running claims: one, all of them, or a GPU group; each result written with its provenance.
+
+::
+
+    python -m alexnet reproduce relu lrn --scale cpu           # two claims (the pilot first)
+    python -m alexnet reproduce all --scale cpu                # every claim, then the ledger
+    python -m alexnet reproduce all --scale gpu --group 1      # one group that fits a GPU call
+
+The provenance of a result names the command, the code (git commit, whether the tree was dirty,
+a hash of the package's source), the machine (device, CPU model, threads, load average at the
+start and the end), the versions, the date, a SHA-256 of the data actually read, and
+``wall_seconds``: the claim's own time plus the training time of every run it uses, including
+runs made earlier for another claim or by the pilot.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import torch
+
+from ..errors import AlexNetError
+from ..runtime import keep_freed_memory, machine, provenance, resolve_device, write_json
+from .claims import CLAIMS, ORDER, Context
+from .data import cifar, data_sha256
+from .results import RESULTS, finalise, load_file, result_path
+from .runs import CLOCK, log
+from .settings import SCALES
+
+__all__ = ["GPU_GROUPS", "context_for", "run_claim", "run_all", "setting_words"]
+
+#: Claims in groups that each fit one GPU call of a few minutes (sharing regimes within a group).
+GPU_GROUPS = {1: ("relu", "lrn"), 2: ("overlap", "dropout"),
+              3: ("augmentation", "two-gpu", "depth", "filters", "neighbours")}
+
+
+def context_for(scale: str, device: str | None = None, seeds: int | None = None,
+                out: str | os.PathLike | None = RESULTS, progress: bool = False) -> Context:
+    """The context claims run in; the seed plan is read from (and added to) ``out``'s
+    ``pilot-<scale>.json``."""
+    if scale not in SCALES:
+        raise AlexNetError(f"unknown scale {scale!r}: choose one of {', '.join(SCALES)}")
+    size = SCALES[scale]
+    if size.device == "cuda" and (not torch.cuda.is_available() or device == "cpu"):
+        raise AlexNetError(f"--scale {scale} needs a CUDA device: use --scale cpu on this machine")
+    where = resolve_device(device or size.device)
+    if where.type == "cpu":
+        keep_freed_memory()
+    plan_file = result_path(out, "pilot", scale) if out is not None else None
+    plans = load_file(plan_file)["regimes"] if plan_file and plan_file.is_file() else {}
+    return Context(size, where, progress, seeds, plans, plan_file)
+
+
+def setting_words(name: str, context: Context) -> str:
+    """Our setting in words, generated from the scale (never typed)."""
+    claim, scale = CLAIMS[name], context.scale
+    regimes = ["figure1"] if name == "relu" else \
+        ["overfit", "recipe"] if name == "augmentation" else [claim.regime]
+    parts = []
+    for r in regimes:
+        g = scale.regime(r)
+        images = f"{g.train_images:,}" if g.train_images else "all 50,000"
+        if r == "figure1":
+            rates = ", ".join(f"{x:g}" for x in scale.relu_lrs)
+            parts.append(f"{images} training images, up to {scale.relu_budget} epochs to "
+                         f"{scale.relu_target:.0%} training error at a constant learning rate, "
+                         f"the fastest of {rates} per activation (chosen on seed "
+                         f"{scale.tuning_seed}, which no test uses), no weight decay, dropout or "
+                         "augmentation")
+            continue
+        regular = [x for x, on in (("crops and flips", g.augment), ("PCA lighting", g.lighting),
+                                   (f"dropout {g.dropout:g}", g.dropout > 0)) if on]
+        steps = ", ".join(map(str, g.milestones)) or "none"
+        parts.append(f"{r} regime: {images} training images, {g.epochs} epochs, SGD lr "
+                     f"{g.lr:g} ÷10 after epochs {steps}, momentum 0.9, weight decay "
+                     f"{g.weight_decay:g}, batch {g.batch_size}, "
+                     + (", ".join(regular) if regular else "no dropout or augmentation")
+                     + f"; {context.seeds(r)} seeds")
+    tested = f"{scale.test_images:,}" if scale.test_images else "all 10,000"
+    return (f"{scale.name.upper()} scale: {claim.data_note}; {claim.model}; "
+            + "; ".join(parts) + f"; scored on {tested} test images")
+
+
+def _data_hashes(name: str, context: Context) -> dict:
+    regimes = ["figure1"] if name == "relu" else \
+        ["overfit", "recipe"] if name == "augmentation" else [CLAIMS[name].regime]
+    return {r: data_sha256(cifar(context.scale.regime(r).train_images, context.scale.test_images))
+            for r in regimes}
+
+
+def _seconds_used(found: dict) -> float:
+    runs = list(found.get("runs", [])) + list(found.get("extra", {}).get("tuning", []))
+    return sum(r.get("seconds", 0.0) for r in runs)
+
+
+def run_claim(name: str, scale: str = "cpu", out: str | os.PathLike | None = RESULTS,
+              progress: bool = False, device: str | None = None, seeds: int | None = None,
+              command: str | None = None, context: Context | None = None,
+              finalise_now: bool = True) -> dict:
+    """Run one claim and return its result; with ``out``, write ``out/<claim>-<scale>.json``,
+    then (``finalise_now``) adjust every test of the scale for multiplicity and rewrite the
+    ledger. The result holds ``claim``, ``paper``, ``setting`` (in words), ``scale``,
+    ``regimes`` (the settings as data), ``seeds``, ``tests``, ``runs``, ``extra``,
+    ``why_it_may_differ`` and ``provenance``."""
+    if name not in CLAIMS:
+        raise AlexNetError(f"unknown claim {name!r}: choose one of {', '.join(CLAIMS)} or all")
+    context = context or context_for(scale, device, seeds, out, progress)
+    spec, load_start = CLAIMS[name], machine(context.device)["load_average"]
+    began, trained_before = time.perf_counter(), CLOCK["training_seconds"]
+    found = spec.run(context)
+    own = time.perf_counter() - began - (CLOCK["training_seconds"] - trained_before)
+    from dataclasses import asdict
+
+    result = {"claim": name, "number": spec.number,
+              "paper": {"section": spec.section, "statement": spec.statement,
+                        "number": spec.paper_number},
+              "setting": setting_words(name, context), "scale": context.scale.name,
+              "regimes": {r: asdict(g) for r, g in context.scale.regimes.items()},
+              "seeds": {r: p["seeds"] for r, p in context.plans.items()}
+              if not context.fixed_seeds else context.fixed_seeds,
+              "tests": found["tests"], "runs": found["runs"], "extra": found.get("extra", {}),
+              "why_it_may_differ": spec.differs,
+              "provenance": {**provenance(context.device, command), "load_average_start":
+                             load_start, "data_sha256": _data_hashes(name, context),
+                             "wall_seconds": round(own + _seconds_used(found), 1)}}
+    log(progress, f"{name}: done ({result['provenance']['wall_seconds'] / 60:.1f} min)")
+    if out is not None:
+        write_json(result, result_path(out, name, context.scale.name))
+        if finalise_now:
+            finalise(out, context.scale.name)
+            result = load_file(result_path(out, name, context.scale.name))
+    return result
+
+
+def run_all(scale: str = "cpu", out: str | os.PathLike | None = RESULTS, progress: bool = False,
+            device: str | None = None, seeds: int | None = None, command: str | None = None,
+            names=ORDER) -> dict:
+    """Claims ``names`` (default all, in :data:`ORDER`) in one context, so runs they share train
+    once; each result is written as soon as its claim is done, the ledger at the end."""
+    context = context_for(scale, device, seeds, out, progress)
+    results = {n: run_claim(n, out=out, command=command, context=context, finalise_now=False)
+               for n in names}
+    if out is None:
+        return results
+    finalise(out, context.scale.name)
+    return {n: load_file(result_path(out, n, context.scale.name)) for n in names}
+
+
+def gpu_estimate(group: int, context: Context) -> float:
+    """Seconds a GPU group should take at most: every arm's images × epochs × the most seeds,
+    over images/s measured on this device for each network (printed before the group runs)."""
+    from .claims import ARMS
+    from .runs import build
+
+    rates = {}
+    for arch_regime in ("lrn", "recipe"):
+        regime = context.scale.regime(arch_regime)
+        model = build(ARMS[arch_regime][0], regime).to(context.device)
+        x = torch.randn(regime.batch_size, 3, 32, 32, device=context.device)
+        y = torch.randint(0, 10, (regime.batch_size,), device=context.device)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        for i in range(25):
+            if i == 5:
+                torch.cuda.synchronize(context.device)
+                start = time.perf_counter()
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            optimizer.step()
+        torch.cuda.synchronize(context.device)
+        rates[regime.arch] = 20 * regime.batch_size / (time.perf_counter() - start)
+    regimes = {CLAIMS[n].regime for n in GPU_GROUPS[group]} | \
+        ({"overfit"} if "augmentation" in GPU_GROUPS[group] else set())
+    total = 0.0
+    for r in regimes:
+        g = context.scale.regime(r)
+        images = (g.train_images or 50_000) * (g.epochs if r != "figure1" else
+                                               context.scale.relu_budget)
+        arms = 2 if r == "figure1" else len(ARMS[r])
+        total += images * arms * context.scale.max_seeds / rates[g.arch]
+    return total
+
+
+def run_group(group: int, scale: str = "gpu", out=RESULTS, progress: bool = False,
+              device: str | None = None, command: str | None = None) -> dict:
+    """One GPU group: print its time estimate, then run its claims (resumable: finished runs are
+    read back from the run cache)."""
+    if group not in GPU_GROUPS:
+        raise AlexNetError(f"unknown group {group}: choose one of {', '.join(map(str, GPU_GROUPS))}")
+    context = context_for(scale, device, None, out, progress)
+    estimate = gpu_estimate(group, context)
+    print(f"group {group} ({', '.join(GPU_GROUPS[group])}): at most about {estimate / 60:.1f} "
+          f"minutes on {machine(context.device)['device']}", flush=True)
+    return run_all(scale, out, progress, device, None, command, GPU_GROUPS[group])

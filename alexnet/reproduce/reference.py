@@ -1,0 +1,112 @@
+"""The reference run: the family working, on all of CIFAR-10.
+
+``alexnet reproduce reference --scale cpu`` trains two networks on all 50,000 CIFAR-10 training
+images and scores them on all 10,000 test images, once each, after training:
+
+- :class:`~alexnet.FourLayerCNN`, Figure 1's net, with cuda-convnet's recipe for it (crops and
+  flips, weight decay 0.004, ``layers-18pct.cfg`` in cuda-convnet's examples);
+- :class:`~alexnet.CifarAlexNet` with the paper's recipe (§5: SGD, momentum 0.9, weight decay
+  5e-4, batch 128, learning rate 0.01 divided by 10 three times; §4.1 crops, flips and PCA
+  lighting; §4.2 dropout 0.5 in fc6 and fc7).
+
+The learning rates fall at fixed epochs (no schedule reads the test set); the test images are
+also scored after every epoch, for the curve only. The result, ``reference-<scale>.json``, holds
+per network its test error, curves, per-class errors, confusion matrix, conv1 kernels at the start
+and the end (Figure 3's material: each tower's kernels and W − W_init), its towers' colour split,
+and Figure 4's material (top-5 predictions for a few test images, and the nearest training images
+of test images by fc7 distance and by pixel distance).
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import torch
+
+from ..analysis import conv1_weight
+from ..runtime import machine, provenance, write_json
+from ..train import seed_everything
+from ..transforms import SubtractMean
+from .claims import filter_split, neighbours_of
+from .data import cifar, data_sha256
+from .experiment import context_for
+from .results import RESULTS, result_path
+from .runs import build, log, train_arm
+from .settings import Arm
+
+__all__ = ["REFERENCE_ARMS", "run_reference", "confusion"]
+
+#: The two reference networks: their arms in the scale's ``reference-*`` regimes.
+REFERENCE_ARMS = (Arm("FourLayerCNN, cuda-convnet's recipe", "reference-four"),
+                  Arm("CifarAlexNet, the paper's recipe", "reference-cifar"))
+
+
+@torch.no_grad()
+def confusion(model, data, device) -> torch.Tensor:
+    """(10, 10) counts: row = true class, column = predicted class, over the test images."""
+    model.eval()
+    centre, counts = SubtractMean(data.mean), torch.zeros(10, 10, dtype=torch.long)
+    for images, targets in zip(data.test.images.split(500), data.test.targets.split(500)):
+        predicted = model(centre(images).to(device)).argmax(1).cpu()
+        counts += torch.bincount(targets * 10 + predicted, minlength=100).view(10, 10)
+    return counts
+
+
+def _network(arm: Arm, context, progress: bool) -> dict:
+    scale = context.scale
+    regime = scale.regime(arm.regime)
+    run = train_arm(arm, scale, 0, context.device, progress, test_curve=True)
+    data = cifar(regime.train_images, scale.test_images)
+    seed_everything(0)
+    start = conv1_weight(build(arm, regime))                  # the draw the run started from
+    counts = confusion(run.model, data, context.device)
+    end = conv1_weight(run.model)
+    entry = {"arch": type(run.model).__name__, "label": arm.label, "regime": regime.name,
+             "test_images": len(data.test), "train_images": len(data.train),
+             "test_error": run.metrics["test_top1"], "test_loss": run.metrics["test_loss"],
+             "train_error": run.metrics["train_top1"], "curve": run.record["curve"],
+             "seconds": run.record["seconds"], "model": run.record["model"],
+             "classes": list(data.test.classes),
+             "per_class_error": (1 - counts.diag() / counts.sum(1)).tolist(),
+             "confusion": counts.tolist(), "conv1_shape": list(end.shape),
+             "conv1_start": [round(v, 6) for v in start.flatten().tolist()],
+             "conv1_end": [round(v, 6) for v in end.flatten().tolist()],
+             "data_sha256": data_sha256(data)}
+    if getattr(run.model, "groups", 1) == 2:
+        entry["filters"] = filter_split(run.model, start)
+    entry["neighbours"] = neighbours_of(run.model, data, scale.neighbour_queries,
+                                        scale.neighbours_k, context.device)
+    return entry
+
+
+def run_reference(scale: str = "cpu", out: str | os.PathLike | None = RESULTS,
+                  progress: bool = False, device: str | None = None,
+                  command: str | None = None) -> dict:
+    """Train (or load) both reference networks and write ``out/reference-<scale>.json``."""
+    context = context_for(scale, device, 1, None, progress)
+    load_start, began = machine(context.device)["load_average"], time.perf_counter()
+    networks = {arm.regime.removeprefix("reference-"): _network(arm, context, progress)
+                for arm in REFERENCE_ARMS}
+    wall = time.perf_counter() - began
+    trained = sum(n["seconds"] for n in networks.values())
+    result = {"scale": context.scale.name,
+              "regimes": {arm.regime: _regime_words(context.scale.regime(arm.regime))
+                          for arm in REFERENCE_ARMS},
+              "networks": networks,
+              "provenance": {**provenance(context.device, command),
+                             "load_average_start": load_start,
+                             "wall_seconds": round(max(wall, trained), 1)}}
+    for name, entry in networks.items():
+        log(progress, f"reference {name}: test error {entry['test_error']:.2%}")
+    if out is not None:
+        write_json(result, result_path(out, "reference", context.scale.name))
+    return result
+
+
+def _regime_words(g) -> str:
+    images = f"{g.train_images:,}" if g.train_images else "all 50,000"
+    regular = [x for x, on in (("crops and flips", g.augment), ("PCA lighting", g.lighting),
+                               (f"dropout {g.dropout:g}", g.dropout > 0)) if on]
+    return (f"{images} training images, {g.epochs} epochs, SGD lr {g.lr:g} ÷10 after epochs "
+            f"{', '.join(map(str, g.milestones))}, momentum 0.9, weight decay {g.weight_decay:g}, "
+            f"batch {g.batch_size}, " + ", ".join(regular))
