@@ -9,13 +9,25 @@ It is written atomically: to a temporary file in the same folder, flushed and fs
 over the old one. A process killed at any moment leaves either the previous checkpoint or the new
 one, never half of one. Loading checks every entry's CRC-32 before ``torch.load`` reads it, so a
 truncated file or a flipped bit is reported as a corrupt checkpoint instead of loading wrong weights.
+A file that loads but lacks an entry, or has one this version does not know (a checkpoint edited by
+hand, or written by another version), is refused by :func:`check_entries` with one line.
+
+**One run per folder.** :func:`lock_folder` takes an OS lock (``flock``) on ``FOLDER/.lock`` for
+as long as a run uses the folder; a second run on the same folder stops at once with one line
+naming the holder (process id and host). The kernel releases the lock when the holder exits, however
+it exits (SIGKILL included), so a crash never leaves a stale lock. While the lock is held, the
+temporary files of writes that were killed half-way (``.last.pt.*.tmp``) cannot belong to a live
+run; :func:`remove_stale_temporaries` deletes them.
 """
 from __future__ import annotations
 
 import os
 import pickle
+import platform
 import tempfile
+import warnings
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -24,10 +36,26 @@ from torch import nn
 from .errors import AlexNetError
 from .runtime import write_atomic
 
-__all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "load_weights", "weight_mismatch",
-           "check_writable"]
+try:
+    import fcntl
+except ImportError:                      # Windows: no flock; runs are not protected from each other
+    fcntl = None
+
+__all__ = ["FORMAT", "TRAINING_ENTRIES", "save_checkpoint", "load_checkpoint", "check_entries",
+           "load_weights", "weight_mismatch", "check_writable", "lock_folder",
+           "remove_stale_temporaries"]
 
 FORMAT = "alexnet-checkpoint-1"
+LOCK_NAME = ".lock"
+#: What ``alexnet train`` writes and ``--resume`` needs.
+TRAINING_ENTRIES = frozenset({"model", "model_config", "optimizer", "scheduler", "scaler", "epoch",
+                              "history", "train_config", "rng"})
+#: Entries a checkpoint may have besides those: the marker, every rank's random-number state
+#: (torch.distributed), the class names of the data, and the options changed on --resume.
+OPTIONAL_ENTRIES = frozenset({"format", "rng_ranks", "classes", "config_changes"})
+_TYPES = {"model": dict, "model_config": dict, "optimizer": dict, "scheduler": dict,
+          "scaler": dict, "epoch": int, "history": list, "train_config": dict, "rng": dict,
+          "rng_ranks": list, "classes": (list, type(None)), "config_changes": list}
 
 
 def save_checkpoint(state: dict, path: str | os.PathLike) -> Path:
@@ -52,6 +80,32 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise AlexNetError(f"{path} is not an alexnet checkpoint (no '{FORMAT}' marker): "
                            "pass a file written by `alexnet train`")
+    return state
+
+
+def check_entries(state: dict, path, needed=TRAINING_ENTRIES) -> dict:
+    """One line for a checkpoint (a dict that loaded) that lacks an entry of ``needed``, has an entry
+    this version does not know, or holds an entry of the wrong kind (weights that are not tensors,
+    an epoch that is not a count)."""
+    missing = sorted(set(needed) - set(state))
+    unknown = sorted(map(str, set(state) - TRAINING_ENTRIES - OPTIONAL_ENTRIES))
+    if missing or unknown:
+        parts = ([f"lacks {', '.join(missing)}"] if missing else []) + \
+                ([f"has entries this version does not know ({', '.join(unknown)})"] if unknown else [])
+        raise AlexNetError(f"checkpoint {path} {' and '.join(parts)}: it was edited by hand or "
+                           "written by another program or version; pass a checkpoint written by "
+                           "`alexnet train`")
+    for name, kind in _TYPES.items():
+        if name in state and (not isinstance(state[name], kind) or isinstance(state[name], bool)):
+            raise AlexNetError(f"checkpoint {path} has a {type(state[name]).__name__} for '{name}': "
+                               "it was edited by hand; pass a checkpoint written by `alexnet train`")
+    weights = state.get("model", {})
+    if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()):
+        raise AlexNetError(f"checkpoint {path} has weights that are not tensors: it was edited by "
+                           "hand; pass a checkpoint written by `alexnet train`")
+    if state.get("epoch", 0) < 0:
+        raise AlexNetError(f"checkpoint {path} says epoch {state['epoch']}: it was edited by hand; "
+                           "pass a checkpoint written by `alexnet train`")
     return state
 
 
@@ -109,3 +163,72 @@ def check_writable(folder: str | os.PathLike) -> Path:
         raise AlexNetError(f"cannot write checkpoints to {folder} ({e.strerror or e}): "
                            "choose a writable --checkpoint-dir") from None
     return folder
+
+
+# ---------------------------------------------------------------- one run per folder
+
+_HELD: dict[str, list] = {}   # real path of a locked folder -> [file descriptor, depth]
+
+
+@contextmanager
+def lock_folder(folder: str | os.PathLike):
+    """Hold an exclusive OS lock on ``folder`` (``flock`` on ``folder/.lock``) while the block runs.
+
+    A second process asking for it gets one line naming the holder; the same process may enter
+    again (the command line takes the lock before it loads the data, the trainer inside it). The
+    kernel releases the lock when the process ends, even by SIGKILL. Where ``flock`` is missing
+    (Windows) or refused (some network filesystems), a warning says the folder is unprotected.
+    """
+    folder = Path(folder)
+    key = os.path.realpath(folder)
+    if key in _HELD:
+        _HELD[key][1] += 1
+        try:
+            yield folder
+        finally:
+            _HELD[key][1] -= 1
+        return
+    fd = _acquire(folder)
+    _HELD[key] = [fd, 1]
+    try:
+        yield folder
+    finally:
+        del _HELD[key]
+        if fd is not None:
+            os.ftruncate(fd, 0)
+            os.close(fd)                # releases the lock
+
+
+def _acquire(folder: Path) -> int | None:
+    """Lock ``folder/.lock`` and write this process's id and host into it; None if unsupported."""
+    if fcntl is None:
+        warnings.warn(f"cannot lock {folder} on this system: make sure no other run uses it")
+        return None
+    try:
+        fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise AlexNetError(f"cannot write checkpoints to {folder} ({e.strerror or e}): choose a "
+                           "writable --checkpoint-dir") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "a process starting up"
+        os.close(fd)
+        raise AlexNetError(f"checkpoint folder {folder} is in use by another run ({holder}): wait "
+                           "for it to end (or stop it), or choose another --checkpoint-dir") from None
+    except OSError as e:
+        os.close(fd)
+        warnings.warn(f"cannot lock {folder} ({e.strerror or e}): make sure no other run uses it")
+        return None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"pid {os.getpid()} on {platform.node() or 'this host'}\n".encode(), 0)
+    return fd
+
+
+def remove_stale_temporaries(folder: str | os.PathLike, name: str = "last.pt") -> list[Path]:
+    """Delete what killed writes of ``folder/name`` left (``.name.*.tmp``, as large as a
+    checkpoint). Call it only while holding :func:`lock_folder`: then no live run is writing them."""
+    stale = sorted(Path(folder).glob(f".{name}.*.tmp")) + sorted(Path(folder).glob(".write-test-*"))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale

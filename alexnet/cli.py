@@ -13,24 +13,66 @@
 
 Bad input ends with one line on stderr naming the cause and the fix, and exit status 1 (2 for
 malformed command-line values, as argparse does); warnings (unreadable images that were skipped)
-are one line each too.
+are one line each too. So do faults of the machine: a full disk, a failed download, a data-loading
+worker killed by the out-of-memory killer. Ctrl-C ends with one line and status 130, SIGTERM with
+one line and status 143; either one during a checkpoint write leaves the previous checkpoint whole
+and removes the temporary file.
 """
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import signal
 import sys
+import threading
 import warnings
-from contextlib import contextmanager
-from pathlib import Path
+from contextlib import ExitStack, contextmanager
 
 import torch
 
+from .distributed import distributed, on_rank_zero
 from .errors import AlexNetError
 from .runtime import (default_workers, nonnegative_float, nonnegative_int, positive_float,
                       positive_int, probability, resolve_device)
+from .train import MAX_BATCH_SIZE, MAX_SEED
+
+__all__ = ["main", "build_parser", "Parser", "distributed", "local_devices", "make_model",
+           "positive_int", "resolve_device"]
 
 ARCHS = ("alexnet", "two-tower", "cifar", "four-layer")
+ARCH_CLASSES = {"alexnet": "AlexNet", "two-tower": "TwoTowerAlexNet", "cifar": "CifarAlexNet",
+                "four-layer": "FourLayerCNN"}
+
+
+def seed_number(text: str) -> int:
+    """A seed: an integer PyTorch can take, 0 .. 2**64 - 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**64 - 1], got {text!r}")
+    return value
+
+
+def batch_number(text: str) -> int:
+    """A batch size: a positive integer no larger than what PyTorch can index (2**63 - 1)."""
+    value = positive_int(text)
+    if value > MAX_BATCH_SIZE:
+        raise argparse.ArgumentTypeError(f"must be at most 2**63 - 1, got {value}")
+    return value
+
+
+def lr_factor(text: str) -> float:
+    """What a drop of the learning rate multiplies it by: 0 < factor < 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be a number in (0, 1), got {text!r}")
+    return value
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
@@ -42,6 +84,8 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
                    help="2/2 pooling instead of overlapping 3/2 (§3.4)")
     g.add_argument("--dropout", type=probability, default=0.5,
                    help="dropout rate in fc6, fc7 (§4.2)")
+    g.add_argument("--dropout-style", choices=("paper", "inverted"), default="paper",
+                   help="paper: x(1-p) at test time (§4.2); inverted: PyTorch's nn.Dropout")
     g.add_argument("--activation", choices=("relu", "tanh"), default="relu", help="§3.1")
     g.add_argument("--groups", type=int, choices=(1, 2), default=2,
                    help="2: the two GPUs' restricted connectivity (§3.2); 1: none")
@@ -66,12 +110,25 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data", required=True, help="'cifar10' or a folder with train/ and val/ "
                    "(or test/) subfolders of class folders")
     t.add_argument("--epochs", type=positive_int, default=90)
-    t.add_argument("--batch-size", type=positive_int, default=128)
-    t.add_argument("--lr", type=positive_float, default=0.01, help="initial learning rate")
-    t.add_argument("--weight-decay", type=nonnegative_float, default=5e-4)
-    t.add_argument("--checkpoint-dir", help="folder for last.pt (written atomically every epoch)")
+    t.add_argument("--batch-size", type=batch_number, default=128,
+                   help="the global batch (split over the processes under torchrun)")
+    t.add_argument("--lr", type=positive_float, default=0.01, help="initial learning rate (a new "
+                   "value on --resume scales the current rate)")
+    t.add_argument("--weight-decay", type=nonnegative_float, default=5e-4,
+                   help="on the weights, not the biases (§5)")
+    t.add_argument("--schedule", choices=("plateau", "step"), default="plateau",
+                   help="plateau: divide the rate when the validation error stops improving (§5); "
+                   "step: divide it after each of --milestones epochs (reads no data)")
+    t.add_argument("--patience", type=nonnegative_int, default=3, help="plateau: epochs "
+                   "without improvement tolerated before the rate is divided")
+    t.add_argument("--milestones", type=positive_int, nargs="+", default=[], metavar="EPOCH",
+                   help="step: epochs after which the rate is divided")
+    t.add_argument("--lr-factor", type=lr_factor, default=0.1, help="what each drop multiplies "
+                   "the rate by (0.1: the paper's division by 10)")
+    t.add_argument("--checkpoint-dir", help="folder for last.pt (written atomically every epoch, "
+                   "locked while a run uses it)")
     t.add_argument("--resume", action="store_true", help="continue from CHECKPOINT_DIR/last.pt")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=seed_number, default=0, help="0 .. 2**64 - 1")
     t.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     t.add_argument("--devices", nargs=2, metavar="DEV", help="the two devices of --arch two-tower "
                    "(under torchrun process r takes GPUs 2r and 2r+1 of its machine)")
@@ -88,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--checkpoint", required=True)
     e.add_argument("--data", required=True, help="'cifar10' or a folder with val/ (or test/)")
     e.add_argument("--ten-crop", action="store_true", help="average 10 patches per image (§4.1)")
-    e.add_argument("--batch-size", type=positive_int, default=128)
+    e.add_argument("--batch-size", type=batch_number, default=128)
     e.add_argument("--device", default="auto")
     e.add_argument("--workers", type=nonnegative_int, default=default_workers(),
                    help="data-loading processes for image folders (default: one per usable core)")
@@ -98,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("folder", help="a folder of class folders")
     k.add_argument("out", help="output file (.pt)")
     k.add_argument("--size", type=positive_int, default=256)
+    k.add_argument("--force", action="store_true", help="replace OUT if it exists")
 
     for name, text in PLUGINS.items():
         _plugin(name).add_arguments(sub.add_parser(name, help=text))
@@ -140,25 +198,6 @@ def local_devices(args) -> list[torch.device]:
     return [torch.device("cuda", towers * local + t) for t in range(towers)]
 
 
-@contextmanager
-def distributed(device: torch.device | None = None):
-    """Join the process group when started by torchrun (WORLD_SIZE > 1): NCCL for a CUDA
-    ``device``, gloo for the CPU."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-        yield 0, 1
-        return
-    import torch.distributed as dist
-
-    cuda = device.type == "cuda" if device is not None else torch.cuda.is_available()
-    if cuda:
-        torch.cuda.set_device(device if device is not None else int(os.environ.get("LOCAL_RANK", 0)))
-    dist.init_process_group("nccl" if cuda else "gloo")
-    try:
-        yield dist.get_rank(), dist.get_world_size()
-    finally:
-        dist.destroy_process_group()
-
-
 def _one_line(error: AlexNetError) -> str:
     """The message; a DataLoader worker's error arrives wrapped in its traceback: keep its last line."""
     text = str(error).strip()
@@ -167,63 +206,140 @@ def _one_line(error: AlexNetError) -> str:
     return text.splitlines()[-1].split("AlexNetError: ", 1)[-1]
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is (a checkpoint write included), so that cleanup runs
+    as for Ctrl-C: the temporary file of an unfinished write is removed."""
+
+
+@contextmanager
+def _sigterm_raises():
+    """While the command runs, SIGTERM raises :class:`Terminated` (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _sigterm_raises():
         warnings.showwarning = lambda message, *_, **__: print(
             f"alexnet {args.command}: warning: {message}", file=sys.stderr)
         return _run(args)
 
 
+AFTER_INTERRUPT = {"train": "; the last checkpoint written is intact",
+                   "pack": "; no partial output file is left"}
+
+
 def _run(args) -> int:
+    from .data import worker_killed
+
+    def fail(text: str, code: int = 1) -> int:
+        print(f"alexnet {args.command}: {text}", file=sys.stderr)
+        return code
+
     try:
         handler = {"train": _train, "evaluate": _evaluate, "pack": _pack}.get(args.command)
         if handler is None:
             return _plugin(args.command).run(args)
         return handler(args)
     except AlexNetError as e:
-        print(f"alexnet {args.command}: error: {_one_line(e)}", file=sys.stderr)
-        return 1
+        return fail(f"error: {_one_line(e)}")
     except torch.OutOfMemoryError:
-        print(f"alexnet {args.command}: error: out of GPU memory: lower --batch-size (with torchrun "
-              "it is the global batch, split over the processes)", file=sys.stderr)
-        return 1
+        return fail("error: out of GPU memory: lower --batch-size (with torchrun it is the global "
+                    "batch, split over the processes)")
+    except Terminated:
+        return fail(f"terminated (SIGTERM){AFTER_INTERRUPT.get(args.command, '')}", 143)
     except KeyboardInterrupt:
-        print(f"alexnet {args.command}: interrupted; the last checkpoint written is intact",
-              file=sys.stderr)
-        return 130
+        return fail(f"interrupted{AFTER_INTERRUPT.get(args.command, '')}", 130)
+    except OSError as e:
+        return fail(f"error: {_os_error(e)}")
+    except RuntimeError as e:
+        line = worker_killed(e) or _group_failed(e)
+        if line is None:
+            raise
+        return fail(f"error: {line}")
 
 
-def make_model(args, image_size: int, num_classes: int, devices: list[torch.device]
-               ) -> torch.nn.Module:
-    """The network that ``--arch`` and the model options ask for, checked against the data;
-    ``devices`` are those of :func:`local_devices` (the towers' devices for two-tower)."""
-    from .model import AlexNet, CifarAlexNet, FourLayerCNN
-    from .two_tower import TwoTowerAlexNet
+def _os_error(e: OSError) -> str:
+    """A file-system error in one line: what failed, on which file, and what to do."""
+    where = f" ({e.filename})" if e.filename else ""
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"no space left on the device{where}: free some space, or write elsewhere"
+    return f"{e.strerror or e}{where}: check the path, its permissions and the disk"
 
+
+def _group_failed(e: RuntimeError) -> AlexNetError | None:
+    """A collective that failed because another process of the run stopped (gloo, NCCL)."""
+    import torch.distributed as dist
+
+    if not (isinstance(e, dist.DistError) or "gloo" in str(e).lower() or "nccl" in str(e).lower()):
+        return None
+    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return AlexNetError(f"the process group failed ({first[:200]}): another process of this run "
+                        "stopped; its own line says why")
+
+
+def model_config(args, image_size: int, num_classes: int, devices: list[torch.device]) -> dict:
+    """The ``config`` of the network that ``--arch`` and the model options ask for, checked against
+    the data; ``devices`` are those of :func:`local_devices` (the towers' devices for two-tower)."""
     arch = args.arch or ("cifar" if image_size == 32 else "alexnet")
     size = 32 if arch in ("cifar", "four-layer") else 224
     if size != image_size:
         raise AlexNetError(f"--arch {arch} takes {size}x{size} images but --data {args.data} gives "
                            f"{image_size}x{image_size}: use --arch " +
                            ("cifar or four-layer" if image_size == 32 else "alexnet or two-tower"))
+    config = dict(arch=ARCH_CLASSES[arch], num_classes=num_classes, activation=args.activation,
+                  lrn=args.lrn)
     if arch == "four-layer":
-        return FourLayerCNN(num_classes, activation=args.activation, lrn=args.lrn)
-    options = dict(lrn=args.lrn, overlap_pooling=args.overlap_pooling, dropout=args.dropout,
-                   activation=args.activation, init=args.init)
+        return config
+    config.update(overlap_pooling=args.overlap_pooling, dropout=args.dropout,
+                  dropout_style=args.dropout_style, init=args.init)
     if arch == "two-tower":
-        return TwoTowerAlexNet(num_classes, devices, **options)
-    cls = CifarAlexNet if arch == "cifar" else AlexNet
-    return cls(num_classes, groups=args.groups, **options)
+        return dict(config, devices=[str(d) for d in devices])
+    return dict(config, groups=args.groups)
 
 
-def _check_checkpoint_dir(args) -> None:
-    """Fail now, not after the first epoch: a folder that cannot be written, or a new run that
-    would overwrite the checkpoint of another (days of training lost to a forgotten --resume)."""
-    from .checkpoint import check_writable
+def make_model(args, image_size: int, num_classes: int, devices: list[torch.device]
+               ) -> torch.nn.Module:
+    """The network of :func:`model_config`, built as a checkpoint's model is rebuilt."""
+    from .architectures import build_model
 
-    check_writable(args.checkpoint_dir)
-    last = Path(args.checkpoint_dir) / "last.pt"
+    return build_model(model_config(args, image_size, num_classes, devices))
+
+
+def train_config(args):
+    """The run's :class:`~alexnet.train.TrainConfig`: the one record of its recipe, its batch
+    size (which the loaders are built from) and its seed."""
+    from .train import TrainConfig
+
+    return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                       weight_decay=args.weight_decay, schedule=args.schedule,
+                       patience=args.patience, milestones=tuple(args.milestones),
+                       lr_factor=args.lr_factor, amp=args.amp, seed=args.seed,
+                       progress=args.progress, checkpoint_dir=args.checkpoint_dir)
+
+
+def _claim_checkpoint_dir(args, held: ExitStack) -> None:
+    """Fail now, not after the first epoch: a folder that cannot be written, one that another run
+    is using (its lock, held from here to the end of the run), or a new run that would overwrite
+    the checkpoint of another (days of training lost to a forgotten --resume). Also removes the
+    temporary files that killed writes left."""
+    from .checkpoint import check_writable, lock_folder, remove_stale_temporaries
+
+    folder = check_writable(args.checkpoint_dir)
+    held.enter_context(lock_folder(folder))
+    remove_stale_temporaries(folder)
+    last = folder / "last.pt"
     if last.exists() and not args.resume:
         raise AlexNetError(f"{last} already exists: pass --resume to continue that run, or choose "
                            "another --checkpoint-dir")
@@ -231,24 +347,23 @@ def _check_checkpoint_dir(args) -> None:
 
 def _train(args) -> int:
     from .data import build_loaders
-    from .train import TrainConfig, Trainer, seed_everything
+    from .train import Trainer, seed_everything
 
     devices = local_devices(args)
-    device = devices[0]
-    with distributed(device) as (rank, world):
-        if args.batch_size % world:
-            raise AlexNetError(f"--batch-size {args.batch_size} (the global batch) must divide "
+    device = devices[0]                           # the loaders, the model and the trainer use it
+    config = train_config(args)
+    with distributed(device) as (rank, world), ExitStack() as held:
+        if config.batch_size % world:
+            raise AlexNetError(f"--batch-size {config.batch_size} (the global batch) must divide "
                                f"evenly over {world} processes")
-        if args.checkpoint_dir and rank == 0:
-            _check_checkpoint_dir(args)
+        if config.checkpoint_dir:
+            on_rank_zero(lambda: _claim_checkpoint_dir(args, held))
         train_loader, val_loader, info = build_loaders(
-            args.data, args.batch_size // world, device=device, seed=args.seed, augment=args.augment,
-            rank=rank, world_size=world, workers=args.workers, train_subset=args.train_subset)
-        seed_everything(args.seed)                # the same --seed, the same initial weights
+            args.data, config.batch_size // world, device=device, seed=config.seed,
+            augment=args.augment, rank=rank, world_size=world, workers=args.workers,
+            train_subset=args.train_subset)
+        seed_everything(config.seed)              # the same --seed, the same initial weights
         model = make_model(args, info.image_size, info.num_classes, devices)
-        config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                             weight_decay=args.weight_decay, amp=args.amp, seed=args.seed,
-                             progress=args.progress, checkpoint_dir=args.checkpoint_dir)
         trainer = Trainer(model, config, device)
         history = trainer.fit(train_loader, val_loader, resume=args.resume)
         if rank == 0 and history:
@@ -259,14 +374,15 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from .checkpoint import load_checkpoint, load_weights
+    from .architectures import build_model
+    from .checkpoint import check_entries, load_checkpoint, load_weights
     from .data import build_loaders
-    from .model import build_model
-    from .train import TrainConfig, Trainer
+    from .train import TrainConfig, Trainer, class_difference
 
     device = resolve_device(args.device)
-    state = load_checkpoint(args.checkpoint)
-    config = dict(state.get("model_config") or {})
+    state = check_entries(load_checkpoint(args.checkpoint), args.checkpoint,
+                          needed=("model", "model_config"))
+    config = dict(state["model_config"])
     if "devices" in config:                           # a two-tower model: both towers on --device
         config["devices"] = [str(device)] * 2
     model = build_model(config)
@@ -276,6 +392,11 @@ def _evaluate(args) -> int:
     if info.num_classes != config.get("num_classes"):
         raise AlexNetError(f"the checkpoint has {config.get('num_classes')} classes but {args.data} "
                            f"has {info.num_classes}: evaluate on the data it was trained on")
+    saved = state.get("classes")
+    if saved is not None and list(saved) != list(info.classes):
+        raise AlexNetError(f"the checkpoint was trained on other classes than {args.data}'s "
+                           f"({class_difference(list(saved), list(info.classes))}): evaluate on "
+                           "the data it was trained on")
     if info.image_size != model.image_size:
         size, given = model.image_size, info.image_size
         raise AlexNetError(f"the checkpoint's {config['arch']} takes {size}x{size} images but "
@@ -291,5 +412,5 @@ def _evaluate(args) -> int:
 def _pack(args) -> int:
     from .data import pack_image_folder
 
-    pack_image_folder(args.folder, args.out, size=args.size)
+    pack_image_folder(args.folder, args.out, size=args.size, overwrite=args.force)
     return 0

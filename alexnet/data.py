@@ -15,7 +15,18 @@ device (CIFAR-10 on the GPU, or ImageNet packed at 256×256 by :func:`pack_image
 flips, lights and centres each batch there. :class:`FolderLoader` decodes JPEGs in DataLoader
 workers. Both have ``set_epoch(epoch)`` and ``__len__`` and yield ``(images, targets)`` on the
 requested device: float32 centred raw RGB on the 0–255 scale (see :mod:`alexnet.transforms`) and
-int64 class indices.
+int64 class indices, and both know the ``classes`` of their data (checkpoints store them).
+
+**Which mean** (§2). CIFAR-10 and packed files subtract the per-pixel mean image of their training
+set (:func:`pack_image_folder` computes and stores it); folders of JPEGs subtract torchvision's
+per-channel ImageNet mean, because the per-pixel one needs a full decoding pass over the training
+set first (see :mod:`alexnet.transforms`).
+
+**What is refused, in one line.** A data set with fewer than two classes; an image whose pixels
+cannot be made 8-bit RGB faithfully (16-bit images are scaled to 8 bits, not clipped); packed
+images smaller than the 224 crop; a download that fails (no network) when ``ALEXNET_DATA`` is not
+set; a data-loading worker killed by the system (the out-of-memory killer). Class folders are
+listed without following a symbolic-link loop, each file once.
 """
 from __future__ import annotations
 
@@ -48,10 +59,12 @@ from .transforms import (IMAGENET_EIGVAL, IMAGENET_EIGVEC, IMAGENET_MEAN, PCALig
                          center_crop, downsample, eval_transform, fit_mean, fit_pca_lighting,
                          random_crop_flip, train_transform)
 
+CROP = 224   # §4.1: the network's input, cut from §2's 256x256 images
+
 __all__ = [
     "CIFAR10_CLASSES", "TensorImages", "DataInfo", "BatchLoader", "FolderLoader",
     "data_dir", "cache_dir", "cifar10", "imagenet_samples", "imagenet_class_names", "load_rgb",
-    "image_folder", "build_loaders", "pack_image_folder", "load_packed",
+    "image_folder", "build_loaders", "pack_image_folder", "load_packed", "worker_killed",
 ]
 
 #: torchvision's ``CIFAR10.classes``; also the sorted class folder names of the JPEG archive.
@@ -125,11 +138,13 @@ def _spread(n: int, total: int) -> Tensor:
 @dataclass
 class TensorImages:
     """A labelled image set held as tensors: ``images`` uint8 (N, 3, H, W) on the 0–255 scale,
-    ``targets`` int64 (N,), ``classes`` the class names (index = target)."""
+    ``targets`` int64 (N,), ``classes`` the class names (index = target), and ``mean`` the
+    per-pixel mean image (3, H, W) of §2 when it was computed (:func:`pack_image_folder` does)."""
 
     images: Tensor
     targets: Tensor
     classes: list[str]
+    mean: Tensor | None = None
 
     def __post_init__(self) -> None:
         shape, dtype = tuple(self.images.shape), self.images.dtype
@@ -154,13 +169,17 @@ class TensorImages:
         else:
             indices = torch.as_tensor(n_or_indices, dtype=torch.long)
         indices = indices.to(self.images.device)
-        return TensorImages(self.images[indices], self.targets[indices], self.classes)
+        return TensorImages(self.images[indices], self.targets[indices], self.classes, self.mean)
 
     def to(self, device: torch.device | str) -> TensorImages:
-        return TensorImages(self.images.to(device), self.targets.to(device), self.classes)
+        mean = self.mean.to(device) if self.mean is not None else None
+        return TensorImages(self.images.to(device), self.targets.to(device), self.classes, mean)
 
     def state_dict(self) -> dict:
-        return {"images": self.images, "targets": self.targets, "classes": list(self.classes)}
+        state = {"images": self.images, "targets": self.targets, "classes": list(self.classes)}
+        if self.mean is not None:
+            state["mean"] = self.mean
+        return state
 
 
 def load_packed(file: str | os.PathLike) -> TensorImages:
@@ -178,7 +197,20 @@ def load_packed(file: str | os.PathLike) -> TensorImages:
     if not isinstance(state, dict) or not {"images", "targets", "classes"} <= set(state):
         raise AlexNetError(f"{file} is not a packed data file (it has no images, targets and "
                            "classes): pass a file written by `python -m alexnet pack`")
-    return TensorImages(state["images"], state["targets"], list(state["classes"]))
+    mean = state.get("mean")
+    return TensorImages(state["images"], state["targets"], list(state["classes"]),
+                        mean if isinstance(mean, Tensor) else None)
+
+
+def _packed_mean(file: Path) -> Tensor | None:
+    """The per-pixel mean stored in a packed file, read without loading its images (mmap)."""
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as e:
+        raise AlexNetError(f"{file} is not a readable packed data file ({type(e).__name__}): "
+                           "delete it and create it again with `python -m alexnet pack`") from None
+    mean = state.get("mean") if isinstance(state, dict) else None
+    return mean.clone() if isinstance(mean, Tensor) else None
 
 
 # ---------------------------------------------------------------- CIFAR-10
@@ -235,7 +267,10 @@ def cifar10(train: bool = True) -> TensorImages:
     if root is None:
         from torchvision.datasets import CIFAR10
 
-        ds = CIFAR10(cache_dir() / "cifar10", train=train, download=True)
+        try:
+            ds = CIFAR10(cache_dir() / "cifar10", train=train, download=True)
+        except (OSError, RuntimeError) as e:     # no network (URLError), a broken download
+            raise _download_failed("CIFAR-10", "cifar10-jpeg.tar.gz", e) from None
         targets = torch.tensor(ds.targets)
         order = torch.sort(targets, stable=True).indices   # class by class, as offline
         images = torch.from_numpy(ds.data).permute(0, 3, 1, 2)[order].contiguous()
@@ -246,6 +281,14 @@ def cifar10(train: bool = True) -> TensorImages:
         for name, part in _decode_cifar10(source).items():
             _save_atomic(part.state_dict(), cache_dir() / f"cifar10-jpeg-{name}.pt")
     return load_packed(cached)
+
+
+def _download_failed(what: str, archive: str, error: Exception) -> AlexNetError:
+    """One line for a failed download: the reason (e.g. no network), and the offline way."""
+    reason = str(getattr(error, "reason", None) or getattr(error, "strerror", None) or error).strip()
+    reason = reason.splitlines()[0] if reason else type(error).__name__
+    return AlexNetError(f"could not download {what} ({reason}): connect to the internet, or set "
+                        f"ALEXNET_DATA to a folder holding {archive}")
 
 
 # ---------------------------------------------------------------- ImageNet samples
@@ -274,7 +317,11 @@ def _download_imagenet_samples(target: Path) -> None:
     from torchvision.datasets.utils import download_and_extract_archive
 
     raw = cache_dir() / "imagenet-sample-images"
-    download_and_extract_archive(IMAGENET_SAMPLES_URL, str(raw))
+    try:
+        download_and_extract_archive(IMAGENET_SAMPLES_URL, str(raw))
+    except (OSError, RuntimeError) as e:
+        raise _download_failed("the ImageNet sample photographs", "imagenet-samples-256.tar.gz",
+                               e) from None
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
     rows, resize = ["synset\tname"], v2.Resize(256, antialias=True)
     for path in tqdm(sorted(raw.rglob("n*_*.JPEG")), desc="rescaling ImageNet samples"):
@@ -297,17 +344,39 @@ def imagenet_class_names() -> list[str]:
 
 # ---------------------------------------------------------------- image folders
 
+SIXTEEN_BIT = {"I;16", "I;16L", "I;16B", "I;16N"}   # PIL's modes of 16-bit grayscale
+
+
 def load_rgb(path) -> Image.Image:
-    """Open an image (a path or a file object) as 8-bit RGB, the input of §2: grayscale, palette
-    and CMYK images are converted."""
+    """Open an image (a path or a file object) as 8-bit RGB, the input of §2: grayscale, palette,
+    CMYK and other modes are converted; 16-bit grayscale is scaled to 8 bits (65535 → 255), not
+    clipped. (PIL already reduces 16-bit RGB to 8 bits per channel when it opens the file.) An
+    image whose white level is unknown (32-bit integer or floating-point pixels) is refused."""
     try:
         with Image.open(path) as image:
-            if image.mode == "P" and "transparency" in image.info:
-                image = image.convert("RGBA")
-            return image.convert("RGB")
+            return _to_rgb(image, path)
     except OSError as e:  # a file cut short passes verify() at start-up and fails only here
         raise AlexNetError(f"image {path} is truncated or corrupt ({e}): remove or replace it "
                            "(`alexnet pack` decodes every image up front)") from None
+
+
+def _to_rgb(image: Image.Image, path) -> Image.Image:
+    mode = image.mode
+    if mode in SIXTEEN_BIT or (mode == "I" and image.format == "PNG"):   # PNG's "I": 16-bit gray
+        pixels = np.asarray(image).astype(np.int64).clip(0, 65535)
+        eight = ((pixels * 255 + 32767) // 65535).astype(np.uint8)
+        return Image.fromarray(eight).convert("RGB")
+    if mode in ("I", "F"):
+        kind = "32-bit integer" if mode == "I" else "floating-point"
+        raise AlexNetError(f"image {path} has {kind} pixels (PIL mode {mode}), whose white level "
+                           "is unknown: convert it to 8-bit RGB (or 16-bit PNG), or remove it")
+    if mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    try:
+        return image.convert("RGB")
+    except ValueError as e:
+        raise AlexNetError(f"image {path} has PIL mode {mode}, which does not convert to RGB "
+                           f"({e}): convert it to 8-bit RGB, or remove it") from None
 
 
 class _Verified:
@@ -330,13 +399,70 @@ class _Verified:
             return False
 
 
+class _EmptyClasses(FileNotFoundError):
+    """Class folders in which no readable image was found."""
+
+    def __init__(self, classes: list[str]) -> None:
+        super().__init__(", ".join(classes))
+        self.classes = classes
+
+
 class _ImageFolder(ImageFolder):
-    """ImageFolder that ignores hidden folders (``.ipynb_checkpoints`` is not a class)."""
+    """ImageFolder that ignores hidden files and folders (``.ipynb_checkpoints`` is not a class,
+    ``._photo.jpg`` is not a photo), and lists each class folder without looping: symbolic links
+    to folders are followed (class folders are often links), but never into a folder already
+    visited, and a file reached by two paths is listed once."""
 
     def find_classes(self, directory):
         classes = sorted(e.name for e in os.scandir(directory)
                          if e.is_dir() and not e.name.startswith("."))
         return classes, {name: i for i, name in enumerate(classes)}
+
+    @staticmethod
+    def make_dataset(directory, class_to_idx, extensions=None, is_valid_file=None,
+                     allow_empty: bool = False) -> list[tuple[str, int]]:
+        valid = is_valid_file or (lambda path: has_file_allowed_extension(path, extensions))
+        samples, empty = [], []
+        for name in sorted(class_to_idx):
+            files = [f for f in _files_once(os.path.join(directory, name)) if valid(f)]
+            samples += [(f, class_to_idx[name]) for f in files]
+            if not files:
+                empty.append(name)
+        if empty and not allow_empty:
+            raise _EmptyClasses(empty)
+        return samples
+
+
+def _files_once(folder: str) -> list[str]:
+    """Every file below ``folder`` (hidden ones excepted), each once, in torchvision's order
+    (folder by folder, sorted); each folder is entered once, so a link loop ends."""
+    visited, seen, listing, pending = set(), set(), [], [folder]
+    while pending:
+        current = pending.pop()
+        try:
+            info = os.stat(current)
+            entries = sorted(os.scandir(current), key=lambda e: e.name)
+        except OSError:                                   # a dangling link, no permission
+            continue
+        if (info.st_dev, info.st_ino) in visited:
+            continue
+        visited.add((info.st_dev, info.st_ino))
+        files = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_dir():
+                    pending.append(entry.path)
+                elif entry.is_file():
+                    key = (entry.stat().st_dev, entry.stat().st_ino)
+                    if key not in seen:
+                        seen.add(key)
+                        files.append(entry.path)
+            except OSError:
+                continue
+        listing.append((current, files))
+    return [path for _, files in sorted(listing) for path in files]
 
 
 def _check_folder(root: Path) -> None:
@@ -369,9 +495,10 @@ def image_folder(root: str | os.PathLike, train: bool, *, mean: Tensor = IMAGENE
     check = _Verified(verify)
     try:
         return _ImageFolder(str(root), transform, loader=load_rgb, is_valid_file=check)
-    except FileNotFoundError as e:
-        raise AlexNetError(f"image folder {root} has class folders without readable images ({e}): "
-                           "add images or remove those folders") from e
+    except _EmptyClasses as e:
+        raise AlexNetError(f"image folder {root} has class folders without readable images "
+                           f"({', '.join(e.classes[:5])}{', ...' if len(e.classes) > 5 else ''}): "
+                           "add images or remove those folders") from None
     finally:
         if check.skipped:
             names = ", ".join(Path(p).relative_to(root).as_posix() for p in check.skipped[:5])
@@ -381,10 +508,18 @@ def image_folder(root: str | os.PathLike, train: bool, *, mean: Tensor = IMAGENE
 
 
 def pack_image_folder(root: str | os.PathLike, out_file: str | os.PathLike, size: int = 256, *,
-                      workers: int | None = None, progress: bool = True) -> TensorImages:
+                      workers: int | None = None, progress: bool = True,
+                      overwrite: bool = False) -> TensorImages:
     """§2's preprocessing done once: every image of a folder rescaled (shorter side ``size``) and
     centre-cropped, stored as uint8 (N, 3, size, size) with targets and class names in one file
-    (``N·3·size²`` bytes: 196 kB an image at 256), which :func:`load_packed` reads back."""
+    (``N·3·size²`` bytes: 196 kB an image at 256), which :func:`load_packed` reads back.
+
+    The file also holds §2's per-pixel mean image of these images (float32 (3, size, size)); the
+    loaders of a packed ``train.pt`` subtract it from the training and the validation images.
+    An existing ``out_file`` is refused unless ``overwrite`` (``alexnet pack --force``), before any
+    image is decoded, and so is a folder or a path below a file."""
+    out_file = Path(out_file)
+    _check_output(out_file, overwrite)
     to_uint8 = v2.Compose([downsample(size), v2.PILToTensor()])
     dataset = image_folder(root, train=False, transform=to_uint8)
     images = torch.empty(len(dataset), 3, size, size, dtype=torch.uint8)
@@ -395,9 +530,24 @@ def pack_image_folder(root: str | os.PathLike, out_file: str | os.PathLike, size
             images[done:done + len(batch)] = batch
             done += len(batch)
             bar.update(len(batch))
-    packed = TensorImages(images, torch.tensor(dataset.targets), list(dataset.classes))
-    _save_atomic(packed.state_dict(), Path(out_file))
+    packed = TensorImages(images, torch.tensor(dataset.targets), list(dataset.classes),
+                          fit_mean(images))
+    _check_output(out_file, overwrite)                # it may have appeared while we decoded
+    _save_atomic(packed.state_dict(), out_file)
     return packed
+
+
+def _check_output(out: Path, overwrite: bool) -> None:
+    """One line for an output path that cannot or must not be written."""
+    blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise AlexNetError(f"cannot write {out}: {blocker} is a file, not a folder; choose another "
+                           "output path")
+    if out.is_dir():
+        raise AlexNetError(f"{out} is a folder: name the output file, e.g. {out / 'train.pt'}")
+    if out.exists() and not overwrite:
+        raise AlexNetError(f"{out} already exists: pass --force to replace it, or choose another "
+                           "output file")
 
 
 # ---------------------------------------------------------------- loaders
@@ -442,6 +592,10 @@ class BatchLoader:
         self.augment, self.crop, self.padding = augment, crop, padding
         self.seed, self.rank, self.world_size, self.epoch = seed, rank, world_size, 0
 
+    @property
+    def classes(self) -> list[str]:
+        return self.data.classes
+
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
@@ -480,18 +634,27 @@ class FolderLoader:
 
     Shuffling and sharding by DistributedSampler (``drop_last=True``: disjoint equal shares), seeded
     from ``(seed, epoch)``. With ``workers > 0`` the workers' augmentation is seeded from
-    ``(seed, epoch, rank)`` too; with ``workers=0`` it draws from torch's global generator.
+    ``(seed, epoch, rank)`` too; with ``workers=0`` it draws from torch's global generator. Any
+    seed in [0, 2**64 - 1] works in every epoch (the sampler gets a 63-bit hash of it). A worker
+    killed by the system (the out-of-memory killer) ends in one line, not a traceback.
     """
 
     def __init__(self, dataset, batch_size: int, *, device: torch.device | str = "cpu",
                  shuffle: bool = True, seed: int = 0, rank: int = 0, world_size: int = 1,
                  workers: int = 0, drop_last: bool = False):
         self.device, self.seed, self.rank = torch.device(device), seed, rank
+        self.batch_size = batch_size
         self.sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank,
-                                          shuffle=shuffle, seed=seed, drop_last=True)
+                                          shuffle=shuffle, seed=_seed(seed), drop_last=True)
         self.loader = DataLoader(dataset, batch_size, sampler=self.sampler, num_workers=workers,
                                  pin_memory=self.device.type == "cuda", drop_last=drop_last)
+        self.workers = workers
         self.set_epoch(0)
+
+    @property
+    def classes(self) -> list[str]:
+        dataset = self.loader.dataset
+        return list(getattr(dataset, "dataset", dataset).classes)
 
     def set_epoch(self, epoch: int) -> None:
         self.sampler.set_epoch(epoch)
@@ -501,9 +664,28 @@ class FolderLoader:
         return len(self.loader)
 
     def __iter__(self):
-        for images, targets in self.loader:
-            yield (images.to(self.device, non_blocking=True),
-                   targets.to(self.device, non_blocking=True))
+        try:
+            for images, targets in self.loader:
+                yield (images.to(self.device, non_blocking=True),
+                       targets.to(self.device, non_blocking=True))
+        except RuntimeError as e:
+            killed = worker_killed(e, self.workers)
+            if killed is None:
+                raise
+            raise killed from None
+
+
+def worker_killed(error: BaseException, workers: int | None = None) -> AlexNetError | None:
+    """The one line for PyTorch's "DataLoader worker ... exited unexpectedly / is killed by signal"
+    (a worker killed by the out-of-memory killer, or by hand); None for any other error."""
+    text = str(error)
+    if not isinstance(error, RuntimeError) or "DataLoader worker" not in text:
+        return None
+    detail = text.strip().splitlines()[0].rstrip(". ")
+    fewer = f"fewer --workers than {workers}" if workers else "fewer --workers"
+    return AlexNetError(f"a data-loading worker process died ({detail}), most likely killed by "
+                        f"the system's out-of-memory killer: use {fewer} or a smaller "
+                        "--batch-size, or give the machine more memory")
 
 
 @dataclass
@@ -532,10 +714,12 @@ def build_loaders(data: str, batch_size: int, *, device: torch.device | str = "c
 
     CIFAR-10 stays on ``device``: its per-pixel mean and PCA are fitted on the training images, and
     the training crops are 32×32 patches of the image padded by 4, with flips: our CIFAR-sized
-    analogue of the paper's 224 patches of 256 (9² positions here, 33² there). Folders use the
-    ImageNet mean and PCA of :mod:`alexnet.transforms`. A folder without ``train/``, or
-    ``train=False`` (evaluation: the training images of a folder are then not even listed), gives
-    ``train_loader=None``.
+    analogue of the paper's 224 patches of 256 (9² positions here, 33² there). Folders of JPEGs use
+    the per-channel ImageNet mean and the PCA of :mod:`alexnet.transforms`; packed files the
+    per-pixel mean stored in ``train.pt`` (§2; read without its images when only validating). A
+    folder without ``train/``, or ``train=False`` (evaluation: the training images of a folder are
+    then not even listed), gives ``train_loader=None``. A data set with fewer than two classes is
+    refused: there is nothing to classify.
     """
     if data == "cifar10":
         return _cifar10_loaders(batch_size, device, seed, augment, lighting, ten_crop, rank,
@@ -556,13 +740,15 @@ def build_loaders(data: str, batch_size: int, *, device: torch.device | str = "c
         return _packed_loaders(train_split, val, batch_size, augment, lighting, ten_crop,
                                train_subset, common)
     val_set = image_folder(val, train=False, ten_crop=ten_crop)
+    _enough_classes(val_set.classes, val)
     val_loader = FolderLoader(val_set, batch_size, shuffle=False, workers=workers, **common)
-    info = DataInfo(len(val_set.classes), 224, list(val_set.classes))
+    info = DataInfo(len(val_set.classes), CROP, list(val_set.classes))
     if train_split is None:
         return None, val_loader, info
     train_set = image_folder(train_split, train=augment,
                              eigval=IMAGENET_EIGVAL if lighting else None)
     _same_classes(train_set.classes, val_set.classes, train_split, val)
+    _enough_classes(train_set.classes, train_split)
     if train_subset:
         train_set = Subset(train_set, _spread(train_subset, len(train_set)).tolist())
     return FolderLoader(train_set, batch_size, workers=workers, **common), val_loader, info
@@ -573,6 +759,13 @@ def _split(root: Path, name: str) -> Path | None:
         if path.exists():
             return path
     return None
+
+
+def _enough_classes(classes: list[str], where: Path) -> None:
+    if len(classes) < 2:
+        found = ", ".join(map(repr, classes)) or "none"
+        raise AlexNetError(f"{where} has {len(classes)} class{'' if classes else 'es'} ({found}): a "
+                           "classifier needs at least two classes, one folder of images each")
 
 
 def _same_classes(train: list[str], val: list[str], train_path: Path, val_path: Path) -> None:
@@ -598,18 +791,47 @@ def _cifar10_loaders(batch_size, device, seed, augment, lighting, ten_crop, rank
 
 
 def _packed_loaders(train, val, batch_size, augment, lighting, ten_crop, train_subset, common):
-    """Packed 256×256 uint8 files (§2, done once): §4.1's 224 patches cut on the device."""
+    """Packed 256×256 uint8 files (§2, done once): §4.1's 224 patches cut on the device, after
+    subtracting the per-pixel mean image stored in ``train.pt`` (§2)."""
     val_set = load_packed(val)
-    info = DataInfo(len(val_set.classes), 224, val_set.classes)
-    val_loader = BatchLoader(val_set, batch_size, shuffle=False, crop=None if ten_crop else 224,
-                             mean=IMAGENET_MEAN, **common)
-    if train is None:
+    _enough_classes(val_set.classes, val)
+    _fits_the_crop(val_set, val)
+    info = DataInfo(len(val_set.classes), CROP, val_set.classes)
+    train_set = load_packed(train) if train is not None else None
+    mean = _training_mean(train_set, val.with_name("train.pt"), val_set, val)
+    val_loader = BatchLoader(val_set, batch_size, shuffle=False, crop=None if ten_crop else CROP,
+                             mean=mean, **common)
+    if train_set is None:
         return None, val_loader, info
-    train_set = load_packed(train)
     _same_classes(train_set.classes, val_set.classes, train, val)
+    _fits_the_crop(train_set, train)
     if train_subset:
         train_set = train_set.subset(train_subset)
     pca = PCALighting(IMAGENET_EIGVAL, IMAGENET_EIGVEC) if augment and lighting else None
-    train_loader = BatchLoader(train_set, batch_size, augment=augment, crop=224, lighting=pca,
-                               mean=IMAGENET_MEAN, **common)
+    train_loader = BatchLoader(train_set, batch_size, augment=augment, crop=CROP, lighting=pca,
+                               mean=mean, **common)
     return train_loader, val_loader, info
+
+
+def _fits_the_crop(data: TensorImages, file: Path) -> None:
+    side = min(data.images.shape[-2:])
+    if side < CROP:
+        raise AlexNetError(f"{file} holds {side}x{side} images, smaller than the network's "
+                           f"{CROP}x{CROP} crop (§4.1): pack them again with --size 256 (§2)")
+
+
+def _training_mean(train_set: TensorImages | None, train_file: Path, val_set: TensorImages,
+                   val_file: Path) -> Tensor:
+    """§2's per-pixel mean of the training set, from ``train.pt`` (read lazily when only
+    validating); torchvision's per-channel ImageNet mean for files packed without one."""
+    if train_set is not None:
+        mean = train_set.mean
+    else:
+        mean = _packed_mean(train_file) if train_file.is_file() else None
+    if mean is None:
+        return IMAGENET_MEAN
+    if tuple(mean.shape[-2:]) != tuple(val_set.images.shape[-2:]):
+        raise AlexNetError(f"{train_file} and {val_file} were packed at different sizes "
+                           f"({tuple(mean.shape[-2:])} vs {tuple(val_set.images.shape[-2:])}): "
+                           "pack both with the same --size")
+    return mean

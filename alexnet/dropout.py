@@ -16,7 +16,14 @@ probability :math:`p` and a mask :math:`m_i \sim \mathrm{Bernoulli}(1 - p)`:
   :math:`y = m \odot x / (1 - p)`, test :math:`y = x`; :math:`\mathbb{E}[y] = x` both times.
 
 The two give the same network up to a factor :math:`1 - p` on the next layer's weights, so the
-trained weights differ but the predictions do not (paper-notes §3).
+trained weights differ but the predictions do not. (With SGD and weight decay the two do not train
+identically step for step: the decay pulls on weights of different sizes.)
+
+**Which one the models use.** The paper's: :class:`~alexnet.AlexNet`, :class:`~alexnet.CifarAlexNet`,
+:class:`~alexnet.TwoTowerAlexNet` and :func:`fc_head` build :class:`PaperDropout` by default, and
+``dropout_style="inverted"`` gives ``torch.nn.Dropout`` instead (:func:`dropout_layer`). The style is
+part of a model's ``config``, so a checkpoint rebuilds the model it was trained with; checkpoints
+written before the option existed were trained with ``nn.Dropout`` and are rebuilt that way.
 
 :func:`fc_head` and :func:`fit_head` train AlexNet's fully-connected part alone (fc6–fc8, where
 the paper puts dropout and where 96% of its parameters sit) on fixed inputs, measuring the training
@@ -30,22 +37,29 @@ from torch import Tensor, nn
 
 from .errors import AlexNetError
 
-__all__ = ["PaperDropout", "fc_head", "fit_head"]
+__all__ = ["DROPOUT_STYLES", "PaperDropout", "dropout_layer", "fc_head", "fit_head"]
+
+#: ``dropout_style`` of the models: §4.2's (the default) or PyTorch's inverted dropout.
+DROPOUT_STYLES = ("paper", "inverted")
 
 
-class PaperDropout(nn.Module):
+class PaperDropout(nn.Dropout):
     """§4.2 as written: zero each output with probability ``p`` in training (no rescaling), and
-    multiply every output by ``1 - p`` at test time (0.5 in the paper)."""
+    multiply every output by ``1 - p`` at test time (0.5 in the paper).
+
+    A subclass of ``nn.Dropout``, so code that looks for dropout layers (``isinstance(m,
+    nn.Dropout)``, ``m.p``) finds it; only the scaling differs."""
 
     def __init__(self, p: float = 0.5) -> None:
-        super().__init__()
-        if not 0 <= p < 1:
-            raise AlexNetError(f"dropout probability p must be in [0, 1), got {p}")
-        self.p = p
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+            raise AlexNetError(f"dropout probability p must be in [0, 1), got {p!r}")
+        super().__init__(p)
 
     def forward(self, x: Tensor) -> Tensor:
         if not self.training:
             return x * (1 - self.p)
+        if self.p == 0:
+            return x
         # The same draw as nn.Dropout's (a Bernoulli(1 - p) mask), without its 1 / (1 - p).
         return x * torch.empty_like(x).bernoulli_(1 - self.p)
 
@@ -53,12 +67,25 @@ class PaperDropout(nn.Module):
         return f"p={self.p}"
 
 
+def dropout_layer(p: float, style: str = "paper") -> nn.Module:
+    """A dropout layer with drop probability ``p``: :class:`PaperDropout` (§4.2, ``"paper"``) or
+    ``nn.Dropout`` (``"inverted"``)."""
+    if style not in DROPOUT_STYLES:
+        raise AlexNetError(f"dropout_style must be 'paper' (§4.2: ×(1 − p) at test time) or "
+                           f"'inverted' (nn.Dropout), got {style!r}")
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+        raise AlexNetError(f"dropout must be a probability in [0, 1), got {p!r}")
+    return PaperDropout(p) if style == "paper" else nn.Dropout(p)
+
+
 def fc_head(in_features: int, hidden: int = 512, num_classes: int = 10,
-            dropout: float = 0.5) -> nn.Sequential:
+            dropout: float = 0.5, dropout_style: str = "paper") -> nn.Sequential:
     """AlexNet's classifier (fc6 → ReLU → dropout → fc7 → ReLU → dropout → fc8, §3.5, §4.2) on
-    ``in_features`` inputs; ``hidden`` is 4096 in the paper, 512 in :class:`~alexnet.CifarAlexNet`."""
-    return nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(), nn.Dropout(dropout),
-                         nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout),
+    ``in_features`` inputs; ``hidden`` is 4096 in the paper, 512 in :class:`~alexnet.CifarAlexNet`.
+    Dropout is the paper's (×(1 − p) at test time) unless ``dropout_style="inverted"``."""
+    return nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(),
+                         dropout_layer(dropout, dropout_style),
+                         nn.Linear(hidden, hidden), nn.ReLU(), dropout_layer(dropout, dropout_style),
                          nn.Linear(hidden, num_classes))
 
 
@@ -71,13 +98,13 @@ def _error(model: nn.Module, x: Tensor, y: Tensor) -> float:
 def fit_head(train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tensor, *,
              dropout: float = 0.5, epochs: int = 20, lr: float = 1e-4, batch_size: int = 64,
              momentum: float = 0.9, weight_decay: float = 5e-4, hidden: int = 512,
-             seed: int = 0) -> list[dict]:
+             seed: int = 0, dropout_style: str = "paper") -> list[dict]:
     """Train :func:`fc_head` on fixed (N, D) inputs with §5's SGD at a constant ``lr``; after every
     epoch measure the training and test error with dropout off (eval mode). Returns one dict per
     epoch: ``epoch``, ``train_loss`` (running, dropout on), ``train_error``, ``test_error``,
     ``gap`` (test − train). Reproducible from ``seed`` (weights, order and masks)."""
     torch.manual_seed(seed)
-    model = fc_head(train_x.shape[1], hidden, int(train_y.max()) + 1, dropout)
+    model = fc_head(train_x.shape[1], hidden, int(train_y.max()) + 1, dropout, dropout_style)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
                                 weight_decay=weight_decay)
     rows = []

@@ -14,20 +14,35 @@ see only the maps of their own GPU, which is ``groups=2`` in PyTorch (channels `
 The LRN of a grouped layer normalises each half on its own, as each GPU did. With the default
 options the network has 60,965,224 parameters.
 
-**224 vs 227** (paper-notes §1.3). The paper feeds 224x224 crops to 11x11 kernels with stride 4 and
-shows 55x55 maps, but (224 - 11) / 4 + 1 = 54.25. Caffe answers with 227 inputs, torchvision with
-``padding=2``. We do what Krizhevsky's own cuda-convnet did: 224 inputs, and the filter grid runs 3
-pixels past the right and bottom edges, where the (mean-subtracted) image counts as zero. That is
-``ZeroPad2d((0, 3, 0, 3))`` in front of an unpadded conv1, so ``features[0]`` is that pad.
+**224 vs 227** (§3.5 against its own Figure 2). The paper feeds 224x224 crops to 11x11 kernels
+with stride 4 and shows 55x55 maps, but (224 - 11) / 4 + 1 = 54.25. Caffe answers with 227 inputs,
+torchvision with ``padding=2``. We do what Krizhevsky's own cuda-convnet did (its ``layer.py``
+counts ``1 + ceil((2·pad + img − filter) / stride)`` output positions): 224 inputs, and the filter
+grid runs 3 pixels past the right and bottom edges, where the (mean-subtracted) image counts as
+zero. That is ``ZeroPad2d((0, 3, 0, 3))`` in front of an unpadded conv1, so ``features[0]`` is that
+pad.
 
 **Options for the ablations** (keyword-only): ``lrn`` on/off, ``overlap_pooling`` (3/2 windows, or
 2/2 as in earlier nets, §3.4), ``dropout`` rate (§4.2), ``activation`` "relu" or "tanh" (§3.1),
 ``groups`` 2 (the two GPUs' connectivity) or 1 (every layer sees every map), and the layer widths
-(``channels``, ``hidden``), e.g. for the one-GPU net with half the kernels of §3.2.
+(``channels``, ``hidden``), e.g. for the one-GPU net with half the kernels of §3.2. Every option is
+checked when the model is built: a width of 0 or 4096.5, a dropout rate of 1, ``groups=0`` end in
+one :class:`~alexnet.AlexNetError` line naming the option.
+
+**Dropout** (§4.2): the paper's, by default: units are dropped with probability ``p`` in training
+and every output is multiplied by ``1 - p`` at test time (:class:`~alexnet.dropout.PaperDropout`).
+``dropout_style="inverted"`` gives PyTorch's ``nn.Dropout`` (×1/(1 − p) in training, nothing at
+test time) instead; the predictions are the same in expectation, the trained weights differ by
+the factor ``1 - p``. The style is stored in ``model.config``, so a checkpoint rebuilds the model
+it was trained with.
 
 **Initialisation** (§5): weights from N(0, 0.01²); biases 1 in conv2, conv4, conv5, fc6 and fc7
 "to provide the ReLUs with positive inputs", 0 elsewhere. ``init="pytorch"`` keeps PyTorch's default
-(Kaiming-uniform) instead, for experiments that must converge in a few CPU minutes.
+(Kaiming-uniform) instead, for experiments that must converge in a few CPU minutes
+(:mod:`alexnet.reproduce` uses it and says so).
+
+:func:`alexnet.architectures.build_model` rebuilds any of these models (and the two-tower one) from
+its ``config``.
 """
 from __future__ import annotations
 
@@ -36,14 +51,53 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-from .errors import AlexNetError
+from .dropout import DROPOUT_STYLES, dropout_layer
+from .errors import AlexNetError, choice, integer, real
 from .lrn import LocalResponseNorm
 
-__all__ = ["AlexNet", "CifarAlexNet", "FourLayerCNN", "build_model", "init_paper_"]
+__all__ = ["AlexNet", "CifarAlexNet", "FourLayerCNN", "init_paper_", "check_options"]
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 GROUPED = (False, True, False, True, True)  # which of conv1..conv5 are split between the GPUs, §3.2
 BIAS_ONE = {"conv2", "conv4", "conv5", "fc6", "fc7"}  # §5
+INITS = ("paper", "pytorch")
+LRN_OPTIONS = {"size", "alpha", "beta", "k"}
+
+
+def check_options(*, num_classes, activation, init, groups, channels, hidden, dropout,
+                  dropout_style, lrn, overlap_pooling, lrn_kwargs) -> tuple[int, ...]:
+    """One :class:`~alexnet.AlexNetError` line for any option that could not build the network
+    (or would build a silly one); returns ``channels`` as a tuple of ints."""
+    integer("num_classes", num_classes, 1)
+    choice("activation", activation, tuple(ACTIVATIONS))
+    choice("init", init, INITS)
+    choice("lrn", lrn, (True, False))
+    choice("overlap_pooling", overlap_pooling, (True, False))
+    choice("dropout_style", dropout_style, DROPOUT_STYLES)
+    integer("groups", groups, 1)
+    integer("hidden", hidden, 1)
+    real("dropout", dropout, 0, 1, high_open=True)
+    if isinstance(channels, (str, bytes)) or not hasattr(channels, "__len__") or len(channels) != 5:
+        raise AlexNetError(f"channels must be five layer widths (conv1..conv5), got {channels!r}")
+    channels = tuple(integer(f"channels[{i}]", c, 1) for i, c in enumerate(channels))
+    if any(c % groups for c in channels):
+        raise AlexNetError(f"every layer width in {channels} must divide by groups={groups}")
+    check_lrn_kwargs(lrn_kwargs)
+    return channels
+
+
+def check_lrn_kwargs(lrn_kwargs) -> None:
+    """``lrn_kwargs`` holds only LocalResponseNorm's size, alpha, beta and k (§3.3); their values
+    are checked by the LRN itself."""
+    if lrn_kwargs is None:
+        return
+    if not isinstance(lrn_kwargs, dict):
+        raise AlexNetError(f"lrn_kwargs must be a dict of LocalResponseNorm options, got "
+                           f"{lrn_kwargs!r}")
+    unknown = sorted(set(map(str, lrn_kwargs)) - LRN_OPTIONS)
+    if unknown:
+        raise AlexNetError(f"lrn_kwargs has unknown option(s) {', '.join(unknown)}: use "
+                           f"{', '.join(sorted(LRN_OPTIONS))} (§3.3's n, α, β, k)")
 
 
 def init_paper_(model: nn.Module) -> nn.Module:
@@ -61,6 +115,8 @@ class AlexNet(nn.Module):
 
     The module layout follows torchvision (``features``, ``classifier``) so that code written for
     ``torchvision.models.alexnet`` (hooks on ``features[i]``, wrapping ``features``) carries over.
+    Dropout is §4.2's (``dropout_style="paper"``: ×(1 − p) at test time) unless
+    ``dropout_style="inverted"`` (``nn.Dropout``).
     """
 
     image_size = 224
@@ -69,27 +125,27 @@ class AlexNet(nn.Module):
     def __init__(self, num_classes: int = 1000, *, lrn: bool = True, overlap_pooling: bool = True,
                  dropout: float = 0.5, activation: str = "relu", groups: int = 2,
                  channels: Sequence[int] = (96, 256, 384, 384, 256), hidden: int = 4096,
-                 lrn_kwargs: dict | None = None, init: str = "paper") -> None:
+                 lrn_kwargs: dict | None = None, init: str = "paper",
+                 dropout_style: str = "paper") -> None:
         super().__init__()
-        if activation not in ACTIVATIONS:
-            raise AlexNetError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-        if init not in ("paper", "pytorch"):
-            raise AlexNetError(f"init must be 'paper' or 'pytorch', got {init!r}")
-        if any(c % groups for c in channels):
-            raise AlexNetError(f"every layer width in {tuple(channels)} must divide by groups={groups}")
+        channels = check_options(num_classes=num_classes, activation=activation, init=init,
+                                 groups=groups, channels=channels, hidden=hidden, dropout=dropout,
+                                 dropout_style=dropout_style, lrn=lrn,
+                                 overlap_pooling=overlap_pooling, lrn_kwargs=lrn_kwargs)
         self.num_classes, self.groups = num_classes, groups
-        self.config = dict(arch=type(self).__name__, num_classes=num_classes, lrn=lrn,
-                           overlap_pooling=overlap_pooling, dropout=dropout, activation=activation,
-                           groups=groups, channels=list(channels), hidden=hidden,
-                           lrn_kwargs=dict(lrn_kwargs or {}))
+        self.config = dict(arch=type(self).__name__, num_classes=num_classes, lrn=bool(lrn),
+                           overlap_pooling=bool(overlap_pooling), dropout=dropout,
+                           dropout_style=dropout_style, activation=activation, groups=groups,
+                           channels=list(channels), hidden=hidden, lrn_kwargs=dict(lrn_kwargs or {}))
         self._act, self._lrn = ACTIVATIONS[activation], dict(lrn_kwargs or {}) if lrn else None
         self._pool = (3, 2) if overlap_pooling else (2, 2)
         self.features = nn.Sequential(*self._conv_layers(channels))
         flat = channels[-1] * self.pooled_size ** 2
+        drop = (lambda: dropout_layer(dropout, dropout_style))                # §4.2
         self.classifier = nn.Sequential(
-            nn.Linear(flat, hidden), self._act(), nn.Dropout(dropout),    # fc6, §4.2
-            nn.Linear(hidden, hidden), self._act(), nn.Dropout(dropout),  # fc7
-            nn.Linear(hidden, num_classes),                               # fc8
+            nn.Linear(flat, hidden), self._act(), drop(),                     # fc6
+            nn.Linear(hidden, hidden), self._act(), drop(),                   # fc7
+            nn.Linear(hidden, num_classes),                                   # fc8
         )
         if init == "paper":
             init_paper_(self)
@@ -139,10 +195,13 @@ class CifarAlexNet(AlexNet):
 
     Every option of :class:`AlexNet` works the same way. What changes is the scale: conv1 is 5x5
     stride 1 (padding 2) on 32x32 images, widths are 32-64-96-96-64 with 512-unit fc layers, and the
-    pools round their output size up, as cuda-convnet's pooling did (paper-notes §1.3), so that 3/2
-    and 2/2 pooling both give 32 -> 16 -> 8 -> 4 and the ablations change only the windows.
-    The paper's own CIFAR-10 experiments used smaller nets (paper-notes §10); this one keeps every
-    feature of the ImageNet network (LRN, groups, overlapping pooling, dropout) at 1/2000 the MACs.
+    pools round their output size up, as cuda-convnet's pooling did (its ``layer.py`` rounds pooled
+    sizes up), so that 3/2 and 2/2 pooling both give 32 -> 16 -> 8 -> 4 and the ablations change
+    only the windows. The paper's own CIFAR-10 experiments (§3.1, §3.3) used smaller nets, those
+    shipped with cuda-convnet (``example-layers/layers-18pct.cfg`` and its siblings); this one
+    keeps every feature of the ImageNet network (LRN, groups, overlapping pooling, dropout) at
+    about 1/41 of its multiply-adds (17.8 million against 724 million per image, as
+    :func:`alexnet.summary.layer_table` counts them) and 1/64 of its parameters (945,354).
     """
 
     image_size = 32
@@ -164,8 +223,9 @@ class FourLayerCNN(nn.Sequential):
     """The "four-layer convolutional neural network" of Figure 1 (§3.1) and of the CIFAR-10 LRN
     result of §3.3, for 3x32x32 inputs.
 
-    The paper does not describe it further. We follow cuda-convnet's ``layers-18pct.cfg``
-    (paper-notes §10), three conv layers and one fully-connected layer::
+    The paper does not describe it further. We follow the ``layers-18pct.cfg`` shipped with
+    Krizhevsky's cuda-convnet ("18% error on CIFAR-10 in 20 minutes"), three conv layers and one
+    fully-connected layer::
 
         conv1 32@5x5 -> act -> max-pool 3/2 -> [LRN] -> conv2 32@5x5 -> act -> avg-pool 3/2 -> [LRN]
         -> conv3 64@5x5 -> act -> avg-pool 3/2 -> fc10
@@ -179,12 +239,14 @@ class FourLayerCNN(nn.Sequential):
 
     def __init__(self, num_classes: int = 10, *, activation: str = "relu", lrn: bool = False,
                  lrn_kwargs: dict | None = None) -> None:
-        if activation not in ACTIVATIONS:
-            raise AlexNetError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        integer("num_classes", num_classes, 1)
+        choice("activation", activation, tuple(ACTIVATIONS))
+        choice("lrn", lrn, (True, False))
+        check_lrn_kwargs(lrn_kwargs)
         act = ACTIVATIONS[activation]
         norm = (lambda: LocalResponseNorm(**(lrn_kwargs or {}))) if lrn else nn.Identity
         config = dict(arch=type(self).__name__, num_classes=num_classes, activation=activation,
-                           lrn=lrn, lrn_kwargs=dict(lrn_kwargs or {}))
+                      lrn=bool(lrn), lrn_kwargs=dict(lrn_kwargs or {}))
         super().__init__(
             nn.Conv2d(3, 32, 5, padding=2), act(), nn.MaxPool2d(3, 2, ceil_mode=True), norm(),
             nn.Conv2d(32, 32, 5, padding=2), act(), nn.AvgPool2d(3, 2, ceil_mode=True), norm(),
@@ -196,17 +258,3 @@ class FourLayerCNN(nn.Sequential):
     def forward(self, x: Tensor) -> Tensor:
         AlexNet.check_input(self, x)
         return super().forward(x)
-
-
-def build_model(config: dict) -> nn.Module:
-    """Rebuild a model from its ``config`` (stored in every checkpoint), with fresh weights."""
-    from .two_tower import TwoTowerAlexNet
-
-    archs = {c.__name__: c for c in (AlexNet, CifarAlexNet, FourLayerCNN, TwoTowerAlexNet)}
-    options = dict(config)
-    arch = options.pop("arch", None)
-    if arch not in archs:
-        raise AlexNetError(f"unknown architecture {arch!r} in the checkpoint; known: {sorted(archs)}")
-    if arch == "TwoTowerAlexNet":
-        options.pop("groups", None)
-    return archs[arch](**options)

@@ -19,7 +19,17 @@ The pieces, in the order of the paper:
 **Where the mean is subtracted.** Here always on the full stored image (256×256, or 32×32 for
 CIFAR-10), before cropping, so every crop gets its own window of the per-pixel mean and padding (for
 CIFAR-10) is zero in centred units. cuda-convnet2 instead subtracts the *central* 224 window of the
-mean image from every crop (paper-notes §4.1); for a per-channel mean the two are identical.
+mean image from every crop (its ``convdata.py``); for a per-channel mean the two are identical.
+
+**Which mean** (§2: "subtracting the mean activity over the training set from each pixel"). CIFAR-10
+and ImageNet packed by ``alexnet pack`` (:func:`alexnet.data.pack_image_folder`) subtract §2's
+per-pixel mean image of their training set, computed when the images are already in memory.
+Folders of JPEGs decoded on the fly subtract torchvision's per-channel ImageNet mean
+(:data:`IMAGENET_MEAN`) instead: the per-pixel mean would need a full decoding pass over the
+training set before the first step (1.2 million JPEGs for ImageNet), and ImageNet's mean image is
+nearly flat (cuda-convnet2's ships with channel means of 127.3, 119.7 and 104.9, within a grey
+level of torchvision's), so the departure costs little. :func:`alexnet.departures.departures` lists
+it.
 """
 from __future__ import annotations
 
@@ -29,6 +39,8 @@ import torch
 import torchvision.transforms.v2 as v2
 import torchvision.transforms.v2.functional as TF
 from torch import Tensor, nn
+
+from .errors import AlexNetError
 
 __all__ = [
     "IMAGENET_MEAN", "IMAGENET_EIGVAL", "IMAGENET_EIGVEC",
@@ -110,19 +122,21 @@ class PCALighting(nn.Module):
     r"""§4.1, PCA colour augmentation: add :math:`[p_1, p_2, p_3][\alpha_1\lambda_1,
     \alpha_2\lambda_2, \alpha_3\lambda_3]^T` to every pixel :math:`I_{xy} = [I^R, I^G, I^B]^T`.
 
-    - ``eigval`` are the eigenvalues λ_i of the RGB covariance on the 0–255 scale (descending), from
-      :func:`fit_pca_lighting` or :data:`IMAGENET_EIGVAL`
+    - ``eigval`` are the eigenvalues λ_i of the RGB covariance **on the 0–255 scale** (descending),
+      from :func:`fit_pca_lighting` or :data:`IMAGENET_EIGVAL`, whatever the scale of the images
     - ``eigvec`` holds the eigenvectors p_i as columns (:data:`IMAGENET_EIGVEC`)
     - ``alphastd`` is the standard deviation of α_i ~ N(0, 0.1), drawn once per image per use
-    - ``scale`` is the pixel value of white: 255 for this package's pipeline, 1 for [0, 1] images
+    - ``scale`` is the pixel value of white of the images it is applied to: 255 for this package's
+      pipeline, 1 for [0, 1] images; the shift is converted to that scale
     - ``sqrt=True`` uses √λ_i in place of λ_i, as Krizhevsky's cuda-convnet2 code did
 
     **Which λ.** The paper's α·λ has units of pixel², so its size depends on the pixel scale it is
     evaluated on. We follow fb.resnet.torch (and the PyTorch ports of it), which evaluates it on
-    the 0–1 scale; on the 0–255 scale that is a shift of V(α ⊙ λ)/255, whose largest component has a
-    standard deviation of about 5.5 for ImageNet. cuda-convnet2 (``--color-noise 0.1``) multiplied α
-    by √λ instead, about 12 for ImageNet, and also rescaled the image by 1/1.1, which we do not
-    (paper-notes §4.3, §9.6).
+    the 0–1 scale: λ/255² there, so a shift of V(α ⊙ λ/255²) in [0, 1] units, V(α ⊙ λ)/255 on the
+    0–255 scale, whose largest component has a standard deviation of 0.1 · 0.2175 · 255 ≈ 5.5 grey
+    levels for ImageNet (0.022 on [0, 1] images). cuda-convnet2 (``--color-noise 0.1``, its
+    ``convdata.py``) multiplied α by √λ on the 0–255 scale instead, about 12 grey levels for
+    ImageNet (0.047 on [0, 1] images), and also rescaled the image by 1/1.1, which we do not.
 
     Takes a float (3, H, W) image or an (N, 3, H, W) batch (one draw of α per image) on any device;
     ``generator`` (here or in ``forward``) makes the draws reproducible.
@@ -133,7 +147,11 @@ class PCALighting(nn.Module):
                  generator: torch.Generator | None = None) -> None:
         super().__init__()
         eigval = torch.as_tensor(eigval, dtype=torch.float64)
-        self.register_buffer("eigval", eigval.sqrt() if sqrt else eigval / scale)
+        if not 0 < float(scale) < float("inf"):
+            raise AlexNetError(f"scale is the pixel value of white (255 or 1), got {scale!r}")
+        # The shift's size along p_i, in grey levels of the 0–255 scale, then in units of `scale`.
+        per_alpha = eigval.sqrt() if sqrt else eigval / 255.0
+        self.register_buffer("per_alpha", per_alpha * (scale / 255.0))
         self.register_buffer("eigvec", torch.as_tensor(eigvec, dtype=torch.float64))
         self.alphastd, self.generator = alphastd, generator
 
@@ -143,8 +161,8 @@ class PCALighting(nn.Module):
         generator = generator if generator is not None else self.generator
         gen_device = generator.device if generator is not None else device
         alpha = torch.randn(n, 3, generator=generator, device=gen_device).to(device) * self.alphastd
-        eigval, eigvec = (t.to(device, torch.float32) for t in (self.eigval, self.eigvec))
-        return (alpha * eigval) @ eigvec.T
+        size, eigvec = (t.to(device, torch.float32) for t in (self.per_alpha, self.eigvec))
+        return (alpha * size) @ eigvec.T
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         batch = x if x.dim() == 4 else x.unsqueeze(0)
@@ -152,7 +170,7 @@ class PCALighting(nn.Module):
         return out if x.dim() == 4 else out.squeeze(0)
 
     def extra_repr(self) -> str:
-        return f"alphastd={self.alphastd}, eigval={self.eigval.tolist()}"
+        return f"alphastd={self.alphastd}, shift per unit α={self.per_alpha.tolist()}"
 
 
 def _to_float() -> v2.Compose:
@@ -194,7 +212,7 @@ def random_crop_flip_params(n: int, height: int, width: int, size: int, padding:
     """§4.1: one random patch position and reflection per image, ``(top, left, flip)`` of length
     ``n``, in the coordinates of the image padded by ``padding``: ``top`` in
     0..height+2·padding-size inclusive, likewise ``left`` (0..32 for 224 of 256: the 33² positions
-    of cuda-convnet2's ``rand % (border + 1)``, paper-notes §4.2)."""
+    of cuda-convnet2's ``rand % (border + 1)`` in its ``jpeg.cpp``; the paper counts 32², §4.1)."""
     draw = dict(generator=generator, device=generator.device if generator is not None else device)
     top = torch.randint(0, height + 2 * padding - size + 1, (n,), **draw)
     left = torch.randint(0, width + 2 * padding - size + 1, (n,), **draw)

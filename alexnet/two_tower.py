@@ -12,6 +12,10 @@ channels. :meth:`TwoTowerAlexNet.from_grouped` and :meth:`TwoTowerAlexNet.to_gro
 weights across. fc8 (1000 outputs, §3.5) lives on the first device, as one layer.
 
 On one GPU or the CPU both towers simply share a device: ``devices=("cpu", "cpu")``.
+
+Dropout in fc6 and fc7 is §4.2's (×(1 − p) at test time) unless ``dropout_style="inverted"``, as in
+:class:`alexnet.AlexNet`. This module imports :mod:`alexnet.model`, never the other way round;
+:func:`alexnet.architectures.build_model` knows both.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
+from .dropout import dropout_layer
 from .errors import AlexNetError
 from .lrn import LocalResponseNorm
 from .model import ACTIVATIONS, AlexNet
@@ -31,7 +36,8 @@ class Tower(nn.Module):
     """One GPU's half of the network (§3.2, Figure 2): half of every layer's kernels and neurons."""
 
     def __init__(self, channels: Sequence[int], hidden: int, *, lrn: bool, lrn_kwargs: dict | None,
-                 pool: tuple[int, int], dropout: float, activation: str) -> None:
+                 pool: tuple[int, int], dropout: float, activation: str,
+                 dropout_style: str = "paper") -> None:
         super().__init__()
         c1, c2, c3, c4, c5 = (c // 2 for c in channels)
         act, norm = ACTIVATIONS[activation], (lambda: LocalResponseNorm(**(lrn_kwargs or {})))
@@ -43,8 +49,9 @@ class Tower(nn.Module):
         self.block2 = nn.Sequential(nn.Conv2d(2 * c2, c3, 3, padding=1), act(),   # conv3: both GPUs
                                     nn.Conv2d(c3, c4, 3, padding=1), act(),
                                     nn.Conv2d(c4, c5, 3, padding=1), act(), pooling())
-        self.fc6 = nn.Sequential(nn.Linear(2 * c5 * 36, hidden // 2), act(), nn.Dropout(dropout))
-        self.fc7 = nn.Sequential(nn.Linear(hidden, hidden // 2), act(), nn.Dropout(dropout))
+        drop = (lambda: dropout_layer(dropout, dropout_style))                     # §4.2
+        self.fc6 = nn.Sequential(nn.Linear(2 * c5 * 36, hidden // 2), act(), drop())
+        self.fc7 = nn.Sequential(nn.Linear(hidden, hidden // 2), act(), drop())
 
 
 class TwoTowerAlexNet(nn.Module):
@@ -59,19 +66,24 @@ class TwoTowerAlexNet(nn.Module):
     def __init__(self, num_classes: int = 1000, devices: Sequence[str | torch.device] = ("cuda:0", "cuda:1"),
                  *, lrn: bool = True, overlap_pooling: bool = True, dropout: float = 0.5,
                  activation: str = "relu", channels: Sequence[int] = (96, 256, 384, 384, 256),
-                 hidden: int = 4096, lrn_kwargs: dict | None = None, init: str = "paper") -> None:
+                 hidden: int = 4096, lrn_kwargs: dict | None = None, init: str = "paper",
+                 dropout_style: str = "paper") -> None:
         super().__init__()
-        if len(devices) != 2:
-            raise AlexNetError(f"TwoTowerAlexNet needs two devices (one per tower), got {list(devices)}")
-        self.devices = tuple(torch.device(d) for d in devices)
+        if isinstance(devices, (str, torch.device)) or len(devices) != 2:
+            raise AlexNetError(f"TwoTowerAlexNet needs two devices (one per tower), got "
+                               f"{devices if isinstance(devices, (str, torch.device)) else list(devices)}")
+        if isinstance(hidden, int) and hidden % 2:
+            raise AlexNetError(f"hidden={hidden} must be even: each tower holds half of fc6 and fc7")
+        self.devices = _devices(devices)
         # A grouped AlexNet validates the options and draws the paper's initialisation (§5);
         # the towers then take their halves of its weights, so both models start identical.
         self._options = dict(lrn=lrn, overlap_pooling=overlap_pooling, dropout=dropout,
-                             activation=activation, channels=tuple(channels), hidden=hidden,
-                             lrn_kwargs=lrn_kwargs)
+                             activation=activation, channels=channels, hidden=hidden,
+                             lrn_kwargs=lrn_kwargs, dropout_style=dropout_style)
         grouped = AlexNet(num_classes, groups=2, init=init, **self._options)
+        self._options["channels"] = tuple(channels)
         tower = dict(lrn=lrn, lrn_kwargs=lrn_kwargs, pool=grouped._pool, dropout=dropout,
-                     activation=activation)
+                     activation=activation, dropout_style=dropout_style)
         self.towers = nn.ModuleList(Tower(channels, hidden, **tower) for _ in range(2))
         self.fc8 = nn.Linear(hidden, num_classes)
         self.num_classes = num_classes
@@ -113,7 +125,7 @@ class TwoTowerAlexNet(nn.Module):
 
     def to_devices(self, devices: Sequence[str | torch.device]) -> "TwoTowerAlexNet":
         """Place tower t on ``devices[t]`` and fc8 on ``devices[0]``."""
-        self.devices = tuple(torch.device(d) for d in devices)
+        self.devices = _devices(devices)
         for tower, device in zip(self.towers, self.devices):
             tower.to(device)
         self.fc8.to(self.devices[0])
@@ -128,6 +140,14 @@ class TwoTowerAlexNet(nn.Module):
         h = [t.fc6(_gather(h, d)) for t, d in zip(self.towers, self.devices)]       # into fc6
         h = [t.fc7(_gather(h, d)) for t, d in zip(self.towers, self.devices)]       # into fc7
         return self.fc8(_gather(h, d0))                                             # into fc8
+
+
+def _devices(devices: Sequence[str | torch.device]) -> tuple[torch.device, torch.device]:
+    try:
+        return tuple(torch.device(d) for d in devices)
+    except (RuntimeError, TypeError):
+        raise AlexNetError(f"unknown device in {list(devices)}: name each tower's device as cpu, "
+                           "cuda or cuda:N") from None
 
 
 def _gather(halves: list[Tensor], device: torch.device) -> Tensor:

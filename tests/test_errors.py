@@ -6,18 +6,25 @@ and asserts the exact message and the exit status: 1 for bad input, 2 for malfor
 values (as argparse does).
 """
 import argparse
+import os
+import signal
 import subprocess
+import urllib.error
+import urllib.request
 import zipfile
 
+import numpy as np
 import pytest
 import torch
 from conftest_cli import (alexnet_command, cifar_env, cifar_test, cifar_train,  # noqa: F401
                           noise_image, session_cache, small_cifar, subprocess_env, tiny_folder)
 from PIL import Image
 
+import alexnet.data
 from alexnet import AlexNet, CifarAlexNet, FourLayerCNN, TwoTowerAlexNet
-from alexnet.checkpoint import FORMAT, load_weights
+from alexnet.checkpoint import FORMAT, load_checkpoint, load_weights
 from alexnet.cli import main
+from alexnet.data import load_packed
 from alexnet.errors import AlexNetError
 from alexnet.train import TrainConfig, Trainer
 
@@ -44,9 +51,11 @@ def fails(capsys, *argv: str, code: int = 1) -> str:
     return err[:-1]
 
 
-def make_checkpoint(folder, model=None) -> str:
-    """A real checkpoint (``last.pt``, epoch 0) of ``model``, a FourLayerCNN by default."""
+def make_checkpoint(folder, model=None, classes=None) -> str:
+    """A real checkpoint (``last.pt``, epoch 0) of ``model``, a FourLayerCNN by default, trained
+    (as far as it says) on ``classes``."""
     trainer = Trainer(model or FourLayerCNN(), TrainConfig(checkpoint_dir=str(folder), progress=False))
+    trainer.classes = classes
     trainer.save()
     return str(trainer.checkpoint_path)
 
@@ -131,7 +140,7 @@ def test_a_class_folder_with_no_readable_image(tmp_path, capsys):
         f"alexnet train: warning: skipped 1 unreadable image file(s) in {root / 'train'}: "
         "bird/broken.jpg\n"
         f"alexnet train: error: image folder {root / 'train'} has class folders without readable "
-        "images (Found no valid file for the classes bird. ): add images or remove those folders\n")
+        "images (bird): add images or remove those folders\n")
 
 
 def test_a_truncated_jpeg_is_named_not_a_stack_trace(tmp_path, capsys):
@@ -222,7 +231,7 @@ def test_a_checkpoint_of_another_architecture_or_number_of_classes(cifar_env, tm
     assert message.startswith(
         f"alexnet train: error: checkpoint {five} was trained with other model options (checkpoint "
         "vs this run: arch 'FourLayerCNN' vs 'CifarAlexNet', channels None vs [32, 64, 96, 96, 64], "
-        "dropout None vs 0.5, groups None vs 2; missing layers: classifier.0.bias, ")
+        "dropout None vs 0.5, dropout_style None vs 'paper'; missing layers: classifier.0.bias, ")
     assert "unexpected layers: 0.bias, 0.weight, 12.bias, 12.weight)" in message
     # evaluate: on data with another number of classes, or another image size
     folder = tiny_folder(tmp_path / "images")
@@ -327,9 +336,10 @@ def test_cuda_on_a_machine_without_cuda(capsys):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_mixed_precision_without_a_gpu(cifar_env, capsys):
-    assert fails(capsys, "train", "--data", "cifar10", "--amp", "bf16", "--train-subset", "64",
-                 *FAST) == ("alexnet train: error: --amp bf16 needs a CUDA device, but training "
-                            "runs on cpu: leave --amp out, or train on a GPU")
+    assert fails(capsys, "train", "--data", "cifar10", "--amp", "fp16", "--train-subset", "64",
+                 *FAST) == ("alexnet train: error: --amp fp16 needs a CUDA device, but training "
+                            "runs on cpu: use --amp bf16 (CPUs with bfloat16 instructions), leave "
+                            "--amp out, or train on a GPU")
 
 
 def test_a_train_subset_larger_than_the_data(cifar_env, capsys):
@@ -365,3 +375,228 @@ def test_real_processes_print_one_line_and_no_traceback(small_cifar, tmp_path):
         assert process.returncode == code, err
         assert out == "" and err.startswith(start) and err.count("\n") == 1, err
         assert "Traceback" not in err
+
+
+# ---------------------------------------------------------------- alexnet pack's output
+
+def test_pack_refuses_to_overwrite_a_file_unless_forced(tmp_path, capsys):
+    """Before, `alexnet pack` wrote over any file, a training checkpoint included, and exited 0."""
+    root = tiny_folder(tmp_path / "images")
+    checkpoint = make_checkpoint(tmp_path / "run")
+    before = open(checkpoint, "rb").read()
+    pack = ["pack", str(root / "train"), "--size", "32"]
+    assert fails(capsys, *pack, checkpoint) == (
+        f"alexnet pack: error: {checkpoint} already exists: pass --force to replace it, or choose "
+        "another output file")
+    assert open(checkpoint, "rb").read() == before
+    assert run(capsys, *pack, checkpoint, "--force")[0] == 0
+    assert load_packed(checkpoint).images.shape == (6, 3, 32, 32)
+    assert fails(capsys, *pack, str(tmp_path)) == (
+        f"alexnet pack: error: {tmp_path} is a folder: name the output file, e.g. "
+        f"{tmp_path / 'train.pt'}")
+    below = tmp_path / "run" / "last.pt" / "train.pt"
+    assert fails(capsys, *pack, str(below)) == (
+        f"alexnet pack: error: cannot write {below}: {checkpoint} is a file, not a folder; choose "
+        "another output path")
+
+
+# ---------------------------------------------------------------- data that would mislead
+
+def test_evaluate_refuses_data_with_other_classes_of_the_same_count(tmp_path, capsys):
+    """Checkpoints store the class names: evaluating on two other classes used to report numbers
+    with exit status 0."""
+    checkpoint = make_checkpoint(tmp_path / "run", AlexNet(2, **SMALL), classes=["cat", "dog"])
+    other = tiny_folder(tmp_path / "other", classes=("bird", "dog"))
+    assert fails(capsys, "evaluate", "--checkpoint", checkpoint, "--data", str(other), *FAST) == (
+        f"alexnet evaluate: error: the checkpoint was trained on other classes than {other}'s "
+        "(class 0 is 'cat' in the checkpoint and 'bird' in the data): evaluate on the data it was "
+        "trained on")
+    same = tiny_folder(tmp_path / "same")
+    code, out, err = run(capsys, "evaluate", "--checkpoint", checkpoint, "--data", str(same), *FAST)
+    assert code == 0 and out.startswith(f"{checkpoint} on {same} (centre crop): top-1 error"), err
+
+
+def test_a_data_set_with_one_class_is_refused(tmp_path, capsys):
+    root = tiny_folder(tmp_path / "images", classes=("cat",))
+    assert fails(capsys, "train", "--data", str(root), "--batch-size", "3", "--epochs", "1",
+                 *FAST) == (f"alexnet train: error: {root / 'val'} has 1 class ('cat'): a "
+                            "classifier needs at least two classes, one folder of images each")
+
+
+def test_a_16_bit_png_is_scaled_to_8_bits_not_clipped(tmp_path, capsys):
+    """A 16-bit grayscale PNG used to be clipped (every value above 255 became white). Packed
+    through the CLI, its pixels are now value · 255 / 65535, rounded."""
+    root = tiny_folder(tmp_path / "images")
+    levels = np.array([0, 257, 32768, 65535], dtype=np.uint16)
+    Image.fromarray(np.repeat(levels, 64)[None, :].repeat(256, 0)).save(
+        root / "train" / "cat" / "deep.png")
+    assert Image.open(root / "train" / "cat" / "deep.png").mode == "I;16"
+    out = tmp_path / "train.pt"
+    assert run(capsys, "pack", str(root / "train"), str(out))[0] == 0
+    packed = load_packed(out)
+    deep = packed.images[3]                             # cat/deep.png sorts after cat/0..2.png
+    assert deep[:, 128, 32::64].tolist() == [[0, 1, 128, 255]] * 3
+
+
+def test_an_image_whose_white_level_is_unknown_is_refused_by_name(tmp_path, capsys):
+    root = tiny_folder(tmp_path / "images", per_class=1)
+    Image.fromarray(np.full((260, 300), 0.5, dtype=np.float32)).save(
+        root / "train" / "cat" / "float.tif")
+    status, _, err = run(capsys, "train", "--data", str(root), "--batch-size", "4", "--epochs",
+                         "1", *FAST)
+    assert status == 1 and err.count("\n") == 1, err
+    assert err == (f"alexnet train: error: image {root / 'train' / 'cat' / 'float.tif'} has "
+                   "floating-point pixels (PIL mode F), whose white level is unknown: convert it "
+                   "to 8-bit RGB (or 16-bit PNG), or remove it\n")
+
+
+def test_a_symlink_loop_in_a_class_folder_lists_each_image_once(tmp_path):
+    """`cat/again -> ..` used to make torchvision list cat's images once per level of the loop
+    (dozens of times, until the path got too long)."""
+    from alexnet.data import image_folder
+
+    root = tiny_folder(tmp_path / "images")
+    os.symlink("..", root / "train" / "cat" / "again")
+    os.symlink("../dog", root / "train" / "cat" / "dogs-too")     # a second path to dog's files
+    dataset = image_folder(root / "train", train=False, verify=False)
+    assert len(dataset) == 3 + 3 + 3              # cat's, dog's (once, under cat), dog's own
+    cat = [p for p, t in dataset.samples if t == 0]
+    assert len({os.path.realpath(p) for p in cat}) == len(cat) == 6
+    assert sorted(os.path.basename(p) for p, t in dataset.samples if t == 1) == \
+        ["0.png", "1.png", "2.png"]
+
+
+# ---------------------------------------------------------------- faults of the machine
+
+def test_no_network_and_no_alexnet_data(tmp_path, monkeypatch, capsys):
+    """--data cifar10 with ALEXNET_DATA unset downloads; without a network that used to be a
+    traceback from urllib."""
+    monkeypatch.delenv("ALEXNET_DATA", raising=False)
+    monkeypatch.setenv("ALEXNET_CACHE", str(tmp_path / "cache"))
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError(OSError(-3, "Temporary failure in name resolution"))
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    assert fails(capsys, "train", "--data", "cifar10", *FAST) == (
+        "alexnet train: error: could not download CIFAR-10 ([Errno -3] Temporary failure in name "
+        "resolution): connect to the internet, or set ALEXNET_DATA to a folder holding "
+        "cifar10-jpeg.tar.gz")
+
+
+def test_a_data_loading_worker_killed_by_the_system(tmp_path, monkeypatch, capsys):
+    """The out-of-memory killer takes a DataLoader worker (here it kills itself with SIGKILL, as
+    the kernel would): one line with the likely cause and what to change, not a traceback."""
+    from torch.utils.data import get_worker_info
+
+    root = tiny_folder(tmp_path / "images", per_class=2)
+    real = alexnet.data.load_rgb
+
+    def killed_in_a_worker(path):
+        if get_worker_info() is not None:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(path)
+
+    monkeypatch.setattr(alexnet.data, "load_rgb", killed_in_a_worker)
+    message = fails(capsys, "train", "--data", str(root), "--batch-size", "2", "--epochs", "1",
+                    "--device", "cpu", "--no-progress", "--workers", "1")
+    assert message.startswith("alexnet train: error: a data-loading worker process died "
+                              "(DataLoader worker (pid")
+    assert message.endswith("most likely killed by the system's out-of-memory killer: use fewer "
+                            "--workers than 1 or a smaller --batch-size, or give the machine more "
+                            "memory")
+
+
+# ---------------------------------------------------------------- numbers out of range
+
+def test_the_largest_seed_trains_every_epoch(tmp_path, capsys):
+    """A seed that trains epoch 1 must not crash epoch 2: the image-folder sampler used to seed
+    with seed + epoch, past 2**64 - 1 in epoch 2 ("Overflow when unpacking long")."""
+    root = tiny_folder(tmp_path / "images", per_class=2)
+    code, out, err = run(capsys, "train", "--data", str(root), "--arch", "alexnet", "--epochs",
+                         "2", "--batch-size", "4", "--seed", str(2**64 - 1), *FAST)
+    assert code == 0, err
+    assert out.startswith("epoch 2: train loss ")
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--seed", str(2**64)], f"argument --seed: must be an integer in [0, 2**64 - 1], got "
+                             f"'{2**64}'"),
+    (["--seed", "-1"], "argument --seed: must be an integer in [0, 2**64 - 1], got '-1'"),
+    (["--seed", "1e3"], "argument --seed: must be an integer in [0, 2**64 - 1], got '1e3'"),
+    (["--batch-size", str(2**63)], f"argument --batch-size: must be at most 2**63 - 1, got {2**63}"),
+    (["--lr-factor", "1"], "argument --lr-factor: must be a number in (0, 1), got '1'"),
+    (["--patience", "-1"], "argument --patience: must be an integer >= 0, got -1"),
+    (["--milestones", "0"], "argument --milestones: must be a positive integer, got 0"),
+])
+def test_numbers_out_of_range_are_usage_errors(argv, message, capsys):
+    assert fails(capsys, "train", "--data", "cifar10", *argv, code=2) == (
+        f"alexnet train: error: {message} (see alexnet train --help)")
+
+
+def test_packed_images_smaller_than_the_crop(tmp_path, capsys):
+    root = tiny_folder(tmp_path / "images")
+    for split in ("train", "val"):
+        assert run(capsys, "pack", str(root / split), str(tmp_path / "packed" / f"{split}.pt"),
+                   "--size", "64")[0] == 0
+    assert fails(capsys, "train", "--data", str(tmp_path / "packed"), *FAST) == (
+        f"alexnet train: error: {tmp_path / 'packed' / 'val.pt'} holds 64x64 images, smaller than "
+        "the network's 224x224 crop (§4.1): pack them again with --size 256 (§2)")
+
+
+@pytest.mark.parametrize("options,message", [
+    (dict(lr=float("inf")), "learning rate must be a finite number > 0, got inf"),
+    (dict(lr=float("nan")), "learning rate must be a finite number > 0, got nan"),
+    (dict(lr=0.0), "learning rate must be a finite number > 0, got 0.0"),
+    (dict(lr=-0.01), "learning rate must be a finite number > 0, got -0.01"),
+    (dict(epochs=2.5), "epochs must be an integer >= 1, got 2.5"),
+    (dict(epochs=0), "epochs must be an integer >= 1, got 0"),
+    (dict(batch_size=0), "batch size must be an integer in [1, 9223372036854775807], got 0"),
+    (dict(batch_size=2**63), "batch size must be an integer in [1, 9223372036854775807], got "
+                             "9223372036854775808"),
+    (dict(momentum=1.0), "momentum must be a finite number in [0, 1), got 1.0"),
+    (dict(weight_decay=-5e-4), "weight decay must be a finite number >= 0, got -0.0005"),
+    (dict(weight_decay=float("inf")), "weight decay must be a finite number >= 0, got inf"),
+    (dict(lr_factor=10), "lr_factor must be a finite number in (0, 1), got 10"),
+    (dict(patience=-1), "patience must be an integer >= 0, got -1"),
+    (dict(schedule="cosine"), "schedule must be one of 'plateau', 'step', got 'cosine'"),
+    (dict(schedule="step", milestones=[30, 20]),
+     "milestones must increase, got [30, 20]: list each epoch once, in order"),
+    (dict(schedule="step", milestones=[30.5]), "a milestone must be an integer >= 1, got 30.5"),
+    (dict(seed=-1), "seed must be an integer in [0, 18446744073709551615], got -1"),
+    (dict(seed=2**64), "seed must be an integer in [0, 18446744073709551615], got "
+                       "18446744073709551616"),
+    (dict(amp="fp8"), "amp must be one of None, 'bf16', 'fp16', got 'fp8'"),
+])
+def test_absurd_training_options_from_python_are_one_line(options, message):
+    """Before, TrainConfig(lr=inf) was accepted and trained on NaNs; non-integer epochs failed deep
+    inside range()."""
+    with pytest.raises(AlexNetError) as error:
+        TrainConfig(**options)
+    assert str(error.value) == message
+
+
+def test_the_training_loader_must_give_the_configs_batch_size():
+    """TrainConfig.batch_size is the batch size of the run (it is saved in every checkpoint); a
+    loader that disagrees with it is one line, not a silently wrong record."""
+    from alexnet.data import BatchLoader, TensorImages
+
+    data = TensorImages(torch.zeros(8, 3, 32, 32, dtype=torch.uint8), torch.arange(8) % 2,
+                        ["a", "b"])
+    trainer = Trainer(FourLayerCNN(2), TrainConfig(epochs=1, batch_size=128, progress=False))
+    with pytest.raises(AlexNetError) as error:
+        trainer.fit(BatchLoader(data, 4))
+    assert str(error.value) == (
+        "the training loader gives batches of 4 images, but TrainConfig.batch_size is 128: build "
+        "the loader with batch_size=config.batch_size // world_size")
+    trainer = Trainer(FourLayerCNN(2), TrainConfig(epochs=1, batch_size=4, progress=False))
+    assert len(trainer.fit(BatchLoader(data, 4))) == 1
+
+
+def test_the_trainer_takes_the_models_device_and_a_two_tower_model_places_itself():
+    model = FourLayerCNN()
+    assert Trainer(model).device == torch.device("cpu")
+    towers = TwoTowerAlexNet(10, ("cpu", "cpu"), **SMALL)
+    assert Trainer(towers).device == torch.device("cpu")
+    with pytest.raises(AlexNetError, match="a TwoTowerAlexNet places its towers itself"):
+        Trainer(towers, device="cuda:0")

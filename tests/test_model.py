@@ -4,9 +4,11 @@ import torch
 from torch import nn
 
 from alexnet import AlexNet, AlexNetError, CifarAlexNet, FourLayerCNN, LocalResponseNorm
-from alexnet.model import build_model
+from alexnet.architectures import build_model
+from alexnet.dropout import PaperDropout
+from alexnet.summary import layer_table
 
-PAPER_SHAPES = [  # paper-notes §1.5: after conv1, pool1, conv2, pool2, conv3, conv4, conv5, pool5
+PAPER_SHAPES = [  # §3.5 and Figure 2: conv1, pool1, conv2, pool2, conv3, conv4, conv5, pool5
     (96, 55, 55), (96, 27, 27), (256, 27, 27), (256, 13, 13),
     (384, 13, 13), (384, 13, 13), (256, 13, 13), (256, 6, 6)]
 
@@ -45,7 +47,7 @@ def test_layer_layout(model):
     pools = [m for m in model.features if isinstance(m, nn.MaxPool2d)]
     assert [(p.kernel_size, p.stride) for p in pools] == [(3, 2)] * 3
     kinds = [type(m).__name__ for m in model.classifier]
-    assert kinds == ["Linear", "ReLU", "Dropout", "Linear", "ReLU", "Dropout", "Linear"]
+    assert kinds == ["Linear", "ReLU", "PaperDropout", "Linear", "ReLU", "PaperDropout", "Linear"]
     assert [m.p for m in model.classifier if isinstance(m, nn.Dropout)] == [0.5, 0.5]
 
 
@@ -83,7 +85,7 @@ def test_ablation_switches():
     m = AlexNet(lrn=False, overlap_pooling=False, dropout=0.2, activation="tanh", init="pytorch")
     assert not any(isinstance(x, LocalResponseNorm) for x in m.modules())
     assert [(p.kernel_size, p.stride) for p in m.features if isinstance(p, nn.MaxPool2d)] == [(2, 2)] * 3
-    assert [x.p for x in m.classifier if isinstance(x, nn.Dropout)] == [0.2, 0.2]
+    assert [x.p for x in m.classifier if isinstance(x, PaperDropout)] == [0.2, 0.2]
     assert sum(isinstance(x, nn.Tanh) for x in m.modules()) == 7 and not any(
         isinstance(x, nn.ReLU) for x in m.modules())
     # 2/2 pooling gives the same map sizes, so only the windows change
@@ -124,10 +126,92 @@ def test_wrong_image_size_is_a_clear_error(model, shape):
 
 
 @pytest.mark.parametrize("options,message", [
-    (dict(activation="gelu"), "activation must be one of ['relu', 'tanh'], got 'gelu'"),
-    (dict(init="xavier"), "init must be 'paper' or 'pytorch', got 'xavier'"),
-    (dict(groups=3), "must divide by groups=3"),
+    (dict(activation="gelu"), "activation must be one of 'relu', 'tanh', got 'gelu'"),
+    (dict(init="xavier"), "init must be one of 'paper', 'pytorch', got 'xavier'"),
+    (dict(groups=3), "every layer width in (96, 256, 384, 384, 256) must divide by groups=3"),
+    (dict(num_classes=0), "num_classes must be an integer >= 1, got 0"),
+    (dict(num_classes=10.0), "num_classes must be an integer >= 1, got 10.0"),
+    (dict(groups=0), "groups must be an integer >= 1, got 0"),
+    (dict(hidden=4096.5), "hidden must be an integer >= 1, got 4096.5"),
+    (dict(hidden=True), "hidden must be an integer >= 1, got True"),
+    (dict(channels=(96, 256, 384, 384)),
+     "channels must be five layer widths (conv1..conv5), got (96, 256, 384, 384)"),
+    (dict(channels=(96, 256, 0, 384, 256)), "channels[2] must be an integer >= 1, got 0"),
+    (dict(channels=(96, 256.0, 384, 384, 256)), "channels[1] must be an integer >= 1, got 256.0"),
+    (dict(dropout=1.0), "dropout must be a finite number in [0, 1), got 1.0"),
+    (dict(dropout=-0.1), "dropout must be a finite number in [0, 1), got -0.1"),
+    (dict(dropout=float("nan")), "dropout must be a finite number in [0, 1), got nan"),
+    (dict(dropout_style="gaussian"),
+     "dropout_style must be one of 'paper', 'inverted', got 'gaussian'"),
+    (dict(lrn="yes"), "lrn must be one of True, False, got 'yes'"),
+    (dict(lrn_kwargs={"alpha": -1e-4}), "LRN"),
+    (dict(lrn_kwargs={"n": 5}),
+     "lrn_kwargs has unknown option(s) n: use alpha, beta, k, size (§3.3's n, α, β, k)"),
 ])
-def test_bad_options(options, message):
-    with pytest.raises(AlexNetError, match=message.replace("[", r"\[").replace("(", r"\(")):
-        AlexNet(**options)
+def test_absurd_options_are_one_line_not_nans_or_a_deep_error(options, message):
+    """Before: num_classes=0, hidden=4096.5, dropout=1.0 or groups=0 built a network that gave
+    NaNs or failed deep inside PyTorch (ZeroDivisionError, TypeError)."""
+    with pytest.raises(AlexNetError) as error:
+        AlexNet(**{"init": "pytorch", **options})
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("cls", [FourLayerCNN, CifarAlexNet])
+def test_absurd_options_of_the_cifar_models(cls):
+    for options, message in [(dict(num_classes=0), "num_classes must be an integer >= 1, got 0"),
+                             (dict(activation="gelu"), "activation must be one of")]:
+        with pytest.raises(AlexNetError, match=message):
+            cls(**options)
+
+
+def test_the_models_use_the_papers_dropout_and_keep_the_choice_in_their_config():
+    """§4.2: ×(1 − p) at test time. Before, every model used nn.Dropout (×1/(1 − p) in
+    training); the style is now an option, stored in model.config, so a checkpoint rebuilds the
+    same model."""
+    torch.manual_seed(0)
+    paper = CifarAlexNet(dropout=0.5).eval()
+    inverted = CifarAlexNet(dropout=0.5, dropout_style="inverted").eval()
+    assert paper.config["dropout_style"] == "paper"
+    assert inverted.config["dropout_style"] == "inverted"
+    inverted.load_state_dict(paper.state_dict())
+    x = torch.randn(2, 3, 32, 32) * 50
+    fc6 = paper.classifier[:2](paper.features(x).flatten(1))     # fc6 after its ReLU
+    torch.testing.assert_close(paper.classifier[2](fc6), 0.5 * fc6)
+    torch.testing.assert_close(inverted.classifier[2](fc6), fc6)
+    assert type(build_model(inverted.config).classifier[2]) is nn.Dropout
+    assert type(build_model(paper.config).classifier[2]) is PaperDropout
+
+
+def test_a_config_from_before_dropout_style_rebuilds_the_inverted_dropout_it_was_trained_with():
+    old = dict(CifarAlexNet().config)
+    del old["dropout_style"]
+    assert type(build_model(old).classifier[2]) is nn.Dropout
+
+
+def test_cifar_alexnet_docstring_states_the_true_share_of_macs_and_parameters():
+    """The docstring said 1/2000 of the MACs; the layer table counts about 1/41."""
+    full = sum(r.macs for r in layer_table(AlexNet(init="pytorch")))
+    small = sum(r.macs for r in layer_table(CifarAlexNet()))
+    ratio = full / small
+    assert 40.5 < ratio < 41.5
+    assert f"1/{round(ratio)} of its multiply-adds" in " ".join(CifarAlexNet.__doc__.split())
+    params = sum(p.numel() for p in CifarAlexNet().parameters())
+    assert f"({params:,})" in CifarAlexNet.__doc__
+    assert f"1/{round(60_965_224 / params)} of its parameters" in " ".join(CifarAlexNet.__doc__.split())
+
+
+def test_build_model_refuses_what_it_cannot_build():
+    with pytest.raises(AlexNetError, match="unknown architecture 'ResNet'"):
+        build_model({"arch": "ResNet"})
+    with pytest.raises(AlexNetError, match="the model config names option.s. wings that "
+                                           "FourLayerCNN does not have"):
+        build_model({"arch": "FourLayerCNN", "wings": 2})
+
+
+def test_model_and_two_tower_modules_do_not_import_each_other_in_a_cycle():
+    import ast
+    import alexnet.model
+
+    tree = ast.parse(open(alexnet.model.__file__).read())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert "two_tower" not in imported and "architectures" not in imported

@@ -103,7 +103,8 @@ def test_pca_lighting_adds_alpha_times_lambda_along_each_eigenvector():
                                atol=0)
     correlation = torch.corrcoef(alpha.T) - torch.eye(3, dtype=torch.float64)
     assert correlation.abs().max() < 0.03                      # independent α_i
-    # ImageNet's largest component: 0.1 · 0.2175 · 255 ≈ 5.5 on the 0-255 scale (paper-notes §4.3)
+    # ImageNet's largest component: 0.1 · 0.2175 · 255 ≈ 5.5 on the 0-255 scale (§4.1's α·λ with
+    # fb.resnet.torch's λ, given on the 0-1 scale)
     assert math.isclose(coefficients[:, 0].std().item(), 0.1 * 0.2175 * 255, rel_tol=0.03)
 
 
@@ -114,10 +115,31 @@ def test_pca_lighting_sqrt_is_cuda_convnet2s_variant():
     torch.testing.assert_close(coefficients.std(0), expected, rtol=0.03, atol=0)
 
 
-def test_pca_lighting_is_the_same_on_the_unit_scale():
+# The size of the shift along the first eigenvector (its standard deviation), in grey levels of
+# 255: α·λ with fb.resnet.torch's ImageNet λ1 = 0.2175 on the 0-1 scale gives 0.1 · 0.2175 · 255 ≈
+# 5.5; cuda-convnet2's α·√λ gives 0.1 · √(0.2175 · 255²) ≈ 11.9 (≈ 12 with its own eigenvalues).
+LAMBDA_SHIFT, SQRT_SHIFT = 0.1 * 0.2175 * 255, 0.1 * math.sqrt(0.2175) * 255
+
+
+@pytest.mark.parametrize("sqrt,grey_levels", [(False, LAMBDA_SHIFT), (True, SQRT_SHIFT)],
+                         ids=["lambda", "sqrt-lambda"])
+@pytest.mark.parametrize("white", [255.0, 1.0], ids=["0-255", "0-1"])
+def test_pca_lighting_shift_has_the_same_size_on_both_pixel_scales(sqrt, grey_levels, white):
+    """The eigenvalues are given on the 0-255 scale, as the docstring says, and ``scale`` is the
+    pixel value of white. Before, on [0, 1] images (scale=1) the λ shift was 65,025× too large
+    (≈ 360,000 instead of 0.022) and sqrt=True ignored the scale (≈ 11.9 instead of 0.047)."""
+    out, _ = lit(IMAGENET_EIGVAL, sqrt=sqrt, scale=white)
+    first = (out[:, :, 0, 0].double() @ IMAGENET_EIGVEC)[:, 0].std().item()
+    assert math.isclose(first, grey_levels * white / 255, rel_tol=0.03)
+    assert (5.4 if not sqrt else 11.7) < first * 255 / white < (5.7 if not sqrt else 12.1)
+
+
+@pytest.mark.parametrize("sqrt", [False, True])
+def test_pca_lighting_is_the_same_on_the_unit_scale(sqrt):
     x = torch.rand(4, 3, 3, 3) * 255
-    on_255 = PCALighting(IMAGENET_EIGVAL, IMAGENET_EIGVEC)(x, torch.Generator().manual_seed(3))
-    on_1 = PCALighting(IMAGENET_EIGVAL / 255**2, IMAGENET_EIGVEC, scale=1.0)(
+    on_255 = PCALighting(IMAGENET_EIGVAL, IMAGENET_EIGVEC, sqrt=sqrt)(
+        x, torch.Generator().manual_seed(3))
+    on_1 = PCALighting(IMAGENET_EIGVAL, IMAGENET_EIGVEC, sqrt=sqrt, scale=1.0)(
         x / 255, torch.Generator().manual_seed(3))
     torch.testing.assert_close(on_1 * 255, on_255, rtol=1e-5, atol=1e-3)
 
@@ -149,7 +171,7 @@ def test_crop_offsets_cover_0_to_32_inclusive():
                                               generator=torch.Generator().manual_seed(0))
     for offsets in (top, left):
         assert offsets.min() == 0 and offsets.max() == 32
-        assert len(offsets.unique()) == 33                    # 33² positions (paper-notes §4.2)
+        assert len(offsets.unique()) == 33                    # 33² positions (cuda-convnet2's rand % 33)
     assert 0.48 < flip.float().mean() < 0.52
 
 
