@@ -228,3 +228,28 @@ def test_the_shipped_reference_networks_work():
         assert net["test_images"] == 10_000 and net["train_images"] == 50_000
         assert sum(map(sum, net["confusion"])) == 10_000
     assert four["test_error"] <= 0.26 and alex["test_error"] <= 0.22   # issue 10's targets
+
+
+def test_one_shipped_seed_reruns_to_its_shipped_value(offline):
+    """Seed 0 of Figure 1's ReLU run, retrained here from scratch (about a minute on two cores).
+
+    On the CPU model and thread count that made it, training is deterministic, so the rerun must
+    give the shipped number. On another CPU (or thread count) floating-point sums run in another
+    order and the trajectory drifts like a different seed would: there the tolerance is four
+    standard deviations of the shipped seeds' values, at least half an epoch."""
+    result = _shipped("relu")
+    scale, rate = reproduce.SCALES["cpu"], result["extra"]["learning_rates"]["relu"]
+    shipped = [r for r in result["runs"] if r["activation"] == "relu"]
+    if shipped[0]["epochs_to_target"] is None:
+        pytest.skip("seed 0 never reached the target in the shipped run")
+    rerun = reproduce.figure1_run("relu", rate, 0, scale, torch.device("cpu"),
+                                  scale.relu_budget)["epochs_to_target"]
+    p = result["provenance"]
+    from alexnet.runtime import cpu_model
+
+    if (p["cpu_model"], p["threads"]) == (cpu_model(), torch.get_num_threads()):
+        assert rerun == pytest.approx(shipped[0]["epochs_to_target"], rel=1e-6)
+    else:
+        values = [r["epochs_to_target"] for r in shipped if r["epochs_to_target"] is not None]
+        spread = stats.summarise(values)["sd"] or 0.0
+        assert abs(rerun - shipped[0]["epochs_to_target"]) <= max(4 * spread, 0.5)
