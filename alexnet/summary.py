@@ -23,7 +23,7 @@ from torch import nn
 
 from .errors import AlexNetError
 
-__all__ = ["Layer", "layer_table", "format_table", "window_positions", "pooling_windows",
+__all__ = ["Layer", "layer_table", "format_table", "table_records", "window_positions", "pooling_windows",
            "pooling_coverage", "model_parallel_bytes", "data_parallel_bytes", "crossover_batch"]
 
 NAMES = ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"]
@@ -81,6 +81,19 @@ def format_table(rows: list[Layer], weights_only: bool = False) -> str:
     lines.append(f"{'total':<18}{'':>16}{total_p:>14,}{'':>8}{total_m:>14,}")
     return "\n".join(lines)
 
+
+
+def table_records(rows: list[Layer], weights_only: bool = True) -> list[dict]:
+    """:func:`format_table` as one dict of formatted strings per row (layer, output, parameters,
+    their share, MACs, their share) and a total row: for a Markdown or HTML table."""
+    shown = [r for r in rows if r.params or not weights_only]
+    total_p, total_m = sum(r.params for r in rows), sum(r.macs for r in rows)
+    records = [{"layer": r.name, "output": "×".join(map(str, r.output)),
+                "parameters": f"{r.params:,}", "share": f"{r.params / total_p:.1%}",
+                "MACs": f"{r.macs:,}", "MAC share": f"{r.macs / total_m:.1%}"} for r in shown]
+    records.append({"layer": "total", "output": "", "parameters": f"{total_p:,}",
+                    "share": "100%", "MACs": f"{total_m:,}", "MAC share": "100%"})
+    return records
 
 # ---------------------------------------------------------------- sliding windows (§3.4, §3.5)
 

@@ -1,9 +1,14 @@
 """The book's machinery: table of contents, notebooks built from their sources, the Colab cells,
-and a real ``jupyter-book build . -W --keep-going`` whose HTML is read for the Colab links.
+and a real ``jupyter-book build . -W --keep-going`` whose HTML is read as a reader sees it: Colab
+links, tables that render, lines that fit the column, real alt text, page titles without raw
+LaTeX, and an "Exercises" section closing every chapter.
 
 The notebooks' own outputs are checked by nbval (``pytest book/``), not here.
 """
+import base64
+import html as html_module
 import re
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -139,3 +144,102 @@ def test_markdown_pages_have_no_launch_button(built_book):
     for page in toc_files():
         if (ROOT / f"{page}.md").is_file():
             assert "Launch on Colab" not in (html_dir / f"{page}.html").read_text()
+
+
+# ---------------------------------------------------------------- the page as a reader sees it
+
+COLUMN_CHARACTERS = 79      # the code column shows about 80 monospace characters (~690 px)
+COLUMN_PIXELS = 700         # widest figure shown at its own size in the text column
+
+
+def chapter_pages():
+    return [page for page in toc_files() if (ROOT / f"{page}.ipynb").is_file()]
+
+
+def visible_text(page: str) -> str:
+    """The page's article as text, without code blocks, scripts and styles."""
+    article = re.search(r"<article.*?</article>", page, flags=re.S).group(0)
+    article = re.sub(r"<(script|style|pre|code)\b.*?</\1>", " ", article, flags=re.S)
+    return html_module.unescape(re.sub(r"<[^>]+>", " ", article))
+
+
+def code_lines(page: str) -> list[str]:
+    """Every line of every code block and text output on the page, as displayed."""
+    lines = []
+    for block in re.findall(r"<pre\b[^>]*>(.*?)</pre>", page, flags=re.S):
+        lines += html_module.unescape(re.sub(r"<[^>]+>", "", block)).splitlines()
+    return lines
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", chapter_pages(), ids=lambda p: p.split("/")[-1])
+def test_tables_render_and_no_markdown_pipes_show(built_book, page):
+    html_dir, _ = built_book
+    text = visible_text((html_dir / f"{page}.html").read_text())
+    rows = [line for line in text.splitlines() if line.count("|") >= 2]
+    assert not re.search(r"\|\s*:?-{3,}", text), "a Markdown table shows as raw text"
+    assert not rows, f"raw Markdown pipes on the page: {rows[:3]}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", chapter_pages(), ids=lambda p: p.split("/")[-1])
+def test_every_chapter_closes_with_exercises(built_book, page):
+    html_dir, _ = built_book
+    article = (html_dir / f"{page}.html").read_text()
+    headings = re.findall(r"<h2>(.*?)<a class=\"headerlink\"", article)
+    assert headings and headings[-1] == "Exercises", headings
+    exercises = article[article.rindex('id="exercises"'):]
+    items = re.findall(r"<li>", exercises.split('<footer')[0])
+    assert 3 <= len(items), f"{len(items)} exercises"
+    assert "Solution" in exercises, "the exercises have hidden solutions"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", toc_files(), ids=lambda p: p.split("/")[-1])
+def test_page_titles_have_no_raw_latex(built_book, page):
+    html_dir, _ = built_book
+    title = re.search(r"<title>(.*?)</title>", (html_dir / f"{page}.html").read_text()).group(1)
+    assert not re.search(r"\\[(a-zA-Z]|\$", html_module.unescape(title)), title
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", chapter_pages(), ids=lambda p: p.split("/")[-1])
+def test_code_and_text_outputs_fit_the_column(built_book, page):
+    html_dir, _ = built_book
+    wide = [line for line in code_lines((html_dir / f"{page}.html").read_text())
+            if len(line) > COLUMN_CHARACTERS]
+    assert not wide, f"{len(wide)} lines wider than {COLUMN_CHARACTERS}: {wide[:3]}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", chapter_pages(), ids=lambda p: p.split("/")[-1])
+def test_images_have_real_alt_text(built_book, page):
+    html_dir, _ = built_book
+    article = re.search(r"<article.*?</article>", (html_dir / f"{page}.html").read_text(),
+                        flags=re.S).group(0)
+    alts = re.findall(r"<img\b[^>]*?\balt=\"([^\"]*)\"", article)
+    assert alts
+    bad = [alt for alt in alts if len(alt) < 20 and alt != "Open In Colab"
+           or re.search(r"\.(png|jpe?g|svg)$|/", alt)]
+    assert not bad, f"images without a description: {bad}"
+
+
+def png_width(data: str) -> int:
+    """The width in pixels of a base64 PNG (its IHDR chunk)."""
+    return struct.unpack(">I", base64.b64decode(data[:48])[16:20])[0]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda n: n.stem)
+def test_figures_fit_the_column(notebook):
+    """Stored figures are at most COLUMN_PIXELS wide as shown (a retina PNG gives its shown width
+    in the output's metadata), so the page never scales their fonts down."""
+    too_wide = []
+    for cell in read(notebook).cells:
+        for output in cell.get("outputs", []):
+            for mime, data in output.get("data", {}).items():
+                if mime.endswith("image/png"):
+                    shown = output.get("metadata", {}).get("image/png", {}).get("width")
+                    width = shown or png_width(data)
+                    if width > COLUMN_PIXELS:
+                        too_wide.append(width)
+    assert not too_wide, f"figures wider than the column: {too_wide}"

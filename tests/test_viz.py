@@ -201,3 +201,11 @@ def test_markdown_table_from_dicts_or_rows():
     assert table.data.splitlines() == ["| layer | bytes |", "|:--|--:|", "| conv1 | 1\\|2 |",
                                        "| fc6 | 3 |"]
     assert viz.markdown_table([[1, 2]], ["a", "b"]).data.splitlines()[2] == "| 1 | 2 |"
+
+
+def test_wrapped_folds_long_lines_under_their_indent():
+    text = "short\n    (5): Conv2d(96, 256, kernel_size=(5, 5), stride=(1, 1), padding=(2, 2), groups=2)"
+    lines = viz.wrapped(text, 60).splitlines()
+    assert lines[0] == "short" and all(len(line) <= 60 for line in lines)
+    assert lines[2].startswith("        ") and " ".join(l.strip() for l in lines[1:]) == \
+        text.splitlines()[1].strip()

@@ -45,7 +45,7 @@ def plot_lrn_response(k: float = 2.0, n: int = 5, alpha: float = 1e-4, beta: flo
     same arguments given to PyTorch's ``nn.LocalResponseNorm``, which divides α by n.
     ``reference`` (keyword arguments k, n, alpha, beta), e.g. the paper's constants, adds its
     solid curve in grey when it differs."""
-    ax = axes_or_new(ax, COLUMN_WIDTH, 3.6)
+    ax = axes_or_new(ax, COLUMN_WIDTH, 4.2)
     activity = torch.linspace(0, max_activity, 401, dtype=torch.float64)
     paper = lrn_response(activity, n, alpha, beta, k).numpy()
     pytorch = lrn_response(activity, n, alpha, beta, k, alpha_per_term=True).numpy()
@@ -62,7 +62,7 @@ def plot_lrn_response(k: float = 2.0, n: int = 5, alpha: float = 1e-4, beta: flo
            ylabel="normalised b", title=f"k={k:g}, n={n}, α={alpha:g}, β={beta:g}",
            xlim=(0, max_activity))
     ax.set_ylim(0, 1.3 * max(paper.max(), pytorch.max()))
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     return ax
 
 

@@ -9,13 +9,19 @@ re-executed), so whatever a sentence, a tab or a table shows must be an output o
   (Colab).
 - :func:`figure_tabs` shows a few settings of a figure as tabs on the page (sphinx-design), the
   static counterpart of a widget, which needs a running kernel.
-- :func:`markdown_table` turns rows into a table that renders on the page and in Jupyter.
+- :func:`markdown_table` turns rows into a table that renders on the page and in Jupyter;
+  :func:`claim_table` is one for a claim's tests.
+- :func:`glue_claim` glues what a chapter says about a claim's result, all read from the result
+  (:mod:`alexnet.reproduce`): its setting, and each test's estimate, arms and verdict.
+- :func:`wrapped` folds long printed lines (a module's repr) to the page's 79 columns.
 """
 from __future__ import annotations
 
 import html
+import textwrap
 
-__all__ = ["GLUE_PREFIX", "glue", "figure_tabs", "markdown_table"]
+__all__ = ["GLUE_PREFIX", "glue", "glue_claim", "figure_tabs", "markdown_table", "claim_table",
+           "wrapped"]
 
 #: The MIME prefix under which myst-nb finds hidden glued outputs.
 GLUE_PREFIX = "application/papermill.record/"
@@ -100,3 +106,65 @@ def markdown_table(rows, columns=None, align=None):
     lines = ["| " + " | ".join(map(_cell, columns)) + " |", "|" + "|".join(rule) + "|"]
     lines += ["| " + " | ".join(map(_cell, row)) + " |" for row in rows]
     return Markdown("\n".join(lines))
+
+
+def wrapped(text: str, width: int = 79) -> str:
+    """``text`` with every line longer than ``width`` folded at spaces, the continuation indented
+    four spaces deeper than the line: ``print(viz.wrapped(str(model)))`` fits the page."""
+    lines = []
+    for line in str(text).splitlines():
+        indent = line[:len(line) - len(line.lstrip())]
+        lines += textwrap.wrap(line, width, initial_indent="", subsequent_indent=indent + "    ",
+                               break_long_words=False, break_on_hyphens=False,
+                               drop_whitespace=True) if len(line) > width else [line]
+    return "\n".join(lines)
+
+
+def _arm_text(value, kind: str) -> str:
+    if value is None:
+        return "–"
+    if kind in ("error", "gap", "share"):
+        return f"{100 * value:.1f}%"
+    return f"{value:.1f}" if kind == "epochs" else f"{value:.3f}"
+
+
+def glue_claim(prefix: str, result: dict) -> None:
+    """Glue a claim result's words for the chapter's sentences, under ``prefix``:
+
+    ``prefix-setting`` (our setting in words), ``prefix-device``, ``prefix-seeds``, and for each
+    test i: ``prefix-i`` (the whole measurement in a sentence, :func:`alexnet.reproduce.describe`),
+    ``prefix-i-estimate`` (the paired difference and its 95% interval), ``prefix-i-verdict``
+    (the verdict in words), ``prefix-i-paper`` (the paper's number), ``prefix-i-mde`` and
+    ``prefix-i-arm-j`` (arm j's mean, e.g. a test error).
+    """
+    from .. import reproduce
+
+    glue(f"{prefix}-setting", result["setting"])
+    glue(f"{prefix}-device", result["provenance"]["device"])
+    seeds = result.get("seeds")
+    if isinstance(seeds, dict):
+        seeds = sorted(set(seeds.values()))
+        seeds = seeds[0] if len(seeds) == 1 else "–".join(map(str, (seeds[0], seeds[-1])))
+    glue(f"{prefix}-seeds", str(seeds))
+    for i, test in enumerate(result["tests"]):
+        glue(f"{prefix}-{i}", reproduce.describe(test))
+        glue(f"{prefix}-{i}-estimate", reproduce.estimate_text(test))
+        glue(f"{prefix}-{i}-verdict", test.get("verdict_words", "not finalised"))
+        glue(f"{prefix}-{i}-paper", test["paper"])
+        mde = test.get("mde")
+        glue(f"{prefix}-{i}-mde", "–" if mde is None else
+             reproduce.estimate_text({**test, "estimate": mde, "low": None, "bound": None})
+             .lstrip("+"))
+        arms = test.get("arms", {})
+        for j, mean in enumerate(arms.get("means", {}).values()):
+            glue(f"{prefix}-{i}-arm-{j}", _arm_text(mean, arms["unit"]))
+
+
+def claim_table(result: dict):
+    """A claim's tests as a table: test · the paper · ours (estimate, 95% interval) · verdict."""
+    from .. import reproduce
+
+    rows = [{"test": t["name"], "the paper": t["paper"], "ours (95% CI)":
+             reproduce.estimate_text(t), "verdict": t.get("verdict_words", "not finalised")}
+            for t in result["tests"]]
+    return markdown_table(rows)

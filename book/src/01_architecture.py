@@ -29,7 +29,7 @@
 # ## Settings
 #
 # Nothing in this chapter trains, so it runs in seconds anywhere. The one setting below only
-# changes the last section, which times the network: on the CPU with 8 photographs by default;
+# changes the last section, which times the network: on the CPU with 8 images by default;
 # with `FULL_SIZE = True` in Colab with a GPU, on the GPU with a batch of 128, the batch size of
 # §5.
 
@@ -41,17 +41,19 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
+from IPython.display import display
 from torch import nn
 
 import alexnet
-from alexnet import viz
+from alexnet import summary, viz
 from alexnet.data import imagenet_class_names, imagenet_samples, load_rgb
-from alexnet.summary import format_table, layer_table
 from alexnet.transforms import IMAGENET_MEAN, eval_transform
 
-FULL_SIZE = False  # <- True in Colab with a GPU: time a batch of 128 on the GPU
+viz.use_book_style()
+FULL_SIZE = False  # <- True in Colab with a GPU: time a batch of 128 there
 
-device = torch.device("cuda" if FULL_SIZE and torch.cuda.is_available() else "cpu")
+use_gpu = FULL_SIZE and torch.cuda.is_available()
+device = torch.device("cuda" if use_gpu else "cpu")
 print("device:", device)
 
 # %% [markdown]
@@ -65,7 +67,7 @@ print("device:", device)
 # %%
 torch.manual_seed(0)
 model = alexnet.AlexNet()
-print(model)
+print(viz.wrapped(str(model)))
 
 # %% [markdown]
 # Reading the printout from the top:
@@ -77,9 +79,14 @@ print(model)
 # - `groups=2` in conv2, conv4 and conv5 is the two-GPU connectivity: "the kernels of the second,
 #   fourth, and fifth convolutional layers are connected only to those kernel maps in the previous
 #   layer which reside on the same GPU" (§3.5). conv3 and the fully-connected layers see everything.
-#   The LRN layers have `groups=2` too: each GPU normalised only the maps it held.
+# - The LRN layers have `groups=2` too: each half of the maps is normalised on its own. That is
+#   our reading, not the paper's text: §3.3 sums over neighbouring maps up to "the total number of
+#   kernels in the layer", while Krizhevsky's later two-GPU configuration (cuda-convnet2)
+#   normalises 48 and 128 maps per GPU. Chapter 3 shows which maps this changes; chapter 7 lists it
+#   among the {ref}`departures from the paper <departures>`.
 # - `MaxPool2d(kernel_size=3, stride=2)` is overlapping pooling, $z = 3$, $s = 2$ (§3.4).
-# - `Dropout(p=0.5)` follows fc6 and fc7 (§4.2). fc8's 1000 outputs are the logits of the softmax.
+# - The dropout layers follow fc6 and fc7 (§4.2). fc8's 1000 outputs are the logits of the
+#   softmax.
 
 # %% [markdown]
 # ## Shapes, parameters and multiply-adds
@@ -90,8 +97,8 @@ print(model)
 # a fully-connected layer one per weight. Nothing in the table is typed in.
 
 # %%
-rows = layer_table(model)
-print(format_table(rows, weights_only=True))
+rows = summary.layer_table(model)
+display(viz.markdown_table(summary.table_records(rows), align="llrrrr"))
 
 # %%
 weighted = [r for r in rows if r.params]
@@ -99,47 +106,57 @@ params = sum(r.params for r in weighted)
 macs = sum(r.macs for r in weighted)
 fc_params = sum(r.params for r in weighted if r.name.startswith("fc"))
 conv_macs = sum(r.macs for r in weighted if r.name.startswith("conv"))
-print(f"parameters: {params:,} (the paper: 60 million)")
-print(f"fully-connected layers: {fc_params / params:.1%} of the parameters")
-print(f"convolutional layers:   {conv_macs / macs:.1%} of the multiply-adds "
-      f"({macs / 1e6:.0f} million per image)")
+fc6 = next(r for r in weighted if r.name == "fc6")
+viz.glue("parameters", f"{params:,}")
+viz.glue("fc-share", f"{fc_params / params:.0%}")
+viz.glue("conv-mac-share", f"{conv_macs / macs:.0%}")
+viz.glue("macs-per-image", f"{macs / 1e6:,.0f} million")
+viz.glue("fc6-share", f"{fc6.params / params:.0%}")
+assert params == 60_965_224
 
 # %% [markdown]
-# The two halves of the network are opposites. The three fully-connected layers hold almost all the
-# parameters but do little of the arithmetic; the five convolutional layers do almost all the
-# arithmetic with few parameters, because each kernel is reused at every position of its map.
-# fc6 alone, which connects the 256×6×6 pooled maps to 4096 units, outweighs the rest of the
-# network. The paper's dropout, its main weapon against overfitting, sits in the fully-connected
-# layers, where the parameters are (chapter 5), and the asymmetry is the idea of Krizhevsky's 2014
-# follow-up on spreading the network over GPUs (chapter 6).
+# The network has {glue:}`parameters` parameters, the paper's "60 million". The two halves of the
+# network are opposites. The three fully-connected layers hold {glue:}`fc-share` of the
+# parameters but do little of the arithmetic; the five convolutional layers do
+# {glue:}`conv-mac-share` of the {glue:}`macs-per-image` multiply-adds per image with few
+# parameters, because each kernel is reused at every position of its map. fc6 alone, which
+# connects the 256×6×6 pooled maps to 4096 units, holds {glue:}`fc6-share` of the network. The
+# paper's dropout, its main weapon against overfitting, sits in the fully-connected layers, where
+# the parameters are (chapter 5), and the asymmetry is the idea of Krizhevsky's 2014 follow-up on
+# spreading the network over GPUs (chapter 6).
 #
-# Three of the paper's numbers can be checked against the table:
+# Three more of the paper's numbers can be checked against the table:
 
 # %%
 neurons = [math.prod(r.output) for r in weighted]
-conv_share = {r.name: r.params / params for r in weighted if r.name.startswith("conv")}
-print(f"neurons in the eight layers: {sum(neurons):,} (abstract: 650,000)")
-print(f"conv1 neurons: {neurons[0]:,} (Figure 2's caption: 253,440)")
-print("largest share of a convolutional layer:",
-      max(conv_share, key=conv_share.get), f"{max(conv_share.values()):.2%}",
-      "(§1: 'no more than 1%')")
+conv_share = {r.name: r.params / params for r in weighted
+              if r.name.startswith("conv")}
+largest = max(conv_share, key=conv_share.get)
+viz.glue("neurons", f"{sum(neurons):,}")
+viz.glue("conv1-neurons", f"{neurons[0]:,}")
+viz.glue("largest-conv", largest)
+viz.glue("largest-conv-share", f"{conv_share[largest]:.2%}")
+assert sum(neurons) == 659_272 and neurons[0] == 290_400
 
 # %% [markdown]
-# The neuron count matches the abstract. Figure 2's caption lists 253,440 neurons for the first
-# layer, a number that fits no consistent map size; the rest of the caption
-# (186,624–64,896–64,896–43,264–4096–4096–1000) matches the table. And §1 says each convolutional
-# layer holds "no more than 1% of the model's parameters", which conv3 slightly exceeds. Neither
-# slip changes anything else in the paper.
+# - The eight layers have {glue:}`neurons` neurons; the abstract says "650,000".
+# - Figure 2's caption lists 253,440 neurons for the first layer, a number that fits no
+#   consistent map size: 55×55×96 is {glue:}`conv1-neurons`. The rest of the caption
+#   (186,624–64,896–64,896–43,264–4096–4096–1000) matches the table.
+# - §1 says each convolutional layer holds "no more than 1% of the model's parameters", but
+#   {glue:}`largest-conv` holds {glue:}`largest-conv-share`.
+#
+# Neither slip changes anything else in the paper.
 
 # %% [markdown]
 # ## A picture of the network
 #
 # Figure 2 of the paper draws the network as two streams, one per GPU. `viz.draw_architecture`
-# redraws it from the live model: one block per layer and GPU, its height proportional to the side
-# of its output maps, labelled with the maps each GPU holds; a red arrow wherever data crosses from
-# one GPU to the other.
+# redraws it from the live model, top to bottom: one box per layer and GPU, wider where the maps
+# are larger, labelled with the maps each GPU holds; the parameters of each layer on the right and
+# the operations after it on the left; a red arrow wherever data crosses from one GPU to the other.
 
-# %%
+# %% mystnb={"image": {"alt": "AlexNet drawn from the live model as two columns of boxes, GPU 1 and GPU 2, from the 3x224x224 input at the top through conv1 to fc7 in each column, then one fc8 box. Red arrows cross between the columns only on the way into conv3, fc6, fc7 and fc8; fc6 alone holds 37.75 million parameters."}}
 viz.draw_architecture(model)
 plt.show()
 
@@ -159,20 +176,16 @@ plt.show()
 #
 # $$\frac{W + P - k}{s} + 1$$
 #
-# times. With the paper's numbers that is not a whole number:
+# times (`alexnet.summary.window_positions`). With the paper's numbers that is not a whole number:
 
 # %%
-def positions(width, kernel=11, stride=4, padding=0):
-    """How many times a kernel fits along one side: (W + P - k) / s + 1."""
-    return (width + padding - kernel) / stride + 1
-
-
-print("the paper, 224 pixels, no padding:", positions(224))
-print("Caffe, 227 pixels, no padding:    ", positions(227))
-print("torchvision, 224 + 2 + 2 pixels:  ", positions(224, padding=4),
-      "-> PyTorch rounds down to", math.floor(positions(224, padding=4)))
-print("cuda-convnet, 224 pixels:          1 + ceil((224 - 11) / 4) =",
-      1 + math.ceil((224 - 11) / 4))
+positions = {
+    "the paper, 224 pixels": summary.window_positions(224, 11, 4),
+    "Caffe, 227 pixels": summary.window_positions(227, 11, 4),
+    "torchvision, 224 + 2 + 2": summary.window_positions(224, 11, 4, 4),
+}
+for name, count in positions.items():
+    print(f"{name:<26} {count:g} positions")
 
 # %% [markdown]
 # Each popular implementation answers the puzzle differently:
@@ -181,15 +194,17 @@ print("cuda-convnet, 224 pixels:          1 + ceil((224 - 11) / 4) =",
 # - **torchvision** keeps 224 and pads 2 pixels on every side; the division leaves a remainder,
 #   which PyTorch drops, so the last column and row of padding are never used.
 # - **cuda-convnet**, Krizhevsky's own code, keeps 224 with no padding but counts the output
-#   positions as $1 + \lceil (W - k)/s \rceil$: it only asks that the kernels cover the image.
-#   The last kernel column then starts at pixel $4 \cdot 54 = 216$ and covers pixels 216 to 226,
-#   three beyond the image's last pixel, 223; there the input counts as zero.
+#   positions as $1 + \lceil (W - k)/s \rceil = 1 + \lceil 213/4 \rceil = 55$: it only asks that
+#   the kernels cover the image. The last kernel column then starts at pixel $4 \cdot 54 = 216$
+#   and covers pixels 216 to 226, three beyond the image's last pixel, 223; there the input
+#   counts as zero.
 #
 # This book follows cuda-convnet, the code the paper's network was trained with: 224×224 crops
 # (§4.1's 224 patches of 256), padded with 3 zero pixels on the right and at the bottom. Because
 # the mean image has already been subtracted (§2), zero is the average colour, not black. The
-# padded input is 227×227, as in Caffe, but the three extra rows and columns are blank. The real
-# modules agree with the arithmetic:
+# padded input is 227×227, as in Caffe, but the three extra rows and columns are blank. In the
+# package, `AlexNet.stem` returns the padding and conv1. The real modules agree with the
+# arithmetic:
 
 # %%
 conv1 = model.features[1]
@@ -199,57 +214,62 @@ paddings = {"no padding": (0, 0, 0, 0),
 with torch.no_grad():
     for name, padding in paddings.items():
         x = F.pad(torch.zeros(1, 3, 224, 224), padding)
-        print(f"{name:<30} input {x.shape[-1]} -> conv1 maps {tuple(conv1(x).shape[1:])}")
+        maps = tuple(conv1(x).shape[1:])
+        print(f"{name:<30} {x.shape[-1]} px -> conv1 maps {maps}")
 
 # %% [markdown]
 # The pools that follow cause no such trouble. cuda-convnet and Caffe round the number of pooling
 # windows up, PyTorch rounds it down, but with $z = 3$, $s = 2$ the divisions are exact at each of
-# AlexNet's three pools, so every library gets the same sizes:
+# AlexNet's three pools (55 → 27, 27 → 13, 13 → 6), so every library gets the same sizes:
 
 # %%
 for width in (55, 27, 13):
-    steps = (width - 3) / 2
-    print(f"{width} -> {steps + 1:g} (round down: {math.floor(steps) + 1}, "
-          f"round up: {math.ceil(steps) + 1})")
+    assert summary.window_positions(width, 3, 2).is_integer()
 
 # %% [markdown]
 # ## Explore: input size and padding
 #
 # A mistake at conv1 does not stay at conv1: it changes every map after it, and in the end the
 # number of values that reach fc6, whose weight matrix has exactly $256 \cdot 6 \cdot 6 = 9216$
-# columns. Here are the three ways of handling the 224-pixel input, computed by running the
-# network's own convolutional layers:
+# columns. The controls below run the network's own convolutional layers on any input size from
+# 195 to 259 pixels with each of the three paddings. In Colab or Jupyter, move them; on this page,
+# the tabs under them show the three paddings at 224 pixels.
 
 # %%
-stems = {"no padding (the paper as written)": nn.Identity(),
-         "torchvision: 2 px on every side": nn.ZeroPad2d(2),
-         "this book: 3 px right and bottom": nn.ZeroPad2d((0, 3, 0, 3))}
+stems = {"none (the paper as written)": nn.Identity(),
+         "torchvision: 2 px all round": nn.ZeroPad2d(2),
+         "this book: 3 px right, bottom": nn.ZeroPad2d((0, 3, 0, 3))}
 fc6_inputs = model.classifier[0].in_features
-fig, axes = plt.subplots(1, 3, figsize=(15, 3.4), sharey=True)
-for ax, (name, stem) in zip(axes, stems.items()):
-    features = nn.Sequential(stem, *model.features[1:])
-    viz.plot_map_sizes(layer_table(features, 224), 224, fc6_inputs, ax=ax)
-    ax.set_xlabel(name)
-fig.tight_layout()
-plt.show()
+
+
+def map_sizes(image_size, padding):
+    """Map sizes through the convolutional layers, one size and padding."""
+    features = nn.Sequential(stems[padding], *model.features[1:])
+    rows = summary.layer_table(features, image_size)
+    return viz.plot_map_sizes(rows, image_size, fc6_inputs)
+
+
+# %% tags=["remove-output"]
+viz.interactive_figure(
+    map_sizes,
+    image_size=widgets.IntSlider(224, min=195, max=259,
+                                 description="input size"),
+    padding=widgets.Dropdown(options=list(stems), description="padding",
+                             value="this book: 3 px right, bottom",
+                             layout={"width": "360px"}))
+
+# %%
+viz.figure_tabs(
+    "map-sizes",
+    {name: map_sizes(224, name) for name in stems},
+    {name: f"Bar chart of the side of the feature maps after each layer "
+           f"for a 224-pixel input with padding {name}; the title says how "
+           f"many values reach fc6." for name in stems})
 
 # %% [markdown]
 # Without padding, the 54 columns of conv1 become 26 after the first pool, 12 after the second and
-# 5 after the third, and fc6 would need a different shape. Run the notebook to try other input
-# sizes and paddings with the controls below (the page shows them at the book's setting).
-
-# %%
-def explore(image_size, padding):
-    """Map sizes through the convolutional layers for one input size and padding."""
-    features = nn.Sequential(stems[padding], *model.features[1:])
-    return viz.plot_map_sizes(layer_table(features, image_size), image_size, fc6_inputs)
-
-
-viz.interactive_figure(
-    explore,
-    image_size=widgets.IntSlider(224, min=195, max=259, description="input size"),
-    padding=widgets.Dropdown(options=list(stems), value="this book: 3 px right and bottom",
-                             description="padding", layout={"width": "420px"}))
+# 5 after the third, and fc6 would need a different shape. With either padding, the maps are 55,
+# 27, 13 and 6 pixels wide, and fc6 gets its 9,216 values.
 
 # %% [markdown]
 # ## The network at work
@@ -260,22 +280,24 @@ viz.interactive_figure(
 # read from `ALEXNET_DATA` when it is set, downloaded otherwise). We pass 8 of them through the
 # untrained network: out come 1000 class scores per photograph.
 
-# %%
+# %% mystnb={"image": {"alt": "Eight photographs from ILSVRC-2012 in two rows of four, as the network sees them: 224-pixel centre patches of a tench, a hermit crab, a Siberian husky, a colobus monkey, a cliff dwelling, a lifeboat, a quilt and a trombone."}}
 photos = sorted(imagenet_samples().glob("n*/*"))[::125]
 names = imagenet_class_names()[::125]
 batch = torch.stack([eval_transform()(load_rgb(path)) for path in photos])
-viz.show_images(batch + IMAGENET_MEAN[:, None, None], names, ncols=8,
-                suptitle="the 224×224 centre patches the network sees (mean added back for display)")
+viz.show_images(batch + IMAGENET_MEAN[:, None, None], names,
+                suptitle="224×224 centre patches (mean added back)")
 plt.show()
+
+# %%
 with torch.no_grad():
     scores = model.eval()(batch)
 print("input", tuple(batch.shape), "-> scores", tuple(scores.shape))
 
 # %% [markdown]
-# How fast is that? The cell below times the forward pass on this page's device (its output differs
-# from machine to machine, so the book's tests do not compare it). A backward pass costs about
-# twice a forward pass, so one training step costs about three forward passes; from that, the time
-# the paper's 90 epochs over 1.2 million images (§5) would take here.
+# How fast is that? The cell below times the forward pass on this page's device. Its output
+# differs from machine to machine, so the book's tests do not compare it. A backward pass costs
+# about twice a forward pass, so one training step costs about three forward passes; from that,
+# the time the paper's 90 epochs over 1.2 million images (§5) would take here.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -293,18 +315,92 @@ with torch.no_grad():
         torch.cuda.synchronize()
     per_image = (time.perf_counter() - start) / size
 days = 90 * 1.2e6 * 3 * per_image / 86400
-print(f"{device}: {1000 * per_image:.1f} ms per image forward; "
-      f"90 epochs would take about {days:,.0f} days (the paper: 5-6 days on two GTX 580s)")
+print(f"{device}: {1000 * per_image:.1f} ms per image, forward")
+print(f"90 epochs: about {days:,.0f} days (the paper: 5-6 on two GTX 580s)")
+
+# %%
+assert per_image > 0 and days > 0
 
 # %% [markdown]
 # ## Summary
 #
 # - `alexnet.AlexNet()` is the network of §3.5: five convolutional layers (conv2, conv4 and conv5
 #   split between the two GPUs), three fully-connected layers, and the paper's "60 million
-#   parameters" counted exactly.
+#   parameters" counted exactly: {glue:}`parameters`.
 # - The fully-connected layers hold nearly all the parameters, the convolutional layers do nearly
 #   all the arithmetic.
 # - The paper's 224-pixel input does not give 55×55 maps by its own formula. We pad 3 pixels on the
 #   right and bottom, as Krizhevsky's cuda-convnet effectively did; Caffe uses 227-pixel crops,
 #   torchvision pads 2 pixels on every side. All three give 55×55 maps, and the pools after them
 #   agree in every library.
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. **Which inputs fit?** With the controls of *Explore* (in Colab or Jupyter) and this book's
+#    padding, find every input size from 195 to 259 for which fc6 receives its 9,216 values. Then
+#    derive the same range from the formula.
+#
+#    :::{dropdown} Hint
+#    conv1 must give 55 positions, and PyTorch rounds $(W + 3 - 11)/4 + 1$ down.
+#    :::
+#
+#    :::{dropdown} Solution
+#    $\lfloor (W - 8)/4 \rfloor + 1 = 55$ means $216 \le W - 8 \le 219$: $W$ from 224 to 227.
+#    Every pool after that is exact, so fc6 gets 256×6×6 values for these four sizes only:
+#
+#    ```python
+#    padded = nn.Sequential(nn.ZeroPad2d((0, 3, 0, 3)), *model.features[1:])
+#    fits = [w for w in range(195, 260)
+#            if summary.layer_table(padded, w)[-1].output == (256, 6, 6)]
+#    print(fits)   # [224, 225, 226, 227]
+#    ```
+#    :::
+#
+# 2. **One GPU, no groups.** Build `alexnet.AlexNet(groups=1)`, the network as one GPU would hold
+#    it, and compare its parameter count with the grouped one. Which layers grow, and by how much?
+#
+#    :::{dropdown} Hint
+#    A grouped convolution connects each output map to $C_\text{in}/\text{groups}$ input maps.
+#    :::
+#
+#    :::{dropdown} Solution
+#    conv2, conv4 and conv5 double their weights (not their biases): each of their kernels now
+#    reads all the maps below it. That adds 5·5·48·256 + 3·3·192·384 + 3·3·192·256 weights, about
+#    1.4 million, some 2% of the network.
+#
+#    ```python
+#    one = summary.layer_table(alexnet.AlexNet(groups=1))
+#    for a, b in zip(summary.layer_table(model), one):
+#        if a.params != b.params:
+#            print(a.name, a.params, "->", b.params)
+#    ```
+#    :::
+#
+# 3. **Pad like torchvision.** Change the package so that `AlexNet` pads 2 pixels on every side, as
+#    torchvision does (look for `ZeroPad2d` in `alexnet/model.py`). Do the layer table, the
+#    parameter count or the output shapes change? Which input pixels does conv1 now never see?
+#
+#    :::{dropdown} Hint
+#    `AlexNet.stem` returns the padding and conv1. How many positions does the kernel fit on
+#    224 + 4 pixels, and where does the last one end?
+#    :::
+#
+#    :::{dropdown} Solution
+#    Replace `nn.ZeroPad2d((0, 3, 0, 3))` by `nn.ZeroPad2d(2)`. Nothing in the table changes:
+#    $(228 - 11)/4 + 1 = 55.25$ is rounded down to 55, so the maps stay 55×55 and the parameters
+#    and multiply-adds are the same. The last kernel starts at padded pixel 216 and ends at 226,
+#    so padded pixel 227 (the last padding column) is never read, while every image pixel is.
+#    Undo the change afterwards: the package's tests check the paper's 3-pixel choice.
+#    :::
+#
+# 4. **On a GPU.** In Colab with a GPU runtime, set `FULL_SIZE = True` and run the chapter. How
+#    long would 90 epochs of forward and backward passes take on that GPU, by the estimate of the
+#    last section? Why is the estimate optimistic?
+#
+#    :::{dropdown} Solution
+#    A recent GPU gives hours to a day or two, against the paper's five to six days on two GTX
+#    580s. The estimate leaves out reading and decoding 1.2 million JPEG files per epoch, the
+#    augmentation, and the optimiser's update; and a forward pass on random numbers in evaluation
+#    mode skips dropout.
+#    :::

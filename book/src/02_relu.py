@@ -11,7 +11,7 @@
 # ---
 
 # %% [markdown]
-# # 2. ReLU: $\max(0, x)$
+# # 2. ReLU
 #
 # In 2012 the usual model of a neuron's output was $f(x) = \tanh(x)$ or the sigmoid
 # $f(x) = (1 + e^{-x})^{-1}$. §3.1 of the paper replaces both with the *rectified linear unit*
@@ -34,22 +34,26 @@
 # %% [markdown]
 # ## Settings
 #
-# By default the experiment runs a CPU-sized version (a training subset, a few epochs) and reads
-# the full comparison from a result file that ships with the package. In Colab with a GPU, set
-# `FULL_SIZE = True` to run the reproduction at full size instead (all 50,000 CIFAR-10 training
-# images, a learning-rate search per activation, several seeds).
+# By default the live experiment is CPU-sized (a training subset, a few epochs) and the full
+# comparison is read from a result file that ships with the package. In Colab with a GPU, set
+# `FULL_SIZE = True` to run the full comparison there instead (all 50,000 CIFAR-10 training
+# images, a learning-rate search per activation, several seeds; it writes its result to
+# `gpu-results/`).
 
 # %%
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
+from IPython.display import display
 
 import alexnet
-from alexnet import reproduce, viz
+from alexnet import analysis, reproduce, viz
 
-FULL_SIZE = False  # <- True in Colab with a GPU: the full-size Figure 1 experiment
+viz.use_book_style()
+FULL_SIZE = False  # <- True in Colab with a GPU: the full Figure 1 experiment
 
-device = torch.device("cuda" if FULL_SIZE and torch.cuda.is_available() else "cpu")
+use_gpu = FULL_SIZE and torch.cuda.is_available()
+device = torch.device("cuda" if use_gpu else "cpu")
 print("device:", device)
 
 # %% [markdown]
@@ -59,20 +63,20 @@ print("device:", device)
 # the gradient that reaches it by its own derivative $f'(x)$. So the right-hand panel matters as
 # much as the left.
 
-# %%
+# %% mystnb={"image": {"alt": "Two panels. Left: ReLU, tanh and the sigmoid from x = -4 to 4; ReLU is zero for negative x and the identity above, tanh and the sigmoid flatten out. Right: their derivatives; ReLU's is 0 then 1, tanh's a bump of height 1 at zero, the sigmoid's a bump of height 0.25, both near zero beyond |x| = 3."}}
 viz.plot_activations()
 plt.show()
 
 # %% [markdown]
-# The derivatives, computed by autograd at a few inputs:
+# The derivatives at a few inputs, computed by autograd (`alexnet.analysis.activation_gradient`):
 
 # %%
-x = torch.tensor([-2.0, 0.5, 1.0, 2.0, 3.0, 5.0], dtype=torch.float64)
-print("x:".ljust(9) + "".join(f"{v:>8g}" for v in x.tolist()))
-for name, f in viz.ACTIVATIONS.items():
-    x.requires_grad_(True)
-    (gradient,) = torch.autograd.grad(f(x).sum(), x)
-    print(f"{name}':".ljust(9) + "".join(f"{v:>8.3f}" for v in gradient.tolist()))
+x = torch.tensor([-2.0, 0.5, 1.0, 2.0, 3.0, 5.0])
+rows = [[name] + [f"{g:.3f}" for g in
+                  analysis.activation_gradient(name, x)[1].tolist()]
+        for name in analysis.ACTIVATIONS]
+columns = ["f′(x) at x ="] + [f"{v:g}" for v in x.tolist()]
+display(viz.markdown_table(rows, columns, align="l" + "r" * len(x)))
 
 # %% [markdown]
 # The sigmoid never passes more than a quarter of the gradient, and tanh, steepest at 0, passes
@@ -87,37 +91,61 @@ for name, f in viz.ACTIVATIONS.items():
 # How much gradient a unit passes on average depends on how spread out its inputs are. If the
 # inputs are $x \sim \mathcal N(0, \sigma^2)$, the average factor is
 # $\mathbb E[f'(x)] = \int f'(x)\, \mathcal N(x; 0, \sigma^2)\, dx$, which
-# `viz.expected_gradient` integrates numerically:
+# `alexnet.analysis.expected_gradient` integrates numerically:
 
-# %%
-spreads = torch.linspace(0.1, 6, 30).tolist()
-fig, ax = plt.subplots(figsize=(6.5, 3.4))
-for name in viz.ACTIVATIONS:
-    ax.plot(spreads, [viz.expected_gradient(name, s) for s in spreads], lw=2, label=name,
-            color=viz.ACTIVATION_COLOURS[name])
-ax.set(xlabel="spread σ of the unit's inputs", ylabel="average gradient factor E[f′(x)]",
-       ylim=(0, 1.05))
-ax.legend(frameon=False)
+# %% mystnb={"image": {"alt": "The average gradient factor E[f'(x)] against the spread sigma of the inputs, from 0.1 to 6: flat at 0.5 for ReLU; falling from 1 towards 0.1 for tanh, crossing ReLU's line near sigma = 1.3; falling from 0.25 for the sigmoid."}}
+viz.plot_expected_gradient(torch.linspace(0.1, 6, 30).tolist())
 plt.show()
-for name in viz.ACTIVATIONS:
-    print(f"{name:>8}: " + ", ".join(f"σ={s:g}: {viz.expected_gradient(name, s):.3f}"
-                                     for s in (0.5, 1, 2, 4)))
-
-# %% [markdown]
-# Half of a ReLU's inputs are positive whatever their scale, so it passes on half of the gradient
-# at any $\sigma$. A tanh unit passes almost all of it while its inputs stay small, but as
-# training makes the weights and so the inputs grow, its factor falls, and the layers below it
-# learn more slowly. A gradient that crosses several such layers is shrunk at each of them. Move
-# the controls (in a running notebook) to see which inputs still carry gradient:
 
 # %%
-viz.interactive_figure(
-    lambda activation, spread: viz.plot_saturation(activation, spread),
-    activation=widgets.Dropdown(options=list(viz.ACTIVATIONS), value="tanh",
-                                description="activation"),
-    spread=widgets.FloatSlider(2.0, min=0.25, max=6.0, step=0.25, description="spread σ"))
+factor = {(name, s): analysis.expected_gradient(name, s)
+          for name in analysis.ACTIVATIONS for s in (0.5, 1, 4)}
+for (name, s), value in factor.items():
+    viz.glue(f"factor-{name}-{s}", f"{value:.2f}")
+assert factor["ReLU", 4] == factor["ReLU", 0.5]
+assert factor["tanh", 4] < factor["ReLU", 4] < factor["tanh", 0.5]
 
 # %% [markdown]
+# Half of a ReLU's inputs are positive whatever their scale, so it passes on
+# {glue:}`factor-ReLU-4` of the gradient at any $\sigma$. A tanh unit passes almost all of it
+# while its inputs stay small ({glue:}`factor-tanh-0.5` at $\sigma = 0.5$), but as training makes
+# the weights and so the inputs grow, its factor falls ({glue:}`factor-tanh-1` at $\sigma = 1$,
+# {glue:}`factor-tanh-4` at $\sigma = 4$), and the layers below it learn more slowly. The
+# sigmoid starts at {glue:}`factor-sigmoid-0.5` and falls too. A gradient that crosses several
+# such layers is shrunk at each of them.
+#
+# Which inputs still carry gradient? In Colab or Jupyter, the controls below draw $f'(x)$ over
+# the density of the inputs for any activation and spread; on this page, the tabs show tanh at
+# three spreads and ReLU at the widest.
+
+# %%
+def saturation(activation, spread):
+    return viz.plot_saturation(activation, spread)
+
+
+# %% tags=["remove-output"]
+viz.interactive_figure(
+    saturation,
+    activation=widgets.Dropdown(options=list(analysis.ACTIVATIONS),
+                                value="tanh", description="activation"),
+    spread=widgets.FloatSlider(2.0, min=0.25, max=6.0, step=0.25,
+                               description="spread σ"))
+
+# %%
+settings = {"tanh, σ = 0.5": ("tanh", 0.5), "tanh, σ = 2": ("tanh", 2.0),
+            "tanh, σ = 4": ("tanh", 4.0), "ReLU, σ = 4": ("ReLU", 4.0)}
+viz.figure_tabs(
+    "saturation",
+    {label: saturation(*args) for label, args in settings.items()},
+    {label: f"The derivative of {a} drawn over the bell curve of inputs with "
+            f"spread {s:g}; the title gives the average factor."
+     for label, (a, s) in settings.items()})
+
+# %% [markdown]
+# At $\sigma = 0.5$ nearly all of tanh's inputs sit where its derivative is close to 1. At
+# $\sigma = 4$ most of them sit on the flat tails, where it is close to 0, while the ReLU still
+# passes the whole gradient for the half of its inputs that are positive.
+#
 # The ReLU has its own weakness: a unit whose input is negative for every training example passes
 # no gradient at all and stops learning (a "dead" unit). The paper's initialisation gives the
 # biases of most layers the value 1 "to provide the ReLUs with positive inputs" early on (§5).
@@ -131,74 +159,73 @@ viz.interactive_figure(
 # activation as an option.
 
 # %%
-print(alexnet.FourLayerCNN(activation="relu"))
+print(viz.wrapped(str(alexnet.FourLayerCNN(activation="relu"))))
 
 # %% [markdown]
 # Figure 1 gave each network the learning rate at which it trained fastest. The reproduction
-# (`alexnet.reproduce`, claim `relu`) searched a grid of rates for each activation and stored the
-# winners with the result, so we read them from there. By default that is the committed CPU-scale
-# result; with `FULL_SIZE = True` the search and the whole experiment run here, on the GPU.
+# (`alexnet.reproduce`, claim `relu`) searched a grid of rates for each activation, on a seed that
+# no test uses, and stored the winners with its result; we read them from there. With
+# `FULL_SIZE = True`, the search and the whole experiment run here, on the GPU.
 
 # %%
 if FULL_SIZE:
-    result = reproduce.run_claim("relu", scale="gpu", device=str(device))
+    result = reproduce.run_claim("relu", scale="gpu", out="gpu-results")
 else:
-    result = reproduce.committed_result("relu")
+    result = reproduce.load("relu")
 rates = result["extra"]["learning_rates"]
-print(f"learning rates from the {result['scale']}-scale result:", rates)
-print("grid searched:", result["scale_config"]["relu_lrs"])
+grid = ", ".join(f"{lr:g}" for lr in sorted({r["lr"] for r in
+                                              result["extra"]["tuning"]}))
+print(f"{result['scale']} scale, grid {grid}")
+print("fastest:", ", ".join(f"{a} {lr:g}" for a, lr in rates.items()))
 
-# %%
+# %% mystnb={"image": {"alt": "The learning-rate search of the stored relu result: training error at the end of each run against the learning rate on a log axis, one line for ReLU and one for tanh; too small a rate learns slowly and too large a one stalls or diverges."}}
 viz.plot_learning_rates(result["extra"]["tuning"])
 plt.show()
 
 # %% [markdown]
-# The search, seed 0 of each network at each rate: too small a rate learns slowly, too large a
-# one stalls or diverges, and the best lies in between. A winner at either end of the grid would
-# mean that a rate outside it might have been faster still, and the comparison would not be
-# between each network's best. Both winners lie inside:
+# Too small a rate learns slowly, too large a one stalls or diverges, and the best lies in
+# between. A winner at either end of the grid would mean that a rate outside it might have been
+# faster still, and the comparison would not be between each network's best. Both winners lie
+# inside:
 
 # %%
 assert not any(result["extra"]["rate_at_grid_edge"].values())
 
 # %% [markdown]
-# The live run uses the reproduction's CPU scale (a subset of the training images spread over the
-# ten classes, a constant learning rate, no weight decay, dropout or augmentation), but only a few
-# epochs per network: far from 25% training error. So we measure the same thing Figure 1
-# measures at an earlier point of the curve: how many epochs the ReLU network needs to reach the
-# training error the tanh network has at the end of its run.
+# The live run uses the same setting (no weight decay, dropout or augmentation, a constant
+# learning rate) on fewer images and for a few epochs only: far from 25% training error. So we
+# measure the same thing Figure 1 measures at an earlier point of the curve: how many epochs the
+# ReLU network needs to reach the training error the tanh network has at the end of its run.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-EPOCHS = 4
-scale = reproduce.SCALES["cpu"]
-print(f"{scale.relu_images:,} training images, batch {scale.batch_size}, {EPOCHS} epochs")
+EPOCHS, IMAGES = 4, 2_000
+live_scale = reproduce.with_overrides(reproduce.SCALES["cpu"], "figure1",
+                                      train_images=IMAGES)
 live = {}
 for activation in ("relu", "tanh"):
-    run = reproduce.figure1_run(activation, rates[activation], seed=0, scale=scale,
-                                device=device, budget=EPOCHS)
+    run = reproduce.figure1_run(activation, rates[activation], seed=0,
+                                scale=live_scale, device=device, budget=EPOCHS)
     live[activation] = run["curve"]
-    print(f"{activation}: learning rate {rates[activation]:g}, training error by epoch:",
-          ", ".join(f"{row['train_top1']:.1%}" for row in run["curve"]))
-print("data: real CIFAR-10,",
-      "offline copy from ALEXNET_DATA" if alexnet.data.data_dir() else "downloaded")
-
-# %%
-# NBVAL_IGNORE_OUTPUT
 tanh_final = live["tanh"][-1]["train_top1"]
 relu_epochs = reproduce.epochs_to(live["relu"], "train_top1", tanh_final)
-print(f"tanh after {EPOCHS} epochs: {tanh_final:.1%} training error; "
-      f"ReLU reached that after {relu_epochs:.1f} epochs: {EPOCHS / relu_epochs:.1f}x faster")
-viz.plot_curves({"ReLU": live["relu"], "tanh": live["tanh"]}, target=tanh_final)
-plt.show()
+print(f"{IMAGES:,} images, {EPOCHS} epochs on {device}")
+print(f"tanh at the end: {tanh_final:.0%} training error")
+print(f"ReLU got there in {relu_epochs:.1f} epochs: "
+      f"{EPOCHS / relu_epochs:.1f}x faster")
 
 # %% [markdown]
-# The printed numbers depend on the machine's floating-point arithmetic and on which copy of
-# CIFAR-10 was used, so the book's tests do not compare them; they check the claim itself:
+# The printed numbers depend on the machine's floating-point arithmetic, so the book's tests do
+# not compare them; they check the claim itself:
 
 # %%
 assert relu_epochs is not None and relu_epochs < EPOCHS
 assert live["relu"][-1]["train_top1"] < tanh_final
+
+# %% mystnb={"image": {"alt": "Training error per epoch of the live run, ReLU below tanh at every epoch, with a dashed line at the error tanh reaches after its last epoch."}}
+viz.plot_curves({"ReLU": live["relu"], "tanh": live["tanh"]},
+                target=tanh_final)
+plt.show()
 
 # %% [markdown]
 # ## The full comparison
@@ -208,19 +235,21 @@ assert live["relu"][-1]["train_top1"] < tanh_final
 # never gets there counts with its whole budget, which makes the measured speed-up a lower bound.
 
 # %%
-print(result["setting"])
-print("device:", result["provenance"]["device"])
-print("command:", result["provenance"]["command"])
-for test in result["tests"]:
-    print(reproduce.describe(test), "->", test["verdict"])
+viz.glue_claim("relu", result)
+display(viz.claim_table(result))
 
-# %%
+# %% [markdown]
+# **Our setting:** {glue:}`relu-setting`.
+#
+# TODO-RESULT: one interpretive paragraph (what we measured, what the paper says, why they
+# differ), with {glue:}`relu-0-estimate` and {glue:}`relu-0-verdict`.
+
+# %% mystnb={"image": {"alt": "Left: the training error of every seed of the stored relu result per epoch, ReLU runs falling faster than tanh runs, with the 25 percent target dashed. Right: the epochs each run needed to reach each level of training error from 70 to 25 percent; the gap between ReLU and tanh widens as the target falls."}}
 curves = viz.seed_curves(result["runs"], label="activation")
-fig, (left, right) = plt.subplots(1, 2, figsize=(13, 3.8))
-viz.plot_curves({"ReLU": curves["relu"], "tanh": curves["tanh"]},
-                target=result["scale_config"]["relu_target"], ax=left)
-viz.plot_epochs_to({"ReLU": curves["relu"], "tanh": curves["tanh"]},
-                   [0.7, 0.6, 0.5, 0.4, 0.3, 0.25], ax=right)
+fig, (left, right) = plt.subplots(1, 2, figsize=(viz.COLUMN_WIDTH, 3.2))
+pairs = {"ReLU": curves["relu"], "tanh": curves["tanh"]}
+viz.plot_curves(pairs, target=0.25, ax=left)
+viz.plot_epochs_to(pairs, [0.7, 0.6, 0.5, 0.4, 0.3, 0.25], ax=right)
 fig.tight_layout()
 plt.show()
 
@@ -231,8 +260,7 @@ plt.show()
 # above shows a smaller factor than the full runs, and why the factor depends on where it is
 # measured. The paper measured at 25%; the factor also depends on the network, on the data and on
 # the learning-rate grid ("the magnitude of the effect [...] varies with network architecture",
-# Figure 1's caption). How close the reproduction comes to the paper's six-fold factor, and in
-# which setting, is in the line printed above and in the claims ledger of chapter 7.
+# Figure 1's caption).
 
 # %% [markdown]
 # ## Summary
@@ -243,4 +271,76 @@ plt.show()
 #   regularisation, shows the ReLU network ahead from the first epochs, and further ahead the
 #   longer both train.
 # - The size of the speed-up is not a constant of nature: it depends on the target error, the
-#   network and the data. The direction is what every run here agrees on.
+#   network and the data.
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. **Where tanh falls behind.** With the controls of *Why saturation slows training* (in Colab
+#    or Jupyter), find the spread $\sigma$ at which tanh's average factor drops below the ReLU's
+#    0.5. Then find it to two decimals with `alexnet.analysis.expected_gradient`.
+#
+#    :::{dropdown} Hint
+#    The factor falls steadily with $\sigma$: bisect between 1 and 2.
+#    :::
+#
+#    :::{dropdown} Solution
+#    Near $\sigma = 1.35$ (1.3 gives 0.51, 1.4 gives 0.48):
+#
+#    ```python
+#    low, high = 1.0, 2.0
+#    for _ in range(20):
+#        mid = (low + high) / 2
+#        if analysis.expected_gradient("tanh", mid) > 0.5:
+#            low = mid
+#        else:
+#            high = mid
+#    print(round(mid, 2))
+#    ```
+#    :::
+#
+# 2. **Biases of 1.** §5 sets most biases to 1 "to provide the ReLUs with positive inputs". If a
+#    unit's input is $x \sim \mathcal N(1, \sigma^2)$ instead of $\mathcal N(0, \sigma^2)$, what is
+#    the ReLU's average factor? Compute it for $\sigma$ = 0.5, 1 and 4.
+#
+#    :::{dropdown} Hint
+#    ReLU's derivative is 1 exactly where $x > 0$, so the average factor is
+#    $P(x > 0)$.
+#    :::
+#
+#    :::{dropdown} Solution
+#    $P(x > 0) = \Phi(1/\sigma)$: 0.98, 0.84 and 0.60. The bias keeps more than half of the units
+#    passing gradient, most of all while the weights (and so $\sigma$) are small.
+#
+#    ```python
+#    from statistics import NormalDist
+#    print([round(NormalDist().cdf(1 / s), 2) for s in (0.5, 1, 4)])
+#    ```
+#    :::
+#
+# 3. **A new activation in the package.** Add the leaky ReLU,
+#    `lambda x: torch.nn.functional.leaky_relu(x, 0.1)`, to `alexnet.analysis.ACTIVATIONS` under
+#    the name `"leaky ReLU"`, and draw `viz.plot_expected_gradient` again. What is its average
+#    factor, and why does it not depend on $\sigma$?
+#
+#    :::{dropdown} Solution
+#    It passes 1 for positive inputs and 0.1 for negative ones, so on average
+#    $0.5 \cdot 1 + 0.5 \cdot 0.1 = 0.55$ whatever the spread, and no unit can die. Remove it
+#    afterwards: the package's tests expect the paper's three.
+#    :::
+#
+# 4. **Figure 1 at full size.** In Colab with a GPU runtime, set `FULL_SIZE = True` and run the
+#    chapter. Is the factor closer to the paper's six when the networks train on all 50,000
+#    images? Compare the learning rates the search picks with the stored CPU-scale ones.
+#
+#    :::{dropdown} Hint
+#    The factor grows as the target error falls (the right-hand panel of *The full comparison*).
+#    More images make 25% training error harder to reach for both networks.
+#    :::
+#
+#    :::{dropdown} Solution
+#    The GPU result is written to `gpu-results/relu-gpu.json` and printed in the same table. A
+#    harder target (more images) lets the gap between the two networks open further, so the
+#    factor usually grows; the paper's six-fold also depended on its network and its grid of
+#    rates, which it does not give.
+#    :::

@@ -29,27 +29,28 @@
 #
 # This book has no GPU when its pages are built: both towers below live on the CPU, which runs the
 # same code, only slower. In Colab with a GPU, set `FULL_SIZE = True`: the towers go to the GPU(s)
-# and the last section trains the two-GPU experiment at full size (all of CIFAR-10, a few minutes on
-# a GPU) instead of showing the stored result.
+# and the last section runs the two-GPU experiment at full size (all of CIFAR-10; its result goes
+# to `gpu-results/`) instead of showing the stored result.
 
 # %%
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
-from IPython.display import Markdown, display
+from IPython.display import display
 
 import alexnet
-from alexnet import reproduce, viz
+from alexnet import reproduce, summary, viz
 from alexnet.two_tower import crossing_traffic
 
-FULL_SIZE = False  # <- True in Colab with a GPU: towers on the GPU(s), full-size experiment
+viz.use_book_style()
+FULL_SIZE = False  # <- True in Colab with a GPU: towers on the GPU(s), full runs
 
 if FULL_SIZE and torch.cuda.device_count() >= 2:
-    DEVICES = ("cuda:0", "cuda:1")         # the paper's layout: one tower per GPU
+    DEVICES = ("cuda:0", "cuda:1")   # the paper's layout: one tower per GPU
 elif FULL_SIZE and torch.cuda.is_available():
-    DEVICES = ("cuda:0", "cuda:0")         # both towers on the one GPU there is
+    DEVICES = ("cuda:0", "cuda:0")   # both towers on the one GPU there is
 else:
-    DEVICES = ("cpu", "cpu")               # this page: both towers on the CPU
+    DEVICES = ("cpu", "cpu")         # this page: both towers on the CPU
 print("tower devices:", DEVICES)
 
 # %% [markdown]
@@ -71,8 +72,15 @@ print("tower devices:", DEVICES)
 # On one device the same restricted connectivity is a grouped convolution: `groups=2` in conv2,
 # conv4 and conv5 (chapter 1). `TwoTowerAlexNet` instead builds the two halves as two separate
 # modules, each with its parameters on its own device, and concatenates the halves in a single
-# function, `alexnet.two_tower._gather`, wherever a layer needs both. We build the full-size network
-# (224×224 inputs, 1000 classes) and put a spy on `_gather` to see where data crosses.
+# function wherever a layer needs both. Its forward pass is the table above, line by line:
+#
+# ```{literalinclude} ../alexnet/two_tower.py
+# :pyobject: TwoTowerAlexNet.forward
+# :dedent: 4
+# ```
+#
+# We build the full-size network (224×224 inputs, 1000 classes), and
+# `alexnet.two_tower.crossing_traffic` puts a spy on that one function to see where data crosses.
 
 # %%
 torch.manual_seed(0)
@@ -80,25 +88,22 @@ towers = alexnet.TwoTowerAlexNet(1000, devices=DEVICES).eval()
 for t, tower in enumerate(towers.towers):
     devices = {str(p.device) for p in tower.parameters()}
     count = sum(p.numel() for p in tower.parameters())
-    print(f"tower {t + 1} (GPU {t + 1} in the paper): {count:,} parameters on {devices}")
-print(f"fc8: {sum(p.numel() for p in towers.fc8.parameters()):,} parameters on {towers.devices[0]}")
+    print(f"tower {t + 1} (the paper's GPU {t + 1}): {count:,} parameters "
+          f"on {', '.join(devices)}")
+fc8 = sum(p.numel() for p in towers.fc8.parameters())
+print(f"fc8: {fc8:,} parameters on {towers.devices[0]}")
 
 # %%
 torch.manual_seed(0)
-images = torch.randn(2, 3, 224, 224, device=DEVICES[0]) * 60   # centred raw RGB, 0-255 scale
+images = torch.randn(2, 3, 224, 224, device=DEVICES[0]) * 60  # centred, 0-255
 traffic = crossing_traffic(towers, images)
 crossing_layers = sorted({row["layer"] for row in traffic})
 print("layers fed by both towers:", ", ".join(crossing_layers))
 assert crossing_layers == ["conv3", "fc6", "fc7", "fc8"]
 
 # %% [markdown]
-# The spy sees data cross into exactly the four layers of the table and nowhere else. Drawn as in
-# Figure 2 (chapter 1 draws it from the same grouped network), each GPU is one row and the red
-# arrows are the only traffic between them:
-
-# %%
-viz.draw_architecture(alexnet.AlexNet())
-plt.show()
+# The spy sees data cross into exactly the four layers of the table and nowhere else: the red
+# arrows of chapter 1's drawing of the network.
 
 # %% [markdown]
 # ## The two towers are the grouped network
@@ -111,7 +116,7 @@ plt.show()
 
 # %%
 torch.manual_seed(1)
-grouped = alexnet.AlexNet(1000, init="pytorch").eval()   # random weights, non-trivial biases
+grouped = alexnet.AlexNet(1000, init="pytorch").eval()  # non-trivial biases
 split = alexnet.TwoTowerAlexNet.from_grouped(grouped, DEVICES).eval()
 torch.manual_seed(2)
 x = torch.randn(4, 3, 224, 224) * 60
@@ -120,15 +125,14 @@ with torch.no_grad():
     got = split(x.to(DEVICES[0]))
 difference = (expected - got).abs().max().item()
 size = expected.abs().max().item()
-print("largest difference between the logits below 1e-5 of the largest logit:",
-      difference <= 1e-5 * size)
+print("logits within 1e-5 of the largest one:", difference <= 1e-5 * size)
 assert difference <= 1e-5 * size
 
 # %%
 back = split.to_grouped().to(DEVICES[0])
 same = all(torch.equal(p, q) for p, q in zip(grouped.state_dict().values(),
                                              back.state_dict().values()))
-print("grouped -> two towers -> grouped gives back every weight exactly:", same)
+print("grouped -> two towers -> grouped, every weight the same:", same)
 assert same
 
 # %% [markdown]
@@ -145,25 +149,32 @@ assert same
 # size back.
 
 # %%
-rows = ["| layer fed | receiving tower | values per image from the other tower | bytes (float32) |",
-        "|---|---|---|---|"]
-rows += [f"| {r['layer']} | {r['to_tower'] + 1} | {r['values_per_image']:,} | "
-         f"{r['bytes_per_image']:,} |" for r in traffic]
 per_image = sum(r["bytes_per_image"] for r in traffic)
-rows.append(f"| **total** | | | **{per_image:,}** |")
-display(Markdown("\n".join(rows)))
+rows = [[r["layer"], r["to_tower"] + 1, f"{r['values_per_image']:,}",
+         f"{r['bytes_per_image']:,}"] for r in traffic]
+rows.append(["**total**", "", "", f"**{per_image:,}**"])
+display(viz.markdown_table(
+    rows, ["layer fed", "receiving tower", "values from the other tower",
+           "bytes (float32)"], align="lrrr"))
+
+# %%
+BATCH = 128  # §5
+parameters = sum(p.numel() for p in grouped.parameters())
+in_fc = sum(p.numel() for p in grouped.classifier.parameters())
+model_parallel = summary.model_parallel_bytes(per_image, BATCH)
+data_parallel = summary.data_parallel_bytes(parameters, gpus=2)
+crossover = summary.crossover_batch(per_image, parameters, gpus=2)
+viz.glue("model-parallel-mb", f"{model_parallel / 1e6:.0f} MB")
+viz.glue("data-parallel-mb", f"{data_parallel / 1e6:.0f} MB")
+viz.glue("fc-share", f"{in_fc / parameters:.0%}")
+viz.glue("crossover", f"{crossover:,.0f}")
+assert model_parallel < data_parallel and 1000 < crossover < 1100
 
 # %% [markdown]
 # conv3 dominates: each tower needs the other's 128 pooled conv2 maps of 13×13. The fully-connected
 # layers exchange only vectors. Per training step of the paper's 128 images (§5), forward and
-# backward:
-
-# %%
-BATCH = 128  # §5
-model_parallel = 2 * BATCH * per_image      # activations forward, their gradients backward
-print(f"model parallel (the paper's split): {model_parallel / 1e6:.1f} MB between the GPUs per step")
-
-# %% [markdown]
+# backward, the paper's split moves {glue:}`model-parallel-mb` between the two GPUs.
+#
 # ## Compared with data parallelism
 #
 # Today one rarely splits a network of this size. *Data parallelism* gives every GPU a whole copy
@@ -173,53 +184,74 @@ print(f"model parallel (the paper's split): {model_parallel / 1e6:.1f} MB betwee
 # (the README's *Scaling out* section has the details):
 #
 # ```bash
-# alexnet train --data /data/imagenet --arch two-tower --devices cuda:0 cuda:1   # §3.2 on 2 GPUs
-# torchrun --standalone --nproc_per_node 8 -m alexnet train --data /data/imagenet \
-#     --device cuda --batch-size 128                                           # data parallel
-# torchrun --standalone --nproc_per_node 4 -m alexnet train --data /data/imagenet \
-#     --arch two-tower                               # both: 4 copies of the 2-GPU network
+# # §3.2 on two GPUs
+# alexnet train --data /data/imagenet --arch two-tower --devices cuda:0 cuda:1
+# # data parallel on 8 GPUs
+# torchrun --standalone --nproc_per_node 8 -m alexnet train \
+#     --data /data/imagenet --device cuda --batch-size 128
+# # both: 4 copies of the two-GPU network
+# torchrun --standalone --nproc_per_node 4 -m alexnet train \
+#     --data /data/imagenet --arch two-tower
 # ```
 #
 # What crosses there is the gradient of every parameter, 4 bytes each in float32, once per step,
-# whatever the batch size. (A ring all-reduce over *N* GPUs sends 2(*N*−1)/*N* times that from each
-# GPU: exactly once for two.)
-
-# %%
-parameters = sum(p.numel() for p in grouped.parameters())
-in_fc = sum(p.numel() for p in grouped.classifier.parameters())
-data_parallel = 4 * parameters
-print(f"{parameters:,} parameters ({in_fc / parameters:.1%} of them in fc6-fc8) -> data parallel: "
-      f"{data_parallel / 1e6:.1f} MB of gradients per step")
-print(f"model parallel sends less per step below a batch of {data_parallel / (2 * per_image):.0f} "
-      "images")
-assert model_parallel < data_parallel   # at the paper's batch of 128
-
-# %% [markdown]
+# whatever the batch size. In a ring all-reduce over *N* GPUs each GPU sends 2(*N*−1)/*N* times
+# the gradient's size (`alexnet.summary.data_parallel_bytes`): on two GPUs, each sends its whole
+# gradient once, {glue:}`data-parallel-mb` for the two together.
+#
 # The two costs scale differently: model parallelism moves activations, so its traffic grows with
 # the batch; data parallelism moves gradients, so its traffic is fixed by the parameter count, and
-# nearly all of AlexNet's parameters sit in the fully-connected layers. That is the idea of
+# {glue:}`fc-share` of AlexNet's parameters sit in the fully-connected layers. Counted the same
+# way, all the bytes that cross between the two GPUs on both sides, the paper's split moves less
+# than data parallelism up to a batch of about {glue:}`crossover` images
+# (`alexnet.summary.crossover_batch`), eight times the paper's 128. That is the idea of
 # Krizhevsky's own follow-up, "One weird trick for parallelizing convolutional neural networks"
 # (2014): data parallelism for the convolutional layers, which do most of the computation with
 # few parameters, and model parallelism for the fully-connected layers, which hold most of the
 # parameters with little computation.
+#
+# How the crossover depends on the size of the fully-connected layers: in Colab or Jupyter, the
+# controls below rebuild the two towers with another width of fc6 and fc7 (the paper's is 4096),
+# measure the traffic and count the parameters again; on this page, the tabs show three widths.
 
 # %%
-batches = [2 ** k for k in range(4, 12)]
-viz.plot_traffic(batches, per_image, data_parallel, highlight=BATCH)
-plt.show()
+BATCHES = [2 ** k for k in range(4, 13)]
+
+
+def traffic_at(hidden, batch=BATCH):
+    """Bytes per step of both kinds of parallelism, fc6 and fc7 this wide."""
+    torch.manual_seed(0)
+    net = alexnet.TwoTowerAlexNet(1000, ("cpu", "cpu"), hidden=hidden,
+                                  init="pytorch").eval()
+    one = torch.zeros(1, 3, 224, 224)
+    per_image = sum(r["bytes_per_image"] for r in crossing_traffic(net, one))
+    parameters = sum(p.numel() for p in net.parameters())
+    ax = viz.plot_traffic(BATCHES, per_image, parameters, highlight=batch)
+    ax.set_title(f"fc6, fc7 {hidden} wide; " + ax.get_title())
+    return ax
+
+
+# %% tags=["remove-output"]
+viz.interactive_figure(
+    traffic_at,
+    hidden=widgets.SelectionSlider(options=[512, 1024, 2048, 4096, 8192],
+                                   value=4096, description="fc width"),
+    batch=widgets.SelectionSlider(options=BATCHES, value=BATCH,
+                                  description="batch"))
+
+# %%
+viz.figure_tabs(
+    "traffic", {f"fc {h}": traffic_at(h) for h in (1024, 4096, 8192)},
+    {f"fc {h}": f"Megabytes sent between the GPUs per training step against the "
+                f"batch size, with fc6 and fc7 {h} wide: the paper's split grows "
+                f"with the batch, data parallelism stays flat, and a dotted line "
+                f"marks where they cross." for h in (1024, 4096, 8192)})
 
 # %% [markdown]
-# Move the slider to read both costs at another batch size (in Colab or Jupyter; the page shows
-# the paper's 128, as above).
-
-# %%
-def traffic_at(batch):
-    """Bytes crossing per training step, both ways of splitting the work, at this batch size."""
-    return viz.plot_traffic(batches, per_image, data_parallel, highlight=batch)
-
-
-viz.interactive_figure(traffic_at, batch=widgets.SelectionSlider(
-    options=batches, value=BATCH, description="batch size"))
+# Narrower fully-connected layers hardly change what the split sends (conv3's maps dominate it)
+# but shrink the gradients that data parallelism must send, so the crossover falls; wider ones
+# push it up. The paper's network, with its 4096-wide layers at a batch of 128, sits well inside
+# the region where the split was the cheaper choice.
 
 # %% [markdown]
 # ## Does the split cost or gain accuracy?
@@ -234,20 +266,22 @@ viz.interactive_figure(traffic_at, batch=widgets.SelectionSlider(
 # CIFAR-10 (a stand-in: we have no ImageNet training set), several seeds each, paired by seed.
 
 # %%
-two_gpu = reproduce.chapter_result("two-gpu", FULL_SIZE)
-
-# %%
-viz.plot_claim(two_gpu, width=5.5)
-plt.show()
-
-# %%
-assert len(two_gpu["tests"]) == 2
-assert all(t["verdict"] in (*reproduce.VERDICTS, "not measured") for t in two_gpu["tests"])
+if FULL_SIZE:
+    two_gpu = reproduce.run_claim("two-gpu", scale="gpu", out="gpu-results")
+else:
+    two_gpu = reproduce.load("two-gpu")
+viz.glue_claim("two-gpu", two_gpu)
+display(viz.claim_table(two_gpu))
 
 # %% [markdown]
-# Each dot is one seed; the bars are the means. The verdict is *reproduced* only when the 95%
-# interval of the paired difference lies on the paper's side of zero. The ledger in chapter 7
-# collects this row with all the others, and says why a small run may not show a 1.7-point effect.
+# **Our setting:** {glue:}`two-gpu-setting`.
+#
+# TODO-RESULT interpretive paragraph with {glue:}`two-gpu-0-arm-0`, {glue:}`two-gpu-0-arm-1`,
+# {glue:}`two-gpu-0-estimate`, {glue:}`two-gpu-0-verdict`.
+
+# %% mystnb={"image": {"alt": "The stored two-gpu result, two panels: each seed's test error and test loss for the two-tower network and for one tower with half the kernels, the two arms of a seed joined by a line and each arm's mean marked."}}
+viz.plot_claim(two_gpu)
+plt.show()
 
 # %% [markdown]
 # ## Summary
@@ -258,5 +292,63 @@ assert all(t["verdict"] in (*reproduce.VERDICTS, "not measured") for t in two_gp
 #   same logits as the grouped `AlexNet`; the conversion goes both ways without loss.
 # - The split moves activations, proportional to the batch; data parallelism moves gradients,
 #   proportional to the parameters. With AlexNet's huge fully-connected layers, the paper's split
-#   sends less than data parallelism would at its batch of 128, and more above the crossover
-#   batch size computed above.
+#   sends less than data parallelism up to a batch of about {glue:}`crossover` images.
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. **Where the split stops paying.** With the controls of *Compared with data parallelism* (in
+#    Colab or Jupyter), find the width of fc6 and fc7 at which the crossover falls below the
+#    paper's batch of 128. What would the paper's network have had to look like for data
+#    parallelism to be the cheaper choice in 2012?
+#
+#    :::{dropdown} Hint
+#    The split's traffic per image is dominated by conv3's input, which does not depend on the
+#    fully-connected width; the gradients do, through fc6's 9,216 × width weights.
+#    :::
+#
+#    :::{dropdown} Solution
+#    Even at a width of 512 the convolutional layers' 2.3 million parameters and fc6's
+#    9,216 × 512 weights keep the crossover above 128 images: data parallelism would only have
+#    been cheaper for a network with far smaller fully-connected layers, or with much larger
+#    batches than §5's.
+#    :::
+#
+# 2. **Ring all-reduce on more GPUs.** `alexnet.summary.data_parallel_bytes(parameters, gpus=N)`
+#    counts the bytes all *N* GPUs send together. Compute it for 2, 4 and 8 GPUs. Why does the
+#    total grow while each GPU's share stays almost the same?
+#
+#    :::{dropdown} Solution
+#    Each GPU sends $2(N-1)/N$ gradients' worth: 1, 1.5 and 1.75 times the gradient for 2, 4 and
+#    8 GPUs, so the total is $2(N-1)$ gradients. Each link carries about the same load whatever
+#    *N*, which is why the ring scales; the total grows because there are more links.
+#    :::
+#
+# 3. **One more crossing, in the package.** In `alexnet/two_tower.py`, the towers exchange their
+#    maps on the way into conv3 only. Make conv4 read both towers too (the way conv3 does), then
+#    count the traffic with `crossing_traffic` again. How much does the split's cost per image
+#    grow, and why did the paper keep conv4 on its own GPU?
+#
+#    :::{dropdown} Hint
+#    conv4's input is conv3's output: 192 maps of 13×13 per tower.
+#    :::
+#
+#    :::{dropdown} Solution
+#    Each tower then receives the other's 192 × 13 × 13 values on the way into conv4 too, more
+#    than conv3's 128 × 13 × 13: the split's traffic more than doubles, and every step waits for
+#    one more copy between the cards. The paper chose where to communicate so that "the amount of
+#    communication" stays "an acceptable fraction of the amount of computation" (§3.2). Undo the
+#    change: the package's tests check the paper's connectivity.
+#    :::
+#
+# 4. **On real GPUs.** In Colab with a GPU runtime, set `FULL_SIZE = True`: the towers move to the
+#    GPU (both to the same one if there is only one) and the claim `two-gpu` runs at GPU scale.
+#    Do the logits still agree with the grouped network's? Does the paired difference now exclude
+#    zero?
+#
+#    :::{dropdown} Solution
+#    The logits agree to float32 rounding on a GPU too (cuDNN sums in yet another order). The
+#    claim's table is recomputed from `gpu-results/two-gpu-gpu.json`; with all of CIFAR-10 the
+#    runs are longer and the interval narrower, but a 1.7-point effect of ImageNet need not
+#    carry over to a network this small.
+#    :::

@@ -56,7 +56,7 @@ def install_cell_source(config: dict) -> str:
     """Every notebook's first cell: installs the package in Colab and does nothing elsewhere."""
     return (
         "# In Colab, install this book's `alexnet` package (Colab already has PyTorch).\n"
-        "# Elsewhere this cell does nothing: run `pip install -r requirements.txt` once instead.\n"
+        "# Elsewhere it does nothing: run `pip install -r requirements.txt` once.\n"
         "import sys\n"
         "\n"
         'if "google.colab" in sys.modules:\n'
