@@ -22,9 +22,8 @@ def readable_figures():
     try:
         for number in plt.get_fignums():
             figure = plt.figure(number)
-            width = figure.get_size_inches()[0]
-            assert width <= viz.COLUMN_WIDTH + 1e-9, f"figure {width:.1f} in wide"
             assert viz.too_small_text(figure) == []
+            assert viz.shown_width(figure) <= 100 * viz.COLUMN_WIDTH + 20   # pixels, as saved
     finally:
         plt.close("all")
 

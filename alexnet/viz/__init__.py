@@ -32,20 +32,21 @@ from .lrn import plot_lrn_response, show_feature_maps, show_lrn_maps, simultaneo
 from .neighbours import plot_neighbour_examples, plot_neighbours, plot_top5
 from .parallel import plot_traffic
 from .pooling import draw_pooling
-from .publish import claim_table, figure_tabs, glue, glue_claim, markdown_table, wrapped
-from .results import plot_arms, plot_claim, plot_curves, plot_epochs_to, plot_learning_rates, \
-    seed_curves
-from .style import COLUMN_WIDTH, too_small_text, use_book_style
+from .publish import claim_table, departures_box, figure_tabs, glue, glue_claim, markdown_table, \
+    wrapped
+from .results import plot_arms, plot_claim, plot_confusion, plot_curves, plot_epochs_to, \
+    plot_learning_rates, seed_curves
+from .style import COLUMN_WIDTH, shown_width, too_small_text, use_book_style
 from .widgets import interactive_figure
 
 __all__ = ["ACTIVATION_COLOURS", "as_display_images", "claim_table", "COLUMN_WIDTH",
-           "CROSS_COLOUR", "draw_architecture", "draw_pooling", "figure_tabs", "glue",
-           "glue_claim", "GPU_COLOURS", "interactive_figure", "markdown_table",
-           "plot_activations", "plot_arms", "plot_claim", "plot_curves",
-           "plot_epochs_to", "plot_expected_gradient", "plot_filters",
-           "plot_kernel_index", "plot_learning_rates", "plot_lrn_response",
-           "plot_map_sizes", "plot_neighbour_examples", "plot_neighbours",
-           "plot_saturation", "plot_top5", "plot_tower_filters", "plot_traffic",
-           "seed_curves", "show_augmentations", "show_feature_maps", "show_images",
-           "show_lrn_maps", "simultaneous_contrast", "too_small_text", "use_book_style",
-           "wrapped"]
+           "CROSS_COLOUR", "departures_box", "draw_architecture", "draw_pooling",
+           "figure_tabs", "glue", "glue_claim", "GPU_COLOURS", "interactive_figure",
+           "markdown_table", "plot_activations", "plot_arms", "plot_claim",
+           "plot_confusion", "plot_curves", "plot_epochs_to", "plot_expected_gradient",
+           "plot_filters", "plot_kernel_index", "plot_learning_rates",
+           "plot_lrn_response", "plot_map_sizes", "plot_neighbour_examples",
+           "plot_neighbours", "plot_saturation", "plot_top5", "plot_tower_filters",
+           "plot_traffic", "seed_curves", "show_augmentations", "show_feature_maps",
+           "show_images", "show_lrn_maps", "shown_width", "simultaneous_contrast", "too_small_text",
+           "use_book_style", "wrapped"]

@@ -25,7 +25,8 @@ def plot_traffic(batches, per_image: int, parameters: int, highlight: int | None
             label=f"data parallel, {gpus} GPUs (all-reduce)")
     crossover = crossover_batch(per_image, parameters, gpus, bytes_per_value)
     ax.axvline(crossover, color="black", lw=0.8, ls=":")
-    ax.text(crossover, data * 1.05, f" equal at {crossover:,.0f}", va="bottom")
+    ax.text(crossover, 0.04, f" equal at {crossover:,.0f}", va="bottom",
+            transform=ax.get_xaxis_transform())
     if highlight is not None:
         split = model_parallel_bytes(per_image, highlight) / 1e6
         ax.axvline(highlight, color="grey", lw=0.8, ls="--")

@@ -21,7 +21,7 @@ import html
 import textwrap
 
 __all__ = ["GLUE_PREFIX", "glue", "glue_claim", "figure_tabs", "markdown_table", "claim_table",
-           "wrapped"]
+           "departures_box", "wrapped"]
 
 #: The MIME prefix under which myst-nb finds hidden glued outputs.
 GLUE_PREFIX = "application/papermill.record/"
@@ -168,3 +168,24 @@ def claim_table(result: dict):
              reproduce.estimate_text(t), "verdict": t.get("verdict_words", "not finalised")}
             for t in result["tests"]]
     return markdown_table(rows)
+
+
+def departures_box(rows: list[dict]) -> None:
+    """Show the package's departures from the paper (:func:`alexnet.departures.departures`: name,
+    paper, ours, why, setting) as a box on the book's page (a MyST admonition), and as an HTML
+    list in Jupyter."""
+    from IPython.display import display
+
+    def item(r, bold, em, code):
+        return (f"{bold(r['name'])} {em('The paper:')} {r['paper']} {em('This package:')} "
+                f"{r['ours']} {em('Why:')} {r['why']} {em('Set now:')} {code(r['setting'])}")
+
+    myst = (":::{admonition} Departures from the paper\n:class: note\n\n" + "\n".join(
+        "- " + item(r, lambda t: f"**{t}.**", lambda t: f"*{t}*", lambda t: f"`{t}`")
+        for r in rows) + "\n:::\n")
+    esc = html.escape
+    page = "<ul>" + "".join("<li>" + item(
+        {k: esc(str(v)) for k, v in r.items()}, lambda t: f"<b>{t}.</b>",
+        lambda t: f"<i>{t}</i>", lambda t: f"<code>{t}</code>") + "</li>" for r in rows) + "</ul>"
+    display({"text/markdown": myst, "text/html": "<h4>Departures from the paper</h4>" + page},
+            raw=True)

@@ -11,12 +11,13 @@ from .activations import ACTIVATION_COLOURS
 from .style import COLUMN_WIDTH, axes_or_new, styled
 
 __all__ = ["seed_curves", "plot_curves", "plot_arms", "plot_claim", "plot_learning_rates",
-           "plot_epochs_to"]
+           "plot_epochs_to", "plot_confusion"]
 
 _PERCENT_KEYS = ("top1", "top5", "gap", "error")
 _KEY_NAMES = {"train_top1": "training error", "val_top1": "test error", "train_top5":
               "top-5 training error", "val_top5": "top-5 test error", "train_loss": "training loss",
-              "val_loss": "test loss", "train_error": "training error", "test_error": "test error"}
+              "val_loss": "test loss", "train_error": "training error", "test_error": "test error",
+              "test_top1": "test error", "test_top5": "top-5 test error", "test_loss": "test loss"}
 
 
 def seed_curves(runs: list[dict], label: str = "variant") -> dict:
@@ -175,4 +176,25 @@ def plot_epochs_to(curves: dict, targets, key: str = "train_top1", ax=None):
     ax.invert_xaxis()
     ax.set_ylim(bottom=0)
     ax.legend()
+    return ax
+
+
+@styled
+def plot_confusion(counts, classes, ax=None):
+    """A confusion matrix (rows: true class, columns: predicted class; ``counts`` as nested lists
+    or a tensor), each row shown as shares of its class, with each class's error beside its
+    name. Returns the Axes."""
+    import torch
+
+    counts = torch.as_tensor(counts, dtype=torch.float64)
+    shares = counts / counts.sum(1, keepdim=True).clamp_min(1)
+    ax = axes_or_new(ax, COLUMN_WIDTH - 0.6, 5.4)
+    image = ax.imshow(shares.numpy(), cmap="Blues", vmin=0, vmax=1)
+    errors = 1 - shares.diag()
+    ax.set_yticks(range(len(classes)), [f"{c} ({100 * e:.0f}%)" for c, e in
+                                        zip(classes, errors.tolist())])
+    ax.set_xticks(range(len(classes)), classes, rotation=60, ha="right")
+    ax.set(xlabel="predicted class", ylabel="true class (its error)")
+    ax.spines[:].set_visible(False)
+    ax.figure.colorbar(image, ax=ax, fraction=0.04, label="share of the true class")
     return ax

@@ -14,7 +14,7 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 
 __all__ = ["COLUMN_WIDTH", "MIN_FONT_SIZE", "RC", "use_book_style", "styled", "new_figure",
-           "axes_or_new", "too_small_text"]
+           "axes_or_new", "too_small_text", "shown_width"]
 
 #: The widest figure, in inches, that the book's column shows at its own size (at 100 dpi).
 COLUMN_WIDTH = 6.8
@@ -84,3 +84,15 @@ def too_small_text(figure) -> list[str]:
         if text.get_visible() and text.get_text().strip() and text.get_fontsize() < MIN_FONT_SIZE:
             small.append(f"{text.get_text()!r} ({text.get_fontsize():g} pt)")
     return small
+
+
+def shown_width(figure) -> int:
+    """The width in pixels at which the book shows ``figure``: saved at 100 dpi, cropped to what
+    it draws (as the notebook's inline backend saves it), legends outside the axes included."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    return Image.open(buffer).size[0]

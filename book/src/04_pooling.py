@@ -152,8 +152,9 @@ images = data.cifar10(train=False).images[:500].float() - mean
 change = {z: analysis.pooled_shift_change(first_layer, images, z)
           for z in (3, 2)}
 for z, value in change.items():
-    viz.glue(f"shift-{z}", f"{value:.0%}")
     print(f"z = {z}, s = 2: a shift of one pixel changes them by {value:.0%}")
+for z, value in change.items():
+    viz.glue(f"shift-{z}", f"{value:.0%}")
 
 # %%
 assert change[3] < change[2]

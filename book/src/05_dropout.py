@@ -209,9 +209,9 @@ drop = none["test_error"] - half["test_error"]
 assert rise > drop
 
 # %% [markdown]
-# Without dropout (*p* = 0) the classifier learns its training images by heart: after
-# {glue:}`head-train-0` training error it stalls at {glue:}`head-test-0` test error, a gap of
-# {glue:}`head-gap-0`. With *p* = 0.5 the gap falls to {glue:}`head-gap-5`, but read the two
+# Without dropout (*p* = 0) the classifier learns its training images by heart: its training
+# error falls to {glue:}`head-train-0` while its test error stalls at {glue:}`head-test-0`, a gap
+# of {glue:}`head-gap-0`. With *p* = 0.5 the gap falls to {glue:}`head-gap-5`, but read the two
 # errors separately: the test error only moves to {glue:}`head-test-5`, while the training error
 # rises to {glue:}`head-train-5`. Most of the smaller gap is the network fitting its training set
 # less well, not predicting new images better; on a thousand images and a classifier of raw

@@ -43,7 +43,7 @@ from alexnet import reproduce, summary, viz
 from alexnet.two_tower import crossing_traffic
 
 viz.use_book_style()
-FULL_SIZE = False  # <- True in Colab with a GPU: towers on the GPU(s), full runs
+FULL_SIZE = False  # <- True in Colab with a GPU: towers there, full runs
 
 if FULL_SIZE and torch.cuda.device_count() >= 2:
     DEVICES = ("cuda:0", "cuda:1")   # the paper's layout: one tower per GPU
@@ -242,10 +242,11 @@ viz.interactive_figure(
 # %%
 viz.figure_tabs(
     "traffic", {f"fc {h}": traffic_at(h) for h in (1024, 4096, 8192)},
-    {f"fc {h}": f"Megabytes sent between the GPUs per training step against the "
-                f"batch size, with fc6 and fc7 {h} wide: the paper's split grows "
-                f"with the batch, data parallelism stays flat, and a dotted line "
-                f"marks where they cross." for h in (1024, 4096, 8192)})
+    {f"fc {h}": f"Megabytes sent between the GPUs per training step "
+                f"against the batch size, with fc6 and fc7 {h} wide: the "
+                f"paper's split grows with the batch, data parallelism stays "
+                f"flat, and a dotted line marks where they cross."
+     for h in (1024, 4096, 8192)})
 
 # %% [markdown]
 # Narrower fully-connected layers hardly change what the split sends (conv3's maps dominate it)

@@ -14,11 +14,13 @@
 # # 7. Results
 #
 # This chapter puts the paper's numbers beside ours. First what the paper reported, on ImageNet,
-# with one or several networks. Then the claims ledger: every claim of the paper that this project
-# tests, the setting we tested it in, what we measured, and a verdict decided by statistics over
-# several seeds, all generated from the result files that `python -m alexnet reproduce` writes.
-# Then the training curves behind the ledger, and finally the paper's Figure 4 (top-5 predictions,
-# and the images that the network finds similar) at the scale we can afford.
+# with one or several networks. Then the family at work: the reproduction's reference run, a
+# CIFAR-sized AlexNet trained with the paper's recipe on all of CIFAR-10. Then the decisions this
+# package takes where it departs from the paper, and the claims ledger: every claim of the paper
+# that this project tests, the setting we tested it in, what we measured, and a verdict decided by
+# statistics over several seeds, all generated from the result files that
+# `python -m alexnet reproduce` writes. Last, the paper's Figure 4 (top-5 predictions, and the
+# images that the network finds similar) at the scale we can afford.
 #
 # A word on scale before any number. The paper trained for five to six days on two GPUs on 1.2
 # million ImageNet images (§5). This book has no ImageNet training set and no GPU when it is built,
@@ -28,27 +30,27 @@
 # %% [markdown]
 # ## Settings
 #
-# The live experiment at the end trains a small `CifarAlexNet` on a CPU for a few epochs. In Colab
-# with a GPU, set `FULL_SIZE = True` to train it on all 50,000 CIFAR-10 training images instead.
+# Nothing in this chapter trains: everything is read from the result files shipped with the
+# package. In Colab with a GPU, set `FULL_SIZE = True` to rerun the reference run at GPU scale
+# there (its result goes to `gpu-results/`).
 
 # %%
-from dataclasses import replace
-
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
-from IPython.display import Markdown, display
+from IPython.display import HTML, display
 
-from alexnet import data, reproduce, viz
+from alexnet import data, departures, reproduce, viz
 
-FULL_SIZE = False  # <- True in Colab with a GPU: the live network trains on all of CIFAR-10
+viz.use_book_style()
+FULL_SIZE = False  # <- True in Colab with a GPU: the reference run there
 
-DEVICE = torch.device("cuda" if FULL_SIZE and torch.cuda.is_available() else "cpu")
-LIVE = reproduce.SCALES["gpu"] if FULL_SIZE else replace(
-    reproduce.SCALES["cpu"], name="live", train_images=1_500, test_images=500, epochs=3,
-    neighbour_queries=200, seeds=1)
-print(f"device: {DEVICE}; live network: {LIVE.train_images or 'all 50,000'} training images, "
-      f"{LIVE.epochs} epochs")
+if FULL_SIZE:
+    reference = reproduce.run_reference("gpu", out="gpu-results")
+else:
+    reference = reproduce.load("reference")
+print(f"reference run: {reference['scale']} scale, "
+      f"{reference['provenance']['device']}")
 
 # %% [markdown]
 # ## What the paper reported
@@ -63,8 +65,9 @@ print(f"device: {DEVICE}; live network: {LIVE.train_images or 'all 50,000'} trai
 # | **CNN (this paper)** | **37.5%** | **17.0%** |
 #
 # **ILSVRC-2012** (Table 2; the competition the network won). "5 CNNs" averages the predictions of
-# five similar networks; the networks marked * were first trained on the whole Fall 2011 release of
-# ImageNet (15 million images, 22,000 categories) with a sixth convolutional layer, then fine-tuned:
+# five similar networks. "1 CNN*" is one network with a sixth convolutional layer, first trained on
+# the whole Fall 2011 release of ImageNet (15 million images, 22,000 categories), then fine-tuned
+# on ILSVRC-2012. "7 CNNs*" averages two such pre-trained networks with the five plain ones:
 #
 # | model | top-1 (val) | top-5 (val) | top-5 (test) |
 # |---|---|---|---|
@@ -76,17 +79,8 @@ print(f"device: {DEVICE}; live network: {LIVE.train_images or 'all 50,000'} trai
 #
 # The validation and test error rates "do not differ by more than 0.1%" (§6), which is why the
 # table mixes them. The gap to the second-best entry, 15.3% against 26.2% top-5, is what made the
-# paper famous:
-
-# %%
-ILSVRC_2012_TOP5_TEST = {"SIFT + FVs\n(2nd best)": 26.2, "5 CNNs": 16.4, "7 CNNs*": 15.3}  # Table 2
-fig, ax = plt.subplots(figsize=(5, 2.6))
-ax.barh(list(ILSVRC_2012_TOP5_TEST)[::-1], list(ILSVRC_2012_TOP5_TEST.values())[::-1],
-        color=["C0", "C0", "C7"])
-ax.set_xlabel("ILSVRC-2012 top-5 test error (%), Table 2")
-plt.show()
-
-# %% [markdown]
+# paper famous.
+#
 # Inside the network, the paper credits each of its choices with part of the result, on ImageNet
 # unless noted:
 #
@@ -100,60 +94,104 @@ plt.show()
 # | ten patches at test time | 39.0% → 37.5% top-1 (ILSVRC-2010) | §4.1, §6 |
 # | dropout | "substantial overfitting" without it; 2× the iterations | §4.2 |
 # | removing any middle convolutional layer | about +2% top-1 | §7 |
+
+# %% [markdown]
+# ## The family at work: the reference run
 #
+# Before any ablation, the reproduction checks that the family learns at all:
+# `reproduce.run_reference` trains, once each, Figure 1's `FourLayerCNN` with cuda-convnet's
+# recipe for it and `CifarAlexNet`, the CIFAR-sized AlexNet, with the paper's recipe (§5's SGD,
+# §4.1's crops, flips and PCA lighting, §4.2's dropout), both on all 50,000 CIFAR-10 training
+# images, and scores them on all 10,000 test images.
+
+# %%
+networks = reference["networks"]
+cifar, four = networks["cifar"], networks["four"]
+viz.glue("ref-cifar-error", f"{cifar['test_error']:.1%}")
+viz.glue("ref-four-error", f"{four['test_error']:.1%}")
+viz.glue("ref-cifar-setting", reference["regimes"]["reference-cifar"])
+viz.glue("ref-four-setting", reference["regimes"]["reference-four"])
+viz.glue("ref-device", reference["provenance"]["device"])
+viz.glue("ref-minutes", f"{reference['provenance']['wall_seconds'] / 60:.0f}")
+worst = max(range(10), key=lambda c: cifar["per_class_error"][c])
+best = min(range(10), key=lambda c: cifar["per_class_error"][c])
+for name, c in (("worst", worst), ("best", best)):
+    viz.glue(f"ref-{name}-class", cifar["classes"][c])
+    viz.glue(f"ref-{name}-error", f"{cifar['per_class_error'][c]:.0%}")
+display(viz.markdown_table(
+    [[n["label"], f"{n['train_images']:,}", f"{n['test_images']:,}",
+      f"{n['test_error']:.1%}"] for n in networks.values()],
+    ["network and recipe", "training images", "test images", "test error"],
+    align="lrrr"))
+
+# %% [markdown]
+# TODO-RESULT: `CifarAlexNet` reaches {glue:}`ref-cifar-error` test error
+# ({glue:}`ref-cifar-setting`), Figure 1's four-layer net {glue:}`ref-four-error`
+# ({glue:}`ref-four-setting`); {glue:}`ref-minutes` minutes on {glue:}`ref-device`. Its hardest
+# class is {glue:}`ref-worst-class` ({glue:}`ref-worst-error` wrong), its easiest
+# {glue:}`ref-best-class` ({glue:}`ref-best-error`). Interpretive paragraph: what cuda-convnet's
+# nets reached (18% for layers-18pct.cfg, 11% for the locally connected net with LRN), why ours
+# differ.
+
+# %% mystnb={"image": {"alt": "Test error per epoch of the two reference networks trained on all of CIFAR-10: CifarAlexNet with the paper's recipe and FourLayerCNN with cuda-convnet's recipe; both fall quickly, then in steps where the learning rate is divided by ten."}}
+curves = {"CifarAlexNet": cifar["curve"], "FourLayerCNN": four["curve"]}
+viz.plot_curves(curves, "test_top1")
+plt.show()
+
+# %% mystnb={"image": {"alt": "The confusion matrix of the reference CifarAlexNet on the 10,000 CIFAR-10 test images: a dark diagonal, each class labelled with its error; the largest off-diagonal cells join cat and dog, and automobile and truck."}}
+viz.plot_confusion(cifar["confusion"], cifar["classes"])
+plt.show()
+
+# %% [markdown]
+# The curves were scored on the test images after every epoch for this plot only; no schedule
+# read them (the learning rate falls at fixed epochs). The matrix shows where the errors go: each
+# row is a true class, each column the class predicted, as a share of the row.
+
+# %% [markdown]
+# (departures)=
+# ## Departures from the paper
+#
+# Where the paper leaves a choice open, or where this package departs from it, the decision is in
+# the code with its reason, and `alexnet.departures.departures()` lists them, each with the
+# setting the code has now (read from the code when this page was built, never typed):
+
+# %%
+viz.departures_box(departures.departures())
+
+# %% [markdown]
+# The experiments of `alexnet.reproduce` say in their settings which of these they change (for
+# example PyTorch's initialisation in the CIFAR-sized runs), and every result file records them.
+
+# %% [markdown]
 # ## The claims ledger
 #
-# Each of these becomes a claim of `alexnet.reproduce`: a command trains the paper's variant and
-# the alternative on real CIFAR-10 images, with the same seeds (so that each pair starts from the
-# same initial weights and sees the same batches), and writes a result file with its provenance.
-# Differences are oriented so that positive means the paper's direction, and the verdict follows
-# from the t-based 95% interval of the mean difference over seeds: *reproduced* above zero, *not
-# reproduced* below it, *within noise* when it contains zero. The table below is generated from the
-# result files, by the same function that writes `results/LEDGER.md`; nothing in it is typed by
-# hand.
+# Each of the paper's claims above becomes a claim of `alexnet.reproduce`: a command trains the
+# paper's variant and the alternative on real CIFAR-10 images, with the same seeds (so that each
+# pair starts from the same initial weights and sees the same batches), and writes a result file
+# with its provenance. Differences are oriented so that positive means the paper's direction. The
+# verdict has two parts: the *direction* (the paper's, the opposite, or inconclusive: a direction
+# needs a 95% interval that excludes zero *and* a p-value below 0.05 after Holm's adjustment for
+# all the ledger's tests) and the *size* (the paper's number above, inside or below our interval),
+# with the smallest effect each run could have detected (MDE, at 80% power). The table is
+# generated from the result files by `reproduce.ledger_html`; each claim's setting is in its
+# dropdown.
 
 # %%
 rows = reproduce.ledger_rows()
-display(Markdown(reproduce.ledger_markdown(rows)))
+display(HTML(reproduce.ledger_html()))
 
 # %%
-assert len(rows) == len(reproduce.CLAIMS) * len(reproduce.LEDGER_SCALES)
-measured = sorted({r["claim"] for r in rows if r["run"]})
-print(f"claims with a measured result: {len(measured)} of {len(reproduce.CLAIMS)}")
-assert all(r["run"] for r in rows if r["scale"] == "cpu"), "every claim ships a CPU-scale result"
+claims = {r["claim"].split(". ")[1].split(" ")[0] for r in rows}
+assert claims == set(reproduce.CLAIMS)
+verdicts = [r["direction"] for r in rows]
+viz.glue("ledger-tests", str(len(rows)))
+for direction in ("paper", "opposite", "inconclusive"):
+    viz.glue(f"ledger-{direction}", str(verdicts.count(direction)))
 
 # %% [markdown]
-# Read the verdicts with the settings beside them. A CPU-scale run trains a few epochs on a few
-# thousand images: an effect of a fraction of a percent on ImageNet after 90 epochs can easily
-# vanish in its noise, and *within noise* then means "not shown at this scale", not "false". The
-# last section of the ledger says, for each claim that did not reproduce, why a small run may
-# differ. A GPU-scale row (all of CIFAR-10) replaces "not yet run" once someone runs
-# `python -m alexnet reproduce all --scale gpu` on a CUDA GPU.
-#
-# ## Training curves
-#
-# The result files keep every run's per-epoch curve. Test error per epoch, one colour per variant,
-# a thin line per seed and a thick one for their mean (for the ReLU claim, training error, which
-# is what Figure 1 plots):
-
-# %%
-results = {name: reproduce.committed_result(name) for name in reproduce.ORDER}
-print("result files read:", ", ".join(results))
-
-# %%
-fig, axes = plt.subplots(-(-len(results) // 3), 3, figsize=(16, 3.6 * -(-len(results) // 3)),
-                         squeeze=False)
-for ax, (name, result) in zip(axes.flat, results.items()):
-    relu = name == "relu"
-    curves = viz.seed_curves(result["runs"], "activation" if relu else "variant")
-    viz.plot_curves(curves, "train_top1" if relu else "val_top1", ax=ax,
-                    ylabel=f"{'training' if relu else 'test'} top-1 error (%)")
-    ax.set_title(f"{name} ({result['scale'].upper()} scale)", fontsize=10)
-    ax.legend(frameon=False, fontsize=7)
-for ax in axes.flat[len(results):]:
-    ax.axis("off")
-fig.tight_layout()
-plt.show()
+# TODO-RESULT: of the {glue:}`ledger-tests` tests, {glue:}`ledger-paper` go the paper's way,
+# {glue:}`ledger-opposite` the opposite way and {glue:}`ledger-inconclusive` are inconclusive.
+# Interpretive paragraph on the ledger as a whole.
 
 # %% [markdown]
 # ## Figure 4, at CIFAR scale
@@ -167,104 +205,130 @@ plt.show()
 # dogs and elephants appear in a variety of poses".
 #
 # We cannot show this for ImageNet: there is no ImageNet training set and no trained ImageNet
-# weights in this book's offline environment, and a network trained on 1,000 photographs (one per
-# class) would learn nothing. So we do the same analysis for a `CifarAlexNet` trained on real
-# CIFAR-10 images, with its 512-unit fc7 as the feature space, and compare with neighbours found
-# by pixel distance. This is a CIFAR-scale analogue of Figure 4, not the figure itself.
+# weights in this book's offline environment. So we do the same analysis for the reference
+# `CifarAlexNet`, with its 512-unit fc7 as the feature space, and compare with the neighbours
+# found by pixel distance. This is a CIFAR-scale analogue of Figure 4, not the figure itself.
 #
-# ### A network trained live
-#
-# The claim `neighbours` of `alexnet.reproduce`, at a scale small enough for this page: it trains
-# the grouped `CifarAlexNet` with the paper's recipe, then takes test images as queries and the
-# training images as the database.
-
-# %%
-# NBVAL_IGNORE_OUTPUT
-live = reproduce.CLAIMS["neighbours"].run(LIVE, 1, DEVICE, False)
-run = live["runs"][0]
-seed_result = live["extra"]["neighbours"][0]
-print(f"trained on {DEVICE} for {len(run['curve'])} epochs: test error "
-      f"{run['metrics']['test_top1']:.1%} (chance: 90%)")
-print(f"share of the {live['extra']['k']} nearest training images with the query's class: "
-      f"fc7 {seed_result['feature_agreement']:.1%}, pixels {seed_result['pixel_agreement']:.1%}")
-
-# %%
-assert run["metrics"]["test_top1"] < 0.9, "the live network should beat chance"
-assert len(seed_result["examples"]) > 0 and len(seed_result["top5"]["classes"]) == 8
-
-# %% [markdown]
 # Its top-5 predictions for eight test images, the true class above each image and in red among the
 # bars when the network has it in its top five:
 
-# %%
+# %% mystnb={"image": {"alt": "Eight CIFAR-10 test images in four rows of two, each with its true class above it and beside it a bar chart of the reference network's five most probable classes, the true class in red when it is among them."}}
 train_set, test_set = data.cifar10(train=True), data.cifar10(train=False)
-classes = test_set.classes
-
-
-def show_top5(top5):
-    """Figure 4 (left) for the stored top-5 predictions of a neighbours result."""
-    shown = torch.tensor(top5["test_index"])
-    viz.plot_top5(test_set.images[shown], top5["classes"], top5["probabilities"], classes,
-                  test_set.targets[shown])
-    plt.show()
-
-
-show_top5(seed_result["top5"])
-
-# %% [markdown]
-# And its neighbours, for a few test images (framed in red): first the six training images nearest
-# in fc7, then the six nearest in pixels.
-
-# %%
-viz.plot_neighbour_examples(seed_result["examples"][:3], train_set, test_set)
+top5 = cifar["neighbours"]["top5"]
+shown = torch.tensor(top5["test_index"])
+viz.plot_top5(test_set.images[shown], top5["classes"], top5["probabilities"],
+              test_set.classes, test_set.targets[shown])
 plt.show()
 
 # %% [markdown]
-# A network trained for a few epochs on a CPU is a weak one, and its neighbours are rough. The
-# run stored with the package trained longer:
-#
-# ### The stored run
-#
-# The claim `neighbours` as committed: the same analysis for several seeds, with many more queries.
+# And its neighbours: a test image (framed in red), the six training images nearest to it in fc7,
+# then the six nearest in pixels. In Colab or Jupyter, the menu below picks any of the stored
+# query images; on this page, the tabs show three.
 
 # %%
-neighbours = reproduce.chapter_result("neighbours")
+examples = cifar["neighbours"]["examples"]
 
-# %%
-stored = neighbours["extra"]["neighbours"][0]
-show_top5(stored["top5"])
-viz.plot_neighbour_examples(stored["examples"], train_set, test_set)
-plt.show()
 
-# %%
-assert neighbours["tests"][0]["verdict"] in (*reproduce.VERDICTS, "not measured")
-
-# %% [markdown]
-# Pick a query image of the stored run to see its neighbours both ways (the page shows the first):
-
-# %%
 def neighbours_of(query):
-    """The stored run's neighbours of one query image, in fc7 and in pixels."""
-    return viz.plot_neighbour_examples([stored["examples"][query]], train_set, test_set)
+    """One stored query's neighbours, in fc7 and in pixels."""
+    return viz.plot_neighbour_examples([examples[query]], train_set, test_set)
 
 
+# %% tags=["remove-output"]
 viz.interactive_figure(neighbours_of, query=widgets.Dropdown(
-    options=[(f"test image {e['test_index']}", i) for i, e in enumerate(stored["examples"])],
-    value=0, description="query"))
+    options=[(f"test image {e['test_index']}", i)
+             for i, e in enumerate(examples)], value=0, description="query"))
+
+# %%
+viz.figure_tabs(
+    "queries", {f"test image {examples[i]['test_index']}": neighbours_of(i)
+                   for i in range(3)},
+    {f"test image {examples[i]['test_index']}":
+     f"A CIFAR-10 test image of a "
+     f"{test_set.classes[int(test_set.targets[examples[i]['test_index']])]}, "
+     f"then its six nearest training images in fc7 (top row) and in pixels "
+     f"(bottom row), each titled with its class." for i in range(3)})
+
+# %%
+neighbours = reproduce.load("neighbours")
+viz.glue_claim("neighbours", neighbours)
+viz.glue("ref-fc7-share", f"{cifar['neighbours']['feature_agreement']:.0%}")
+viz.glue("ref-pixel-share", f"{cifar['neighbours']['pixel_agreement']:.0%}")
+viz.glue("ref-k", str(cifar["neighbours"]["k"]))
+viz.glue("ref-queries", f"{cifar['neighbours']['queries']:,}")
+display(viz.claim_table(neighbours))
 
 # %% [markdown]
-# Pixel distance can only find images with the same colours in the same places, so a blue
-# background matches a blue background, whatever stands in front of it. The fc7 neighbours are
-# free to differ in colour and pose. Whether they share the query's class more often than the pixel
-# neighbours, over all queries and seeds, is the measurement printed above and the ledger's row for
-# claim 9.
-#
+# TODO-RESULT: over {glue:}`ref-queries` test images, {glue:}`ref-fc7-share` of the
+# {glue:}`ref-k` nearest training images in fc7 share the query's class, against
+# {glue:}`ref-pixel-share` in pixels. The claim `neighbours` measures the same over several seeds:
+# {glue:}`neighbours-0-estimate`, {glue:}`neighbours-0-verdict`. Interpretive paragraph.
+
+# %% [markdown]
 # ## Summary
 #
 # - The paper's results are ImageNet results: 37.5% / 17.0% top-1 / top-5 on ILSVRC-2010 with one
 #   network, 15.3% top-5 on ILSVRC-2012 with seven, against 26.2% for the next entry.
-# - This book tests the claims behind them one by one on CIFAR-10, paired by seed, with a verdict
-#   from the statistics; the ledger says which reproduced at our scale and why others may not.
+# - The CIFAR-sized AlexNet, trained with the paper's recipe on all of CIFAR-10, reaches
+#   {glue:}`ref-cifar-error` test error.
+# - This book tests the claims behind the paper's numbers one by one on CIFAR-10, paired by seed,
+#   with a verdict in two parts (direction and size) and the smallest effect each run could see.
 # - Figure 4's nearest-neighbour picture has a CIFAR-scale analogue, measured rather than shown:
 #   how often an image's neighbours in the last hidden layer share its class, against its
 #   neighbours in pixel space.
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. **Neighbours that disagree.** With the menu of *Figure 4, at CIFAR scale* (in Colab or
+#    Jupyter), find a query whose fc7 neighbours share its class while its pixel neighbours do
+#    not, and one where it is the other way round. What do the pixel neighbours have in common
+#    with the query?
+#
+#    :::{dropdown} Hint
+#    Look at the backgrounds: sky, grass, water.
+#    :::
+#
+#    :::{dropdown} Solution
+#    Pixel distance can only find images with the same colours in the same places, so a bird or an
+#    aeroplane against blue sky retrieves other things against blue sky. fc7 neighbours are free
+#    to differ in colour and pose, and are more often of the same class; where they are not, they
+#    are usually a class the network confuses with the query's (the confusion matrix: cat and
+#    dog, automobile and truck).
+#    :::
+#
+# 2. **Which errors are the network's?** From `cifar["confusion"]`, find the pair of classes the
+#    reference network confuses most, in both directions together. Is the pair a surprise?
+#
+#    :::{dropdown} Solution
+#    ```python
+#    counts = torch.tensor(cifar["confusion"])
+#    both = counts + counts.T
+#    both.fill_diagonal_(0)
+#    i, j = divmod(int(both.argmax()), 10)
+#    print(cifar["classes"][i], cifar["classes"][j], int(both[i, j]))
+#    ```
+#    On CIFAR-10 it is almost always cat and dog: small, furry, on similar backgrounds.
+#    :::
+#
+# 3. **A departure of your own.** Pick one entry of the box *Departures from the paper*, change
+#    its setting in the package (for example `AlexNet`'s default `dropout_style` to `"inverted"`),
+#    rebuild this chapter, and check that the box's *Set now* line follows the code. Then undo the
+#    change.
+#
+#    :::{dropdown} Solution
+#    The box is generated by `alexnet.departures.departures()`, which reads each setting from the
+#    code (a default argument, a module constant) when it is called: the new default appears in
+#    the *Set now* line without anyone typing it. That is the point of generating it.
+#    :::
+#
+# 4. **The reference run on a GPU.** In Colab with a GPU runtime, set `FULL_SIZE = True`: the
+#    reference run trains at GPU scale and this chapter shows it. How much lower is the test
+#    error with the longer schedule, and how long did it take?
+#
+#    :::{dropdown} Solution
+#    The table and curves of *The family at work* are redrawn from
+#    `gpu-results/reference-gpu.json`, whose provenance records the device and the wall time.
+#    With more epochs both networks gain a few points; the CIFAR-sized AlexNet stays well behind
+#    the best CIFAR-10 networks of later years, which are deeper and use other recipes.
+#    :::

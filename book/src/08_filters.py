@@ -21,45 +21,47 @@
 # on GPU 2 are largely color-specific. This kind of specialization occurs during every run and is
 # independent of any particular random weight initialization (modulo a renumbering of the GPUs)."
 #
-# Nothing in the training objective asks for this. Both GPUs see the same images; the only asymmetry
-# is the restricted connectivity of chapter 6: conv2 on each GPU reads only its own GPU's conv1 maps.
-# This chapter turns "largely colour-agnostic" into a number, draws the kernels of our own grouped
-# networks as in Figure 3, and asks whether the split happens in every run.
+# The paper names the cause in the same place: "the specialization exhibited by the two GPUs" is
+# "a result of the restricted connectivity described in Section 3.5". Both GPUs see the same
+# images; the only asymmetry is that conv2 on each GPU reads only its own GPU's conv1 maps
+# (chapter 6). This chapter turns "largely colour-agnostic" into a number, draws the kernels of our
+# own grouped networks as in Figure 3, and asks whether the split happens in every run.
 
 # %% [markdown]
 # ## Settings
 #
-# The live network below trains for a few epochs on a CPU. In Colab with a GPU, set
-# `FULL_SIZE = True` to train it on all 50,000 CIFAR-10 training images instead.
+# Nothing in this chapter trains: the networks' kernels are read from the result files shipped
+# with the package. In Colab with a GPU, set `FULL_SIZE = True` to rerun the claim `filters` there
+# at GPU scale (all of CIFAR-10, several seeds; its result goes to `gpu-results/`).
 
 # %%
-from dataclasses import replace
-
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
+from IPython.display import display
 
 from alexnet import CifarAlexNet, analysis, reproduce, viz
-from alexnet.train import seed_everything
 
-FULL_SIZE = False  # <- True in Colab with a GPU: the live network trains on all of CIFAR-10
+viz.use_book_style()
+FULL_SIZE = False  # <- True in Colab with a GPU: the claim rerun there
 
-DEVICE = torch.device("cuda" if FULL_SIZE and torch.cuda.is_available() else "cpu")
-LIVE = reproduce.SCALES["gpu"] if FULL_SIZE else replace(
-    reproduce.SCALES["cpu"], name="live", train_images=1_500, test_images=500, epochs=3, seeds=1)
-print(f"device: {DEVICE}; live network: {LIVE.train_images or 'all 50,000'} training images, "
-      f"{LIVE.epochs} epochs")
+if FULL_SIZE:
+    filters = reproduce.run_claim("filters", scale="gpu", out="gpu-results")
+else:
+    filters = reproduce.load("filters")
+reference = reproduce.load("reference")["networks"]["cifar"]
 
 # %% [markdown]
 # ## Our first layer
 #
-# Our networks are `CifarAlexNet`s, the CIFAR-10-sized member of the family: 32×32 images instead of
-# 224×224, so conv1 has fewer and smaller kernels than the paper's 96 of 11×11×3:
+# Our networks are `CifarAlexNet`s, the CIFAR-10-sized member of the family: 32×32 images instead
+# of 224×224, so conv1 has fewer and smaller kernels than the paper's 96 of 11×11×3:
 
 # %%
 conv1 = analysis.conv1_weight(CifarAlexNet())
-print(f"conv1 kernels: {conv1.shape[0]} of {conv1.shape[2]}x{conv1.shape[3]}x{conv1.shape[1]}, "
-      f"{conv1.shape[0] // 2} per tower (the paper: 48 of 11x11x3 per GPU)")
+count, _, height, width = conv1.shape
+print(f"conv1: {count} kernels of {height}x{width}x3, {count // 2} per tower "
+      "(the paper: 48 of 11x11x3 per GPU)")
 
 # %% [markdown]
 # In the grouped network the two towers are the two halves of the output channels (chapter 6):
@@ -80,16 +82,19 @@ print(f"conv1 kernels: {conv1.shape[0]} of {conv1.shape[2]}x{conv1.shape[3]}x{co
 # %%
 torch.manual_seed(0)
 pattern = torch.randn(1, 1, 5, 5)
-examples = {
-    "grey (R = G = B)": pattern * torch.tensor([1.0, 1.0, 1.0]).view(1, 3, 1, 1),
-    "red channel only": pattern * torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1),
-    "red minus green": pattern * torch.tensor([1.0, -1.0, 0.0]).view(1, 3, 1, 1),
-    "random (mean of 1,000)": torch.randn(1000, 3, 5, 5),
-}
+colours = {"grey (R = G = B)": [1.0, 1.0, 1.0],
+           "red channel only": [1.0, 0.0, 0.0],
+           "red minus green": [1.0, -1.0, 0.0]}
+examples = {name: pattern * torch.tensor(rgb).view(1, 3, 1, 1)
+            for name, rgb in colours.items()}
+examples["random (mean of 1,000)"] = torch.randn(1000, 3, 5, 5)
 for name, kernel in examples.items():
-    print(f"{name:>24}: {analysis.colour_specificity(kernel).mean().item():.2f}")
+    index = analysis.colour_specificity(kernel).mean().item()
+    print(f"{name:>24}: {index:.2f}")
+
+# %% mystnb={"image": {"alt": "Four 5 by 5 kernels drawn as colour images: a grey one, a red one, a red and green one, and a random one of mixed colours."}}
 viz.plot_filters(torch.cat([k[:1] for k in examples.values()]), ncols=4,
-                 title="grey, red only, red minus green, random")
+                 title="grey, red only, red − green, random")
 plt.show()
 
 # %% [markdown]
@@ -98,114 +103,186 @@ plt.show()
 # or moves up. A tower's index is the mean over its kernels; the gap between the two towers' indices
 # is what Figure 3 shows by eye.
 #
-# ## A network trained live
+# ## Figure 3 for the reference network
 #
-# The claim `filters` of `alexnet.reproduce`, at a size this page can afford: the grouped
-# `CifarAlexNet` trained with the paper's recipe on real CIFAR-10 images, then its conv1 kernels
-# measured per tower, before and after training. `alexnet.analysis.split_test` asks how often
-# randomly reassigning the same kernels to two towers gives a gap at least as large (a permutation
-# test): a small p-value means the towers really differ.
+# The reproduction's reference run (chapter 7) trains a grouped `CifarAlexNet` with the paper's
+# recipe on all 50,000 CIFAR-10 training images. Its conv1 kernels at initialisation and after
+# training, tower 1 above tower 2, each kernel scaled on its own so that zero is mid-grey:
 
 # %%
-# NBVAL_IGNORE_OUTPUT
-live = reproduce.CLAIMS["filters"].run(LIVE, 1, DEVICE, False)
-found = live["extra"]["filters"][0]
-print(f"trained on {DEVICE}, test error {live['runs'][0]['metrics']['test_top1']:.1%}")
-print("colour-specificity per tower, at initialisation:",
-      [round(v, 3) for v in found["towers_at_init"]], "after training:",
-      [round(v, 3) for v in found["towers"]], f"(permutation p = {found['p_value']:.3f})")
+def kernels(flat, shape):
+    return torch.tensor(flat).view(shape)
 
-# %%
-live_weight = torch.tensor(found["conv1_weight"]).view(found["conv1_shape"])
-assert live_weight.shape == conv1.shape and 0 <= found["p_value"] <= 1
-assert all(0 <= v <= 1 for v in found["towers"])
 
-# %%
-seed_everything(0)
-start = analysis.conv1_weight(reproduce.build(reproduce.BASELINE, LIVE))   # the run's first draw
-viz.plot_tower_filters(start, found["towers_at_init"], title="live network, at initialisation")
-viz.plot_tower_filters(live_weight, found["towers"], title=f"live network, after training "
-                                                           f"({LIVE.epochs} epochs)")
-plt.show()
+shape = reference["conv1_shape"]
+split = reference["filters"]
+start = kernels(reference["conv1_start"], shape)
+end = kernels(reference["conv1_end"], shape)
+viz.figure_tabs(
+    "reference-filters",
+    {"after training": viz.plot_tower_filters(end, split["towers"]),
+     "at initialisation": viz.plot_tower_filters(start,
+                                                 split["towers_at_init"])},
+    {"after training": "The 32 conv1 kernels of the reference CifarAlexNet "
+                       "after training, 16 per tower, each titled with its "
+                       "tower's mean colour index.",
+     "at initialisation": "The same 32 kernels at initialisation: random "
+                          "colour noise, both towers near 2/3."})
+for name in ("towers", "towers_at_init"):
+    for t, value in enumerate(split[name]):
+        viz.glue(f"ref-{name}-{t + 1}", f"{value:.2f}")
+viz.glue("ref-p", f"{split['p_value']:.3f}")
 
 # %% [markdown]
-# Each kernel is scaled on its own so that zero is mid-grey. A few epochs on a CPU move the kernels
-# only a little from their random start, so do not expect Figure 3 here: the paper's kernels are the
-# result of 90 epochs on 1.2 million images.
+# TODO-RESULT: the towers' indices after training, {glue:}`ref-towers-1` and
+# {glue:}`ref-towers-2` (at initialisation {glue:}`ref-towers_at_init-1` and
+# {glue:}`ref-towers_at_init-2`); a permutation test (`alexnet.analysis.split_test`: how often a
+# random reassignment of the same kernels to two towers gives a gap at least as large) gives
+# p = {glue:}`ref-p`. Interpretive paragraph.
+
+# %% [markdown]
+# ## Every run? The stored seeds
 #
-# ## The stored runs: several seeds
-#
-# "This kind of specialization occurs during every run": a claim about every seed, so the committed
-# result trains several, each from its own random initialisation, and the verdict asks that the
-# towers split significantly (permutation p < 0.05) in every one of at least three seeds.
+# "This kind of specialization occurs during every run": a claim about every seed, so the claim
+# `filters` trains the same network with several seeds, each from its own random initialisation,
+# and for each compares the gap between the towers with the gap that a random split of the same
+# kernels into two halves gives (its permutation null). The test is on the excess of the gap over
+# that null, paired by seed.
 
 # %%
-filters = reproduce.chapter_result("filters")
 seeds = filters["extra"]["filters"]
-
-# %%
-for s in seeds:
-    print(f"seed {s['seed']}: towers {[round(v, 3) for v in s['towers']]} "
-          f"(at initialisation {[round(v, 3) for v in s['towers_at_init']]}), "
-          f"p = {s['p_value']:.3f}, more colour-specific: tower {s['more_colour_specific_tower']}")
-viz.plot_arms(filters["tests"][0])
-plt.show()
-
-# %%
-assert len(seeds) == filters["seeds"] and filters["tests"][0]["verdict"] in (*reproduce.VERDICTS, "not measured")
+viz.glue_claim("filters", filters)
+viz.glue("filters-significant", str(filters["tests"][0]["significant_seeds"]))
+viz.glue("filters-n", str(len(seeds)))
+display(viz.claim_table(filters))
+display(viz.markdown_table(
+    [[s["seed"], f"{s['towers'][0]:.2f}", f"{s['towers'][1]:.2f}",
+      f"{s['gap']:.3f}", f"{s['null_gap_mean']:.3f}", f"{s['p_value']:.3f}"]
+     for s in seeds],
+    ["seed", "tower 1", "tower 2", "gap", "null gap", "p"], align="rrrrrr"))
 
 # %% [markdown]
-# Each pair of dots joined by a line is one seed, its two towers. If the towers specialise as in
-# Figure 3, every line is steep, and which end is up may change from seed to seed: "modulo a
-# renumbering of the GPUs".
+# TODO-RESULT: in {glue:}`filters-significant` of {glue:}`filters-n` seeds the towers split
+# significantly (p < 0.05); {glue:}`filters-0-estimate`, {glue:}`filters-0-verdict`.
+# Interpretive paragraph.
 #
-# The index of every single kernel, one dot per kernel and a panel per seed:
+# The index of every single kernel, one dot per kernel and a panel per seed (the first four
+# seeds):
 
-# %%
-fig, axes = plt.subplots(1, len(seeds), figsize=(4 * len(seeds), 3), squeeze=False)
-for ax, s in zip(axes[0], seeds):
-    viz.plot_kernel_index(s["index_per_kernel"], ax).set_title(f"seed {s['seed']}", fontsize=10)
+# %% mystnb={"image": {"alt": "One panel per stored seed: the colour index of each conv1 kernel as a dot, tower 1 beside tower 2, each tower's mean as a bar, and the random kernels' 2/3 dotted."}}
+shown = seeds[:4]
+rows = -(-len(shown) // 2)
+fig, axes = plt.subplots(rows, 2, figsize=(viz.COLUMN_WIDTH, 3.0 * rows),
+                         squeeze=False)
+for ax, s in zip(axes.flat, shown):
+    viz.plot_kernel_index(s["index_per_kernel"], ax)
+    ax.set_title(f"seed {s['seed']}")
+for ax in axes.flat[len(shown):]:
+    ax.axis("off")
 fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# And Figure 3 for each stored seed: the first here, any of them with the menu below it.
+# And Figure 3 for each stored seed: in Colab or Jupyter, the menu below picks any of them; on
+# this page, the tabs show the first three.
 
 # %%
 def figure3(seed):
-    """Figure 3 for one stored seed: its conv1 kernels, tower 1 above tower 2."""
+    """Figure 3 for one stored seed: conv1, tower 1 above tower 2."""
     s = seeds[seed]
-    weight = torch.tensor(s["conv1_weight"]).view(s["conv1_shape"])
-    return viz.plot_tower_filters(weight, s["towers"], title=f"stored run, seed {s['seed']}")
+    weight = kernels(s["conv1_weight"], s["conv1_shape"])
+    return viz.plot_tower_filters(weight, s["towers"],
+                                  title=f"stored run, seed {s['seed']}")
 
 
-figure3(0)
-plt.show()
+# %% tags=["remove-output"]
+viz.interactive_figure(figure3, seed=widgets.Dropdown(
+    options=[(f"seed {s['seed']}", i) for i, s in enumerate(seeds)],
+    value=0, description="seed"))
 
 # %%
-viz.interactive_figure(figure3, seed=widgets.Dropdown(
-    options=[(f"seed {s['seed']}", i) for i, s in enumerate(seeds)], value=0, description="seed"))
+viz.figure_tabs(
+    "seed-filters", {f"seed {seeds[i]['seed']}": figure3(i)
+                     for i in range(min(3, len(seeds)))},
+    {f"seed {seeds[i]['seed']}": f"The conv1 kernels of the stored run with "
+                                 f"seed {seeds[i]['seed']}, tower 1 above "
+                                 f"tower 2, each titled with its colour index."
+     for i in range(min(3, len(seeds)))})
 
 # %% [markdown]
 # ## Why it might happen, and why we might not see it
 #
-# The paper reports the specialisation without explaining it. One reading: conv2 on each GPU can
-# combine only its own GPU's conv1 maps, so each tower must build a self-sufficient first layer,
-# and two self-sufficient halves that split the work between brightness (edges, frequencies) and
-# colour waste less than two copies of the same mixture. Nothing forces it; it is a tendency of
-# training with this connectivity, which is why it takes several seeds to test.
+# The paper states the cause, the restricted connectivity, without the mechanism. One reading:
+# conv2 on each GPU can combine only its own GPU's conv1 maps, so each tower must build a
+# self-sufficient first layer, and two self-sufficient halves that split the work between
+# brightness (edges, frequencies) and colour waste less than two copies of the same mixture.
+# Nothing forces it; it is a tendency of training with this connectivity, which is why it takes
+# several seeds to test.
 #
-# Our setting is far from the paper's: 5×5 kernels on 32×32 images instead of 11×11 on 224×224,
-# a few epochs instead of 90, a few thousand (CPU scale) or 50,000 (GPU scale) images instead of
-# 1.2 million. Small kernels have
-# little room for the oriented gratings of Figure 3, and short training leaves kernels near their
-# random start, where every tower scores about 2/3. A *within noise* verdict at CPU scale says that
-# our small runs do not show the split, not that the paper's does not exist.
-#
+# Our setting is far from the paper's: 5×5 kernels on 32×32 images instead of 11×11 on 224×224, and
+# tens of epochs on at most 50,000 images instead of 90 epochs on 1.2 million. Small kernels have
+# little room for the oriented gratings of Figure 3, and a first layer that trains briefly stays
+# near its random start, where every tower scores about 2/3. An inconclusive verdict at CPU scale
+# says that our small runs do not show the split, not that the paper's does not exist.
+
+# %% [markdown]
 # ## Summary
 #
 # - Figure 3's two halves are the conv1 kernels of the two GPUs; our grouped `CifarAlexNet` has
 #   the same split with 16 + 16 kernels of 5×5.
 # - The colour-specificity index (the share of a kernel's energy outside the grey direction) turns
 #   "colour-agnostic" into a number: 0 for grey kernels, 2/3 on average for random ones.
-# - Whether our towers split, and in how many seeds, is what the stored runs above measure.
+# - The paper attributes the split to the restricted connectivity between the GPUs; whether our
+#   towers split, and in how many seeds, is what the stored runs measure.
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. **Read the towers by eye.** With the menu of *Every run?* (in Colab or Jupyter), look at
+#    Figure 3 for every stored seed. In which seeds can you tell the towers apart without their
+#    index? Does the more colourful tower stay the same tower from seed to seed?
+#
+#    :::{dropdown} Solution
+#    The table of the section gives each seed's indices and p-value: the seeds with the smallest
+#    p are the ones where one tower looks greyer. Which tower it is changes from seed to seed,
+#    "modulo a renumbering of the GPUs", which is why the test looks at the size of the gap, not
+#    its sign.
+#    :::
+#
+# 2. **The index of a single-channel kernel.** Why does a kernel that looks at the red channel
+#    only score 2/3, the same as a random kernel, while red minus green scores 1?
+#
+#    :::{dropdown} Hint
+#    Project (1, 0, 0) and (1, −1, 0) on the grey direction (1, 1, 1)/√3.
+#    :::
+#
+#    :::{dropdown} Solution
+#    (1, 0, 0) has a grey component of 1/√3, whose energy is 1/3 of the vector's, so 2/3 lies
+#    outside the grey direction. (1, −1, 0) is orthogonal to (1, 1, 1): all of its energy is
+#    colour. A random vector in three dimensions puts on average 1/3 of its energy in any one
+#    direction, hence 2/3 too.
+#    :::
+#
+# 3. **No restricted connectivity, in the package.** Train `CifarAlexNet(groups=1)`, in which
+#    conv2 reads all of conv1's maps, with the reproduction's recipe (for example
+#    `reproduce.train_arm(reproduce.Arm("one tower", "recipe", (("groups", 1),)), scale, seed,
+#    device)` on a reduced scale from `reproduce.with_overrides`), and compute
+#    `analysis.tower_colour_specificity` of its conv1 anyway. If the paper's explanation is right,
+#    what should the gap between its two "halves" be?
+#
+#    :::{dropdown} Solution
+#    With `groups=1` the two halves of conv1 are an arbitrary split of one layer, so their gap
+#    should look like the permutation null: no larger than a random assignment gives. Comparing
+#    the excess gap of grouped and ungrouped networks over a few seeds is a direct test of "a
+#    result of the restricted connectivity".
+#    :::
+#
+# 4. **At GPU scale.** In Colab with a GPU runtime, set `FULL_SIZE = True` to run the claim
+#    `filters` on all of CIFAR-10 with more seeds. In how many seeds do the towers now split?
+#
+#    :::{dropdown} Solution
+#    The tables and figures of *Every run?* are redrawn from `gpu-results/filters-gpu.json`.
+#    Longer training moves the kernels further from their random start, which is what the split
+#    needs; whether 5×5 kernels on 32×32 images split as clearly as Figure 3's 11×11 ones is
+#    what the run measures.
+#    :::
