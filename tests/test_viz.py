@@ -208,3 +208,13 @@ def test_wrapped_folds_long_lines_under_their_indent():
     assert lines[0] == "short" and all(len(line) <= 60 for line in lines)
     assert lines[2].startswith("        ") and " ".join(l.strip() for l in lines[1:]) == \
         text.splitlines()[1].strip()
+
+
+def test_image_of_saves_twice_the_resolution_and_shows_the_figures_size():
+    ax = viz.draw_pooling(13, 3, 2)
+    width = viz.shown_width(ax.figure)
+    png, jpeg = viz.image_of(ax), viz.image_of(viz.draw_pooling(13, 3, 2), photo=True)
+    assert png.format == "png" and jpeg.format == "jpeg"
+    assert abs(png.width - width) <= 2 and jpeg.width == png.width
+    assert png.data[:4] == b"\x89PNG" and jpeg.data[:2] == b"\xff\xd8"
+    assert plt.get_fignums() == []

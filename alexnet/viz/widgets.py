@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
+from .publish import image_of
+
 __all__ = ["interactive_figure"]
 
 
@@ -17,7 +19,7 @@ def _figure_of(drawn):
     return drawn if isinstance(drawn, plt.Figure) else drawn.figure
 
 
-def interactive_figure(draw, **controls):
+def interactive_figure(draw, photo: bool = False, **controls):
     """A figure the reader can change: the ipywidgets ``controls`` (given by keyword) above an
     output area where ``draw(**values)`` draws (it returns a Figure or an Axes, and does not call
     ``plt.show()``); the figure is redrawn whenever a control changes.
@@ -25,7 +27,8 @@ def interactive_figure(draw, **controls):
     Unlike ``ipywidgets.interactive``, the first figure goes into the output area's state directly
     instead of being printed while the cell runs. So the cell's stored output is the widget alone,
     which strict nbval can compare (it cannot replay the ``clear_output`` that ``interactive``
-    sends).
+    sends). With ``photo``, figures are shown as JPEGs (:func:`alexnet.viz.image_of`), which keeps
+    a figure of photographs small in the saved notebook.
     """
     import ipywidgets as widgets
     from IPython.display import display
@@ -34,12 +37,13 @@ def interactive_figure(draw, **controls):
 
     def render(change=None):
         figure = _figure_of(draw(**{name: c.value for name, c in controls.items()}))
+        shown = image_of(figure, photo=True) if photo else figure
         if change is None:
-            output.append_display_data(figure)
+            output.append_display_data(shown)
         else:
             output.clear_output(wait=True)
             with output:
-                display(figure)
+                display(shown)
         plt.close(figure)
 
     for control in controls.values():

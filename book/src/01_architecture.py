@@ -284,9 +284,9 @@ viz.figure_tabs(
 photos = sorted(imagenet_samples().glob("n*/*"))[::125]
 names = imagenet_class_names()[::125]
 batch = torch.stack([eval_transform()(load_rgb(path)) for path in photos])
-viz.show_images(batch + IMAGENET_MEAN[:, None, None], names,
-                suptitle="224×224 centre patches (mean added back)")
-plt.show()
+shown = viz.show_images(batch + IMAGENET_MEAN[:, None, None], names,
+                        suptitle="224×224 centre patches (mean added back)")
+viz.show_photo(shown)
 
 # %%
 with torch.no_grad():

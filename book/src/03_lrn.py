@@ -313,7 +313,7 @@ def normalised(k, n, alpha, beta):
 
 # %% tags=["remove-output"]
 viz.interactive_figure(
-    normalised,
+    normalised, photo=True,
     k=widgets.FloatSlider(2.0, min=0.5, max=5.0, step=0.5, description="k"),
     n=widgets.IntSlider(5, min=1, max=15, step=2, description="n"),
     alpha=widgets.FloatLogSlider(1e-4, base=10, min=-6, max=-2, step=0.25,
@@ -331,7 +331,7 @@ viz.figure_tabs(
     {label: f"The zebra photograph, and for its three busiest feature "
             f"maps: the map before LRN, LRN's divisor and the map after, "
             f"with k, n, alpha, beta = {c}."
-     for label, c in constants.items()})
+     for label, c in constants.items()}, photo=True)
 
 # %%
 # NBVAL_IGNORE_OUTPUT

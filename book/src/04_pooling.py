@@ -106,7 +106,7 @@ display(viz.markdown_table(rows, columns, align="lrrrr"))
 
 # %% [markdown]
 # In Colab or Jupyter, the controls below draw any row size, window and stride; on this page, the
-# tabs show AlexNet's windows and three others. A stride larger than the window skips inputs
+# tabs show four other windows and strides. A stride larger than the window skips inputs
 # everywhere, not only at the edge.
 
 # %% tags=["remove-output"]
@@ -117,8 +117,8 @@ viz.interactive_figure(
     stride=widgets.IntSlider(2, min=1, max=4, description="stride s"))
 
 # %%
-windows = {"z = 3, s = 2 (AlexNet)": (3, 2), "z = 2, s = 2": (2, 2),
-           "z = 5, s = 2": (5, 2), "z = 2, s = 3": (2, 3)}
+windows = {"z = 3, s = 1": (3, 1), "z = 4, s = 2": (4, 2),
+           "z = 3, s = 3": (3, 3), "z = 2, s = 3": (2, 3)}
 viz.figure_tabs(
     "pooling", {label: viz.draw_pooling(13, z, s)
                 for label, (z, s) in windows.items()},

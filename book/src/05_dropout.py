@@ -304,9 +304,9 @@ size = "x".join(map(str, beacon.size))
 print(f"{len(photos)} photographs; the beacon: {size} -> 256x256")
 
 # %% mystnb={"image": {"alt": "A photograph of a lighthouse, taller than wide, beside its central 256 by 256 square: the top and bottom of the tower are cut off."}}
-viz.show_images([TF.pil_to_tensor(beacon), square("beacon")],
-                ["the photograph", "§2: the centre 256×256"], ncols=2)
-plt.show()
+viz.show_photo(viz.show_images([TF.pil_to_tensor(beacon), square("beacon")],
+                               ["the photograph", "§2: the centre 256×256"],
+                               ncols=2))
 
 # %% [markdown]
 # ## Random 224×224 patches and their reflections (§4.1)
@@ -413,7 +413,7 @@ def augmentations(name, alpha_std, seed=0):
 
 # %% tags=["remove-output"]
 viz.interactive_figure(
-    augmentations,
+    augmentations, photo=True,
     name=widgets.Dropdown(options=PHOTOS, value="balloon",
                           description="photo"),
     alpha_std=widgets.FloatSlider(0.1, min=0.0, max=2.0, step=0.1,
@@ -426,7 +426,8 @@ viz.figure_tabs(
     {name: f"Top row: four random 224-pixel patches of the {name} "
            f"photograph, some mirrored, titled with their top-left corner. "
            f"Bottom row: its centre patch under four draws of the paper's "
-           f"PCA lighting, barely different." for name in PHOTOS[:3]})
+           f"PCA lighting, barely different." for name in PHOTOS[:3]},
+    photo=True)
 
 # %% [markdown]
 # ## Ten patches at test time (§4.1)
@@ -439,8 +440,8 @@ viz.figure_tabs(
 # %% mystnb={"image": {"alt": "Ten 224-pixel patches of a photograph of a school bus in two rows of five: the four corner patches and the centre patch, then the same five mirrored."}}
 ten = transforms.ten_crop_batch(square("school bus"), 224)
 where = ["top left", "top right", "bottom left", "bottom right", "centre"]
-viz.show_images(ten, where + [f"{w}, flipped" for w in where], ncols=5)
-plt.show()
+viz.show_photo(viz.show_images(ten, where + [f"{w}, flipped" for w in where],
+                               ncols=5))
 
 # %% [markdown]
 # ## The paper's claims, measured
