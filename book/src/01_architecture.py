@@ -334,6 +334,12 @@ assert per_image > 0 and days > 0
 #   torchvision pads 2 pixels on every side. All three give 55×55 maps, and the pools after them
 #   agree in every library.
 
+# %% tags=["remove-cell"]
+# The numbers of the exercises' solutions (this cell is not shown on the page).
+ungrouped = sum(p.numel() for p in alexnet.AlexNet(groups=1).parameters())
+viz.glue("answer-ungrouped-extra", f"{ungrouped - params:,}")
+viz.glue("answer-ungrouped-share", f"{(ungrouped - params) / params:.1%}")
+
 # %% [markdown]
 # ## Exercises
 #
@@ -366,8 +372,8 @@ assert per_image > 0 and days > 0
 #
 #    :::{dropdown} Solution
 #    conv2, conv4 and conv5 double their weights (not their biases): each of their kernels now
-#    reads all the maps below it. That adds 5·5·48·256 + 3·3·192·384 + 3·3·192·256 weights, about
-#    1.4 million, some 2% of the network.
+#    reads all the maps below it. That adds 5·5·48·256 + 3·3·192·384 + 3·3·192·256 =
+#    {glue:}`answer-ungrouped-extra` weights, {glue:}`answer-ungrouped-share` more.
 #
 #    ```python
 #    one = summary.layer_table(alexnet.AlexNet(groups=1))

@@ -273,6 +273,19 @@ plt.show()
 # - The size of the speed-up is not a constant of nature: it depends on the target error, the
 #   network and the data.
 
+# %% tags=["remove-cell"]
+# The numbers of the exercises' solutions (this cell is not shown on the page).
+from statistics import NormalDist
+
+low, high = 1.0, 2.0
+for _ in range(30):
+    mid = (low + high) / 2
+    low, high = (mid, high) if analysis.expected_gradient("tanh", mid) > 0.5 \
+        else (low, mid)
+viz.glue("answer-tanh-half", f"{mid:.2f}")
+for s in (0.5, 1, 4):
+    viz.glue(f"answer-bias-{s}", f"{NormalDist().cdf(1 / s):.2f}")
+
 # %% [markdown]
 # ## Exercises
 #
@@ -285,7 +298,7 @@ plt.show()
 #    :::
 #
 #    :::{dropdown} Solution
-#    Near $\sigma = 1.35$ (1.3 gives 0.51, 1.4 gives 0.48):
+#    At $\sigma$ = {glue:}`answer-tanh-half`:
 #
 #    ```python
 #    low, high = 1.0, 2.0
@@ -309,8 +322,9 @@ plt.show()
 #    :::
 #
 #    :::{dropdown} Solution
-#    $P(x > 0) = \Phi(1/\sigma)$: 0.98, 0.84 and 0.60. The bias keeps more than half of the units
-#    passing gradient, most of all while the weights (and so $\sigma$) are small.
+#    $P(x > 0) = \Phi(1/\sigma)$: {glue:}`answer-bias-0.5`, {glue:}`answer-bias-1` and
+#    {glue:}`answer-bias-4`. The bias keeps more than half of the units passing gradient, most of
+#    all while the weights (and so $\sigma$) are small.
 #
 #    ```python
 #    from statistics import NormalDist

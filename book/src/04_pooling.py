@@ -230,8 +230,8 @@ plt.show()
 #
 #    :::{dropdown} Solution
 #    A position is seen by two windows along a row when it is shared (positions 2, 4, ...,
-#    52: 26 of them) and the same along a column, so $26^2 = 676$ positions are seen by four
-#    windows, $2 \cdot 26 \cdot 29 = 1508$ by two and $29^2 = 841$ by one.
+#    52: 26 of them) and the same along a column, so $26^2$ positions are seen by four windows,
+#    $2 \cdot 26 \cdot 29$ by two and $29^2$ by one, the counts of the table.
 #    :::
 #
 # 3. **Pooling with stride 3 in the package.** `CifarAlexNet` gets its pools from

@@ -518,9 +518,9 @@ plt.show()
 #    of the shift with the table above. Which reading makes PCA lighting more likely to matter?
 #
 #    :::{dropdown} Solution
-#    With √λ the largest component's standard deviation grows from about 5.5 to about 12 grey
-#    levels (the table), so the draws become visible at the paper's α = 0.1, and a network is
-#    more likely to learn to ignore lighting. Revert the default afterwards; the package's tests
+#    With √λ the shift's standard deviation along the first component grows from the table's
+#    first column to its second, about twice as large, so the draws become more visible at the
+#    paper's α = 0.1, and a network is more likely to learn to ignore lighting. Revert the default afterwards; the package's tests
 #    check it.
 #    :::
 #
