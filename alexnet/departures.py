@@ -101,9 +101,10 @@ def departures() -> list[dict]:
         dict(name="When the learning rate drops",
              paper="§5: divide the learning rate by 10 when the validation error stops improving "
                    "with the current rate, three times before the end; decided by hand.",
-             ours="schedule='plateau' divides it by 1/lr_factor once the validation top-1 error "
-                  "has not improved for more than `patience` epochs, at most max_lr_drops times. "
-                  "schedule='step' divides it after fixed epoch counts instead.",
+             ours="The default schedule, 'plateau', divides it by 1/lr_factor once the validation "
+                  "top-1 error has not improved for more than `patience` epochs, at most "
+                  "max_lr_drops times. The 'step' schedule divides it after fixed epoch counts "
+                  "instead.",
              why="A judgement by eye needs a rule. One epoch's validation error moves by noise "
                  "alone, so the rule waits several epochs; the step schedule reads no data, for "
                  "experiments that must never look at their test set.",
@@ -114,14 +115,14 @@ def departures() -> list[dict]:
                    "the 55×55 maps of Figure 2; but (224 − 11) / 4 + 1 = 54.25.",
              ours="224 inputs, zero-padded by 3 pixels on the right and bottom edges before an "
                   "unpadded conv1: 55×55 maps, as Krizhevsky's cuda-convnet computed them.",
-             why="cuda-convnet counts 1 + ceil((224 − 11) / 4) = 55 positions, so its last filter "
-                 "column and row run 3 pixels past the image (its layer.py). Caffe used 227 "
-                 "inputs, torchvision padding 2.",
+             why="Krizhevsky's cuda-convnet counts 1 + ceil((224 − 11) / 4) = 55 positions, so "
+                 "its last filter column and row run 3 pixels past the image (its layer.py). "
+                 "Caffe used 227 inputs, torchvision padding 2.",
              setting=f"image_size={AlexNet.image_size}, conv1 zero pad (left, right, top, "
                      f"bottom)={tuple(pad)}"),
         dict(name="LRN across the two GPUs",
-             paper="§3.3: the sum runs over n adjacent kernel maps, clipped to 0..N−1 where N is "
-                   "'the total number of kernels in the layer'.",
+             paper="§3.3: the sum runs over n adjacent kernel maps, clipped to 0..N−1, where N is "
+                   "\"the total number of kernels in the layer\".",
              ours="With groups=2 each half of the maps (one GPU's) is normalised on its own: the "
                   "window stops at the boundary between the halves.",
              why="An inference: each GPU held only its own maps, and Krizhevsky's cuda-convnet2 "
@@ -132,7 +133,7 @@ def departures() -> list[dict]:
         dict(name="LRN's α",
              paper="§3.3: b = a / (k + α Σ a²)^β with k = 2, n = 5, α = 10⁻⁴, β = 0.75: α "
                    "multiplies the sum of squares.",
-             ours="alpha multiplies the sum, as the formula is written. PyTorch, Caffe and "
+             ours="Our alpha multiplies the sum, as the formula is written. PyTorch, Caffe and "
                   "cuda-convnet divide their alpha by n first, so their alpha=1e-4 is 5× weaker.",
              why="Which of the two the 2012 run used cannot be settled from the public code; "
                  "we follow the paper's text (torch.nn.LocalResponseNorm with alpha = α·n "
@@ -142,7 +143,7 @@ def departures() -> list[dict]:
         dict(name="PCA colour noise",
              paper="§4.1: add [p1 p2 p3][α1λ1, α2λ2, α3λ3]ᵀ to every pixel, αi ~ N(0, 0.1), with "
                    "λ the eigenvalues of the RGB covariance of the ImageNet training set.",
-             ours="α·λ as written, with λ on the 0–1 pixel scale (fb.resnet.torch's ImageNet "
+             ours="The shift is α·λ as written, with λ on the 0–1 pixel scale (fb.resnet.torch's ImageNet "
                   "eigenvalues): about 5.5 grey levels (of 255) along the first component.",
              why="The paper never published its eigen-decomposition, and α·λ depends on the pixel "
                  "scale. Krizhevsky's cuda-convnet2 multiplied α by √λ instead (about 12 grey "

@@ -46,8 +46,11 @@ def test_help_for_the_program_and_every_subcommand(capsys):
 def test_train_help_names_the_papers_options(capsys):
     _, out, _ = run(capsys, "train", "--help")
     for option in ("--data", "--epochs", "--batch-size", "--checkpoint-dir", "--resume", "--seed",
-                   "--device", "--no-lrn", "--no-overlap", "--dropout", "--groups", "--arch"):
+                   "--device", "--no-lrn", "--no-overlap", "--dropout", "--groups", "--arch",
+                   "--dropout-style", "--schedule", "--milestones", "--patience", "--lr-factor"):
         assert option in out
+    _, out, _ = run(capsys, "pack", "--help")
+    assert "--force" in out
 
 
 def _metrics(line: str, pattern: str) -> tuple[float, ...]:
@@ -104,6 +107,19 @@ def test_train_and_evaluate_on_cifar10(cifar_env, tmp_path, capsys):
         metrics = _metrics(out.strip(), evaluated(run_dir / "last.pt", "cifar10", crops))
         if not flag:
             assert metrics[:2] == (top1, top5)
+
+
+def test_train_with_inverted_dropout_and_evaluate_rebuilds_it(cifar_env, tmp_path, capsys):
+    """--dropout-style is stored in the checkpoint's model config, so evaluate rebuilds the model
+    it was trained with (nn.Dropout here, §4.2's PaperDropout by default)."""
+    code, _, err = run(capsys, "train", "--data", "cifar10", "--arch", "cifar", "--train-subset",
+                       "64", "--batch-size", "64", "--epochs", "1", "--dropout-style", "inverted",
+                       "--checkpoint-dir", str(tmp_path), *FAST)
+    assert code == 0, err
+    assert load_checkpoint(tmp_path / "last.pt")["model_config"]["dropout_style"] == "inverted"
+    code, out, err = run(capsys, "evaluate", "--checkpoint", str(tmp_path / "last.pt"), "--data",
+                         "cifar10", *FAST)
+    assert code == 0 and out.startswith(f"{tmp_path / 'last.pt'} on cifar10"), err
 
 
 def test_pack_a_folder(tmp_path, capsys):

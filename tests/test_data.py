@@ -3,6 +3,7 @@ packed files, and the loaders' reproducibility and sharding (§2, §4.1)."""
 import math
 import tarfile
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from PIL import Image
 
 from alexnet.data import (CIFAR10_CLASSES, BatchLoader, FolderLoader, TensorImages, build_loaders,
                           cifar10, image_folder, imagenet_class_names, load_packed, load_rgb,
-                          pack_image_folder)
+                          pack_image_folder, worker_killed)
 from alexnet.errors import AlexNetError
 from alexnet.transforms import IMAGENET_MEAN, downsample, fit_mean
 
@@ -187,6 +188,38 @@ def test_grayscale_palette_and_cmyk_images_become_rgb(tmp_path):
     torch.testing.assert_close(dataset[gray][0][:, 100, 100], 100 - IMAGENET_MEAN)
 
 
+@pytest.mark.parametrize("mode,dtype", [("I;16", "<u2"), ("I;16B", ">u2")])
+def test_16_bit_grayscale_is_scaled_to_8_bits(tmp_path, mode, dtype):
+    """§2's input is 8-bit RGB. PIL's own convert("RGB") clips 16-bit pixels (257 and 65535 both
+    become 255); load_rgb scales them: 65535 is white, 32768 mid-grey, 257 one grey level."""
+    levels = np.array([[0, 128, 257, 32768, 65535]], dtype=dtype)
+    Image.frombytes(mode, (5, 1), levels.tobytes()).save(tmp_path / "deep.png")
+    image = load_rgb(tmp_path / "deep.png")
+    assert image.mode == "RGB"
+    assert np.asarray(image)[0, :, 0].tolist() == [0, 0, 1, 128, 255]
+
+
+def test_images_without_a_white_level_are_refused_by_name(tmp_path):
+    Image.fromarray(np.full((4, 4), 7, dtype=np.int32)).save(tmp_path / "counts.tif")
+    with pytest.raises(AlexNetError) as error:
+        load_rgb(tmp_path / "counts.tif")
+    assert str(error.value) == (f"image {tmp_path / 'counts.tif'} has 32-bit integer pixels (PIL "
+                                "mode I), whose white level is unknown: convert it to 8-bit RGB "
+                                "(or 16-bit PNG), or remove it")
+
+
+def test_hidden_files_and_folders_inside_a_class_are_not_images(tmp_path):
+    make_image_folder(tmp_path, classes=("cat", "dog"), per_class=1)
+    noise_image(40, 30).save(tmp_path / "cat" / "._0.png")          # a macOS resource fork
+    (tmp_path / "cat" / ".ipynb_checkpoints").mkdir()
+    noise_image(40, 30).save(tmp_path / "cat" / ".ipynb_checkpoints" / "0.png")
+    (tmp_path / "cat" / "more").mkdir()
+    noise_image(40, 30).save(tmp_path / "cat" / "more" / "1.png")
+    dataset = image_folder(tmp_path, train=False, verify=False)
+    assert [Path(p).relative_to(tmp_path).as_posix() for p, _ in dataset.samples] == [
+        "cat/0.png", "cat/more/1.png", "dog/0.png"]
+
+
 # ---------------------------------------------------------------- packed files
 
 def test_pack_and_load_round_trip(tmp_path):
@@ -339,6 +372,53 @@ def test_build_loaders_packed_folder(tmp_path):
     assert info.image_size == 224 and info.classes == ["cat", "dog"]
     assert next(iter(train))[0].shape == (3, 3, 224, 224)
     assert next(iter(val))[0].shape == (3, 3, 224, 224)
+
+
+def test_packing_stores_the_per_pixel_mean_and_the_loaders_subtract_it(tmp_path):
+    """§2: "subtracting the mean activity over the training set from each pixel". `alexnet pack`
+    computes the per-pixel mean image of the images it packs; the loaders of a packed folder
+    subtract train.pt's from the training and the validation images, also when only validating
+    (read without loading train.pt's images)."""
+    images = make_image_folder(tmp_path / "images", per_class=2, size=(256, 256))
+    train = pack_image_folder(images, tmp_path / "packed" / "train.pt", progress=False)
+    pack_image_folder(images, tmp_path / "packed" / "val.pt", progress=False)
+    torch.testing.assert_close(train.mean, fit_mean(train.images))
+    assert load_packed(tmp_path / "packed" / "train.pt").mean.shape == (3, 256, 256)
+    expected = (train.images[:3].float() - train.mean)[..., 16:240, 16:240]
+    for flag in (True, False):
+        _, val, _ = build_loaders(str(tmp_path / "packed"), 3, train=flag)
+        torch.testing.assert_close(next(iter(val))[0], expected)
+    _, val, _ = build_loaders(str(tmp_path / "packed"), 3, ten_crop=True)
+    torch.testing.assert_close(next(iter(val))[0], train.images[:3].float() - train.mean)
+
+
+def test_files_packed_without_a_mean_subtract_the_imagenet_channel_mean(tmp_path):
+    data = TensorImages(torch.full((2, 3, 256, 256), 100, dtype=torch.uint8), torch.tensor([0, 1]),
+                        ["a", "b"])
+    for split in ("train", "val"):
+        torch.save(data.state_dict(), tmp_path / f"{split}.pt")
+    _, val, _ = build_loaders(str(tmp_path), 2)
+    torch.testing.assert_close(next(iter(val))[0][:, :, 0, 0], (100 - IMAGENET_MEAN).expand(2, 3))
+
+
+def test_loaders_know_their_classes_and_batch_size(tmp_path):
+    for split in ("train", "val"):
+        make_image_folder(tmp_path / "data" / split, per_class=3)
+    train, val, info = build_loaders(str(tmp_path / "data"), 4, train_subset=4)
+    assert train.classes == val.classes == info.classes == ["cat", "dog"]
+    assert (train.batch_size, val.batch_size) == (4, 4)
+    assert BatchLoader(TensorImages(torch.zeros(2, 3, 4, 4, dtype=torch.uint8),
+                                    torch.tensor([0, 1]), ["x", "y"]), 2).classes == ["x", "y"]
+
+
+def test_worker_killed_names_only_deaths_of_workers():
+    line = worker_killed(RuntimeError("DataLoader worker (pid(s) 4242) exited unexpectedly"), 8)
+    assert str(line) == (
+        "a data-loading worker process died (DataLoader worker (pid(s) 4242) exited unexpectedly), "
+        "most likely killed by the system's out-of-memory killer: use fewer --workers than 8 or a "
+        "smaller --batch-size, or give the machine more memory")
+    assert worker_killed(RuntimeError("shape mismatch")) is None
+    assert worker_killed(ValueError("DataLoader worker")) is None
 
 
 def test_build_loaders_errors(tmp_path):

@@ -117,10 +117,43 @@ def test_torchrun_trains_like_one_process(small_cifar, tmp_path):
     assert alone.returncode == 0, alone.stderr
 
     assert ours.stdout.count("\n") == 1 and ours.stdout.startswith("epoch 2: train loss ")
-    assert sorted(os.listdir(distributed)) == ["last.pt"]
+    assert sorted(os.listdir(distributed)) == [".lock", "last.pt"]     # the lock, released
     ours, theirs = (torch.load(d / "last.pt", weights_only=True) for d in (distributed, single))
     assert ours["epoch"] == 2 and len(ours["rng_ranks"]) == WORLD
+    # Eight steps, not one: rounding differences (gradients summed in another order) can flip a
+    # max-pooling window's choice between two nearly equal values, which changes that window's
+    # gradient outright, so they grow to about 1e-5 (the one-step test above holds to 1e-6).
     for name, value in theirs["model"].items():
-        torch.testing.assert_close(ours["model"][name], value, rtol=1e-4, atol=1e-6, msg=name)
+        torch.testing.assert_close(ours["model"][name], value, rtol=1e-3, atol=2e-5, msg=name)
     for row, expected in zip(without_seconds(ours["history"]), without_seconds(theirs["history"])):
         assert row == pytest.approx(expected, rel=1e-4, abs=1e-2)  # errors may differ by an image
+
+
+def _rank_errors(log_dir) -> dict[int, str]:
+    """Each rank's stderr, as torchrun --redirects 2 wrote it (log_dir/<run>/attempt_0/<rank>/)."""
+    files = sorted(log_dir.glob("*/attempt_*/*/stderr.log"))
+    return {int(f.parent.name): f.read_text() for f in files}
+
+
+@pytest.mark.parametrize("fault", ["existing-checkpoint", "corrupt-checkpoint"])
+def test_under_torchrun_every_rank_refuses_with_rank_zeros_line(small_cifar, tmp_path, fault):
+    """Only rank 0 checks the checkpoint folder and reads the checkpoint. Before, when that failed
+    the other rank went on alone and died in its next collective with a gloo traceback ("Connection
+    closed by peer"); now rank 0's one line is sent to every rank, and each stops with it."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    last = run_dir / "last.pt"
+    torch.save({"weights": torch.zeros(3)}, last) if fault == "existing-checkpoint" else \
+        last.write_bytes(b"PK\x03\x04 half a zip")
+    args = ["train", "--data", "cifar10", "--train-subset", "128", "--batch-size", "64", "--epochs",
+            "1", "--arch", "four-layer", "--device", "cpu", "--no-progress",
+            "--checkpoint-dir", str(run_dir)] + (["--resume"] if fault != "existing-checkpoint" else [])
+    logs = tmp_path / "logs"
+    done = run_alexnet(*args, env=small_cifar,
+                       launcher=(*TORCHRUN, "--log-dir", str(logs), "--redirects", "2"))
+    assert done.returncode != 0
+    expected = (f"alexnet train: error: {last} already exists: pass --resume to continue that run, "
+                "or choose another --checkpoint-dir\n" if fault == "existing-checkpoint" else
+                f"alexnet train: error: checkpoint {last} is corrupt or truncated (it cannot be read "
+                "as a torch file): restore a copy, or delete it and train again\n")
+    assert _rank_errors(logs) == {0: expected, 1: expected}

@@ -81,6 +81,17 @@ def test_options_carry_over():
     torch.testing.assert_close(towers.eval()(x), grouped.eval()(x), rtol=1e-5, atol=1e-6)
 
 
+def test_the_towers_use_the_dropout_style_of_their_grouped_twin():
+    from alexnet.dropout import PaperDropout
+
+    assert type(TwoTowerAlexNet(devices=CPU2).towers[0].fc6[2]) is PaperDropout
+    inverted = AlexNet(dropout_style="inverted", init="pytorch")
+    towers = TwoTowerAlexNet.from_grouped(inverted, CPU2)
+    assert towers.config["dropout_style"] == "inverted"
+    assert type(towers.towers[1].fc7[2]) is nn.Dropout
+    assert type(towers.to_grouped().classifier[2]) is nn.Dropout
+
+
 def test_bad_input():
     with pytest.raises(AlexNetError, match=r"needs two devices \(one per tower\), got \['cpu'\]"):
         TwoTowerAlexNet(devices=("cpu",))
@@ -88,3 +99,9 @@ def test_bad_input():
         TwoTowerAlexNet.from_grouped(AlexNet(groups=1), CPU2)
     with pytest.raises(AlexNetError, match=r"shape \(N, 3, 224, 224\), got \(1, 3, 32, 32\)"):
         TwoTowerAlexNet(devices=CPU2)(torch.zeros(1, 3, 32, 32))
+    with pytest.raises(AlexNetError, match="hidden=4095 must be even: each tower holds half"):
+        TwoTowerAlexNet(devices=CPU2, hidden=4095)
+    with pytest.raises(AlexNetError, match=r"unknown device in \['cpu', 'gpu'\]"):
+        TwoTowerAlexNet(devices=("cpu", "gpu"))
+    with pytest.raises(AlexNetError, match="num_classes must be an integer >= 1, got 0"):
+        TwoTowerAlexNet(0, devices=CPU2)
