@@ -529,8 +529,9 @@ def test_the_largest_seed_trains_every_epoch(tmp_path, capsys):
     (["--patience", "-1"], "argument --patience: must be an integer >= 0, got -1"),
     (["--milestones", "0"], "argument --milestones: must be a positive integer, got 0"),
 ])
-def test_numbers_out_of_range_are_usage_errors(argv, message, capsys):
-    assert fails(capsys, "train", "--data", "cifar10", *argv, code=2) == (
+def test_numbers_out_of_range_are_usage_errors(argv, message, cifar_env, capsys):
+    assert fails(capsys, "train", "--data", "cifar10", "--epochs", "1", "--train-subset", "64",
+                 *FAST, *argv, code=2) == (
         f"alexnet train: error: {message} (see alexnet train --help)")
 
 
