@@ -52,15 +52,20 @@ def confusion(model, data, device) -> torch.Tensor:
     return counts
 
 
+def _conv1(model) -> torch.nn.Conv2d:
+    return next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+
+
 def _network(arm: Arm, context, progress: bool) -> dict:
     scale = context.scale
     regime = scale.regime(arm.regime)
     run = train_arm(arm, scale, 0, context.device, progress, test_curve=True)
     data = cifar(regime.train_images, scale.test_images)
     seed_everything(0)
-    start = conv1_weight(build(arm, regime))                  # the draw the run started from
+    first = build(arm, regime)                                # the draw the run started from
+    start, start_bias = conv1_weight(first), _conv1(first).bias.detach()
     counts = confusion(run.model, data, context.device)
-    end = conv1_weight(run.model)
+    end, end_bias = conv1_weight(run.model), _conv1(run.model).bias.detach().cpu()
     entry = {"arch": type(run.model).__name__, "label": arm.label, "regime": regime.name,
              "test_images": len(data.test), "train_images": len(data.train),
              "test_error": run.metrics["test_top1"], "test_loss": run.metrics["test_loss"],
@@ -71,6 +76,8 @@ def _network(arm: Arm, context, progress: bool) -> dict:
              "confusion": counts.tolist(), "conv1_shape": list(end.shape),
              "conv1_start": [round(v, 6) for v in start.flatten().tolist()],
              "conv1_end": [round(v, 6) for v in end.flatten().tolist()],
+             "conv1_bias_start": [round(v, 6) for v in start_bias.tolist()],
+             "conv1_bias_end": [round(v, 6) for v in end_bias.tolist()],
              "data_sha256": data_sha256(data)}
     if getattr(run.model, "groups", 1) == 2:
         entry["filters"] = filter_split(run.model, start)

@@ -221,7 +221,7 @@ def ledger_html(results: str | os.PathLike = RESULTS, scale: str = "cpu") -> str
             f"{html.escape(r['test'])}: <b>{html.escape(r['ours'])}</b>",
             html.escape(r["verdict"]))) + "</tr>")
         previous = r["claim"]
-    return (f'<table class="ledger"><thead><tr>{head}</tr></thead><tbody>{"".join(out)}'
+    return (f'<table class="table ledger"><thead><tr>{head}</tr></thead><tbody>{"".join(out)}'
             "</tbody></table>")
 
 
