@@ -21,6 +21,7 @@ and removes the temporary file.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import errno
 import os
 import signal
@@ -35,12 +36,14 @@ from .distributed import distributed, on_rank_zero
 from .errors import AlexNetError
 from .runtime import (default_workers, nonnegative_float, nonnegative_int, positive_float,
                       positive_int, probability, resolve_device)
-from .train import MAX_BATCH_SIZE, MAX_SEED
+from .train import MAX_BATCH_SIZE, MAX_SEED, SCHEDULES, TrainConfig
 
 __all__ = ["main", "build_parser", "Parser", "distributed", "local_devices", "make_model",
            "positive_int", "resolve_device"]
 
 ARCHS = ("alexnet", "two-tower", "cifar", "four-layer")
+#: The recipe's defaults come from TrainConfig, so the command line and the Python API agree.
+RECIPE = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 ARCH_CLASSES = {"alexnet": "AlexNet", "two-tower": "TwoTowerAlexNet", "cifar": "CifarAlexNet",
                 "four-layer": "FourLayerCNN"}
 
@@ -109,26 +112,26 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a network with the recipe of §5")
     t.add_argument("--data", required=True, help="'cifar10' or a folder with train/ and val/ "
                    "(or test/) subfolders of class folders")
-    t.add_argument("--epochs", type=positive_int, default=90)
-    t.add_argument("--batch-size", type=batch_number, default=128,
+    t.add_argument("--epochs", type=positive_int, default=RECIPE["epochs"])
+    t.add_argument("--batch-size", type=batch_number, default=RECIPE["batch_size"],
                    help="the global batch (split over the processes under torchrun)")
-    t.add_argument("--lr", type=positive_float, default=0.01, help="initial learning rate (a new "
+    t.add_argument("--lr", type=positive_float, default=RECIPE["lr"], help="initial learning rate (a new "
                    "value on --resume scales the current rate)")
-    t.add_argument("--weight-decay", type=nonnegative_float, default=5e-4,
+    t.add_argument("--weight-decay", type=nonnegative_float, default=RECIPE["weight_decay"],
                    help="on the weights, not the biases (§5)")
-    t.add_argument("--schedule", choices=("plateau", "step"), default="plateau",
+    t.add_argument("--schedule", choices=SCHEDULES, default=RECIPE["schedule"],
                    help="plateau: divide the rate when the validation error stops improving (§5); "
                    "step: divide it after each of --milestones epochs (reads no data)")
-    t.add_argument("--patience", type=nonnegative_int, default=3, help="plateau: epochs "
-                   "without improvement tolerated before the rate is divided")
+    t.add_argument("--patience", type=nonnegative_int, default=RECIPE["patience"],
+                   help="plateau: epochs without improvement tolerated before the rate is divided")
     t.add_argument("--milestones", type=positive_int, nargs="+", default=[], metavar="EPOCH",
                    help="step: epochs after which the rate is divided")
-    t.add_argument("--lr-factor", type=lr_factor, default=0.1, help="what each drop multiplies "
-                   "the rate by (0.1: the paper's division by 10)")
+    t.add_argument("--lr-factor", type=lr_factor, default=RECIPE["lr_factor"],
+                   help="what each drop multiplies the rate by (0.1: the paper's division by 10)")
     t.add_argument("--checkpoint-dir", help="folder for last.pt (written atomically every epoch, "
                    "locked while a run uses it)")
     t.add_argument("--resume", action="store_true", help="continue from CHECKPOINT_DIR/last.pt")
-    t.add_argument("--seed", type=seed_number, default=0, help="0 .. 2**64 - 1")
+    t.add_argument("--seed", type=seed_number, default=RECIPE["seed"], help="0 .. 2**64 - 1")
     t.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     t.add_argument("--devices", nargs=2, metavar="DEV", help="the two devices of --arch two-tower "
                    "(under torchrun process r takes GPUs 2r and 2r+1 of its machine)")
@@ -145,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--checkpoint", required=True)
     e.add_argument("--data", required=True, help="'cifar10' or a folder with val/ (or test/)")
     e.add_argument("--ten-crop", action="store_true", help="average 10 patches per image (§4.1)")
-    e.add_argument("--batch-size", type=batch_number, default=128)
+    e.add_argument("--batch-size", type=batch_number, default=RECIPE["batch_size"])
     e.add_argument("--device", default="auto")
     e.add_argument("--workers", type=nonnegative_int, default=default_workers(),
                    help="data-loading processes for image folders (default: one per usable core)")
@@ -317,11 +320,9 @@ def make_model(args, image_size: int, num_classes: int, devices: list[torch.devi
     return build_model(model_config(args, image_size, num_classes, devices))
 
 
-def train_config(args):
+def train_config(args) -> TrainConfig:
     """The run's :class:`~alexnet.train.TrainConfig`: the one record of its recipe, its batch
     size (which the loaders are built from) and its seed."""
-    from .train import TrainConfig
-
     return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                        weight_decay=args.weight_decay, schedule=args.schedule,
                        patience=args.patience, milestones=tuple(args.milestones),

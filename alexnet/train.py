@@ -270,8 +270,13 @@ class Trainer:
     @staticmethod
     def _place(model: nn.Module, device) -> torch.device:
         """The one device of the run: the given one (the model moves there), else the model's."""
+        if device is not None:
+            try:
+                device = torch.device(device)
+            except (RuntimeError, TypeError):
+                raise AlexNetError(f"unknown device {device!r}: use cpu, cuda or cuda:N") from None
         if hasattr(model, "devices"):                     # TwoTowerAlexNet places itself
-            if device is not None and torch.device(device) != model.devices[0]:
+            if device is not None and not _same_device(device, model.devices[0]):
                 raise AlexNetError(f"a TwoTowerAlexNet places its towers itself (on "
                                    f"{', '.join(map(str, model.devices))}): pass device=None, or "
                                    f"build it with devices=({str(device)!r}, ...)")
@@ -279,10 +284,6 @@ class Trainer:
         if device is None:
             first = next(model.parameters(), None)
             return first.device if first is not None else torch.device("cpu")
-        try:
-            device = torch.device(device)
-        except (RuntimeError, TypeError):
-            raise AlexNetError(f"unknown device {device!r}: use cpu, cuda or cuda:N") from None
         model.to(device)
         return device
 
@@ -636,6 +637,11 @@ class Trainer:
             raise AlexNetError(f"checkpoint {self.checkpoint_path} has a random-number state that "
                                f"cannot be restored ({type(e).__name__}): it was edited by hand; "
                                "start a new run in another --checkpoint-dir") from None
+
+
+def _same_device(a: torch.device, b: torch.device) -> bool:
+    """``cuda`` names the current GPU, so it matches ``cuda:N``."""
+    return a.type == b.type and (a.index is None or b.index is None or a.index == b.index)
 
 
 def _plain_config(config: TrainConfig) -> dict:
