@@ -12,12 +12,16 @@ name                        what                                        paper
 ``alexnet.data``            CIFAR-10, image folders, batch loaders      §2
 ``alexnet.train``           SGD recipe, top-1/top-5 error, checkpoints  §5
 ``alexnet.dropout``         the paper's dropout (×0.5 at test time)     §4.2
-``alexnet.checkpoint``      atomic checkpoints, safe loading            —
+``alexnet.checkpoint``      atomic checkpoints, safe loading, locks     —
+``alexnet.architectures``   every model by name; rebuild from a config  —
+``alexnet.departures``      where the code departs from the paper       §2–§5
+``alexnet.distributed``     torchrun process groups                     —
+``alexnet.runtime``         devices, cores, allocator, provenance       —
 ``alexnet.summary``         layer table: shapes, parameters, MACs       §3.5
 ``alexnet.reproduce``       the paper's claims, measured; the ledger    §3–§6
 ``alexnet.analysis``        filters per tower, nearest neighbours       §6.1
 ``alexnet.bench``           speed benchmarks with provenance            —
-``alexnet.viz``             the book's figures                          —
+``alexnet.viz``             the book's figures and widgets              —
 ``alexnet.kernels``         fused Triton LRN (used on CUDA)             §3.3
 ``alexnet.cli``             ``python -m alexnet`` / ``alexnet``         —
 ==========================  ==========================================  =========

@@ -253,3 +253,16 @@ def test_one_shipped_seed_reruns_to_its_shipped_value(offline):
         values = [r["epochs_to_target"] for r in shipped if r["epochs_to_target"] is not None]
         spread = stats.summarise(values)["sd"] or 0.0
         assert abs(rerun - shipped[0]["epochs_to_target"]) <= max(4 * spread, 0.5)
+
+
+def test_the_experiments_train_with_the_initialisation_they_declare():
+    """departures() reads reproduce.INIT; the networks the claims build must use it."""
+    from alexnet.train import seed_everything
+
+    regime = reproduce.SCALES["cpu"].regime("recipe")
+    seed_everything(3)
+    built = reproduce.build(reproduce.ARMS["recipe"][0], regime)
+    seed_everything(3)
+    declared = CifarAlexNet(init=reproduce.INIT, dropout=regime.dropout)
+    for a, b in zip(built.state_dict().values(), declared.state_dict().values()):
+        assert torch.equal(a, b)

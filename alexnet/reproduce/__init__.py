@@ -35,10 +35,10 @@ from .reference import REFERENCE_ARMS, run_reference
 from .results import (RESULTS, describe, estimate_text, finalise, ledger_html, ledger_markdown,
                       ledger_rows, load, words)
 from .runs import build, epochs_to, figure1_run, train_arm, without_conv
-from .settings import SCALES, Arm, Regime, Scale, with_overrides
+from .settings import INIT, SCALES, Arm, Regime, Scale, with_overrides
 
 __all__ = ["ARMS", "CLAIMS", "ORDER", "Context", "add_arguments", "run", "GPU_GROUPS", "context_for", "run_all",
            "run_claim", "run_group", "REFERENCE_ARMS", "run_reference", "RESULTS", "describe",
            "estimate_text", "finalise", "ledger_html", "ledger_markdown", "ledger_rows", "load",
-           "words", "build", "epochs_to", "figure1_run", "train_arm", "without_conv", "SCALES",
+           "words", "build", "epochs_to", "figure1_run", "train_arm", "without_conv", "INIT", "SCALES",
            "Arm", "Regime", "Scale", "with_overrides"]
