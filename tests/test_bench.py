@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import pytest
 
 from alexnet import bench
 from alexnet.errors import AlexNetError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _args(*argv: str) -> argparse.Namespace:
@@ -85,3 +88,43 @@ def test_time_calls_warms_up_then_takes_the_median():
     timing = bench.time_calls(lambda: calls.append(1), "cpu", warmup=2, repeats=3)
     assert len(calls) == 5 and timing["n"] == 3
     assert 0 <= timing["min_s"] <= timing["median_s"] <= timing["max_s"]
+
+
+def _shipped(name: str) -> dict:
+    return json.loads((ROOT / "bench" / "results" / f"{name}.json").read_text())
+
+
+def _cells(row: str) -> list[str]:
+    return [c.strip() for c in row.strip().strip("|").split("|")]
+
+
+def test_readme_speed_table_is_the_shipped_bench():
+    """Every ratio in the README's speed table is the committed bench JSON, rounded as printed."""
+    rows = [_cells(line) for line in (ROOT / "README.md").read_text().splitlines()
+            if line.startswith("| `") or line.startswith("| LRN") or line.startswith("| the same")]
+    fp32, bf16 = _shipped("cpu-fp32"), _shipped("cpu-bf16")
+    readme = (ROOT / "README.md").read_text()
+    for result in (fp32, bf16):
+        assert result["dirty"] is False and result["cpu_model"] in rows[0][0] + readme
+        assert result["git_commit"][:7] in readme and f"{result['threads']} threads" in readme
+
+    def ratio(r: dict, digits: int = 2) -> str:
+        return (f"{r['median']:.{digits}f}× ({r['min']:.{digits}f}–{r['max']:.{digits}f})")
+
+    speed = {"`AlexNet()`": ("train", "speed_alexnet_over_torchvision"),
+             "`CifarAlexNet()`": ("cifar", "speed_cifar_over_cifar_no_lrn")}
+    checked = 0
+    for row in rows:
+        key = next((k for k in speed if row[0].startswith(k)), None)
+        if key:
+            part, name = speed[key]
+            assert row[2] == ratio(fp32[part][name]) and row[3] == ratio(bf16[part][name]), row
+            checked += 1
+    lrn = fp32["lrn"]
+    for label, key in (("LRN", "package"), ("the same", "torch")):
+        row = next(r for r in rows if r[0].startswith(label))
+        f = lrn[key]["times_floor"]
+        digits = 1 if key == "package" else 0
+        assert row[2] == ratio(f, digits), row
+        checked += 1
+    assert checked == 4
