@@ -124,14 +124,29 @@ display(viz.markdown_table(
     ["network and recipe", "training images", "test images", "test error"],
     align="lrrr"))
 
+# %%
+confusion = torch.tensor(cifar["confusion"]).float()
+confusion.fill_diagonal_(0)
+viz.glue("ref-worst-with", cifar["classes"][int(confusion[worst].argmax())])
+viz.glue("ref-cifar-train", f"{cifar['train_error']:.1%}")
+assert cifar["test_images"] == four["test_images"] == 10_000
+assert cifar["test_error"] <= 0.22 and four["test_error"] <= 0.26  # the targets
+assert FULL_SIZE or 0.18 <= cifar["test_error"] < 0.19  # "just short of 18%"
+
 # %% [markdown]
-# TODO-RESULT: `CifarAlexNet` reaches {glue:}`ref-cifar-error` test error
-# ({glue:}`ref-cifar-setting`), Figure 1's four-layer net {glue:}`ref-four-error`
-# ({glue:}`ref-four-setting`); {glue:}`ref-minutes` minutes on {glue:}`ref-device`. Its hardest
-# class is {glue:}`ref-worst-class` ({glue:}`ref-worst-error` wrong), its easiest
-# {glue:}`ref-best-class` ({glue:}`ref-best-error`). Interpretive paragraph: what cuda-convnet's
-# nets reached (18% for layers-18pct.cfg, 11% for the locally connected net with LRN), why ours
-# differ.
+# `CifarAlexNet` reaches {glue:}`ref-cifar-error` test error ({glue:}`ref-cifar-setting`), and
+# Figure 1's four-layer net {glue:}`ref-four-error` ({glue:}`ref-four-setting`); the two runs
+# took {glue:}`ref-minutes` minutes on {glue:}`ref-device`. For scale, Krizhevsky's own CIFAR-10
+# networks, shipped with cuda-convnet, reached 26% (`layers-80sec`, a four-layer net trained for
+# 80 seconds on a GPU), 18% (`layers-18pct`, over 130 epochs) and 11% (`layers-conv-local-11pct`,
+# locally connected layers with LRN, about 470 epochs and tests on several crops). Our four-layer
+# net beats the 80-second one because it trains for 30 epochs with crops and flips. The CIFAR
+# AlexNet lands at the `layers-18pct` level in 40 epochs, just short of 18%: its training error,
+# measured with dropout and augmentation on, is {glue:}`ref-cifar-train`, so the paper's
+# regularisers keep it from memorising its 50,000 images, and what remains is mostly capacity and
+# schedule. The 11% network is another design trained ten times longer. The errors are uneven:
+# the hardest class is {glue:}`ref-worst-class` ({glue:}`ref-worst-error` wrong, most often taken
+# for {glue:}`ref-worst-with`), the easiest {glue:}`ref-best-class` ({glue:}`ref-best-error`).
 
 # %% mystnb={"image": {"alt": "Test error per epoch of the two reference networks trained on all of CIFAR-10: CifarAlexNet with the paper's recipe and FourLayerCNN with cuda-convnet's recipe; both fall quickly, then in steps where the learning rate is divided by ten."}}
 curves = {"CifarAlexNet": cifar["curve"], "FourLayerCNN": four["curve"]}
