@@ -135,7 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     t.add_argument("--devices", nargs=2, metavar="DEV", help="the two devices of --arch two-tower "
                    "(under torchrun process r takes GPUs 2r and 2r+1 of its machine)")
-    t.add_argument("--amp", choices=("bf16", "fp16"), help="autocast precision: bf16 (CUDA, or a CPU with bf16) or fp16 (CUDA only)")
+    t.add_argument("--amp", choices=("bf16", "fp16"),
+                   help="autocast precision: bf16 (CUDA, or a CPU with bf16) or fp16 (CUDA only)")
     t.add_argument("--workers", type=nonnegative_int, default=default_workers(),
                    help="data-loading processes for image folders (default: one per usable core)")
     t.add_argument("--train-subset", type=positive_int, help="train on the first N images only")
