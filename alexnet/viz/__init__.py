@@ -32,8 +32,8 @@ from .lrn import plot_lrn_response, show_feature_maps, show_lrn_maps, simultaneo
 from .neighbours import plot_neighbour_examples, plot_neighbours, plot_top5
 from .parallel import plot_traffic
 from .pooling import draw_pooling
-from .publish import claim_table, departures_box, figure_tabs, glue, glue_claim, image_of, \
-    markdown_table, show_photo, wrapped
+from .publish import claim_table, departures_box, figure_tabs, glue, glue_claim, glue_run_means, \
+    image_of, markdown_table, show_photo, wrapped
 from .results import plot_arms, plot_claim, plot_confusion, plot_curves, plot_epochs_to, \
     plot_learning_rates, seed_curves
 from .style import COLUMN_WIDTH, shown_width, too_small_text, use_book_style
@@ -41,7 +41,8 @@ from .widgets import interactive_figure
 
 __all__ = ["ACTIVATION_COLOURS", "as_display_images", "claim_table", "COLUMN_WIDTH",
            "CROSS_COLOUR", "departures_box", "draw_architecture", "draw_pooling",
-           "figure_tabs", "glue", "glue_claim", "image_of", "show_photo", "GPU_COLOURS", "interactive_figure",
+           "figure_tabs", "glue", "glue_claim", "glue_run_means", "image_of", "show_photo",
+           "GPU_COLOURS", "interactive_figure",
            "markdown_table", "plot_activations", "plot_arms", "plot_claim",
            "plot_confusion", "plot_curves", "plot_epochs_to", "plot_expected_gradient",
            "plot_filters", "plot_kernel_index", "plot_learning_rates",

@@ -189,6 +189,21 @@ def glue_claim(prefix: str, result: dict) -> None:
             glue(f"{prefix}-{i}-arm-{j}", _arm_text(mean, arms["unit"]))
 
 
+def glue_run_means(prefix: str, result: dict, key: str = "train_top1") -> dict:
+    """Glue the mean of one run metric per arm of a claim result (e.g. the training error, which
+    the tests themselves do not report) as ``prefix-key-j`` for arm j, in the order the arms
+    first appear in ``result["runs"]``; return the means by arm label."""
+    values: dict[str, list] = {}
+    for run in result["runs"]:
+        if run["metrics"].get(key) is not None:
+            values.setdefault(run["arm"], []).append(run["metrics"][key])
+    means = {arm: sum(v) / len(v) for arm, v in values.items()}
+    kind = "error" if key.endswith(("top1", "gap")) else "loss"
+    for j, mean in enumerate(means.values()):
+        glue(f"{prefix}-{key}-{j}", _arm_text(mean, kind))
+    return means
+
+
 def claim_table(result: dict):
     """A claim's tests as a table: test · the paper · ours (estimate, 95% interval) · verdict."""
     from .. import reproduce
