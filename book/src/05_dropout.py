@@ -260,10 +260,32 @@ display(viz.claim_table(dropout_claim))
 # %% [markdown]
 # **Our setting:** {glue:}`dropout-setting`.
 #
-# TODO-RESULT interpretive paragraph: test error first ({glue:}`dropout-0-arm-0` with,
-# {glue:}`dropout-0-arm-1` without), then the gap ({glue:}`dropout-1-estimate`), then the epochs
-# ({glue:}`dropout-2-estimate`), against the paper.
+# Test error first: over {glue:}`dropout-seeds` seeds, {glue:}`dropout-0-arm-0` with dropout
+# and {glue:}`dropout-0-arm-1` without, a difference of {glue:}`dropout-0-estimate` (positive
+# would be the paper's way). The train–test gap: {glue:}`dropout-1-arm-0` with dropout against
+# {glue:}`dropout-1-arm-1` without ({glue:}`dropout-1-estimate`). And the training time: to
+# reach 25% training error the dropout net needs {glue:}`dropout-2-estimate` the epochs of the
+# plain one, against the paper's "roughly doubles".
+#
+# Dropout does to the gap what the paper says: without it the net memorises its 4,000 images,
+# with it the training and test errors stay close. But at this budget it costs far more test
+# error than it saves. The training errors show why: {glue:}`dropout-train_top1-1` with dropout
+# against {glue:}`dropout-train_top1-0` without (dropout off when measuring). Thirty epochs of
+# 4,000 images are fewer than a thousand SGD steps, and the dropout net is still learning when
+# they end; in no seed did it reach 25% training error, so the slow-down is a lower bound, already
+# near the paper's two-fold. The paper's network trained for 90 epochs of 1.2 million images and
+# was judged at convergence; ours are compared at equal, short training. What reproduces is the
+# mechanism (much less overfitting, slower convergence); whether dropout also lowers the test
+# error here would need the training that the slower net asks for (an exercise below).
 
+# %%
+error, gap, converge = dropout_claim["tests"]
+train = viz.glue_run_means("dropout", dropout_claim)
+without, with_dropout = train.values()
+if not FULL_SIZE:  # the sentences above
+    assert max(error["differences"]) < 0 and gap["low"] > 0
+    assert converge["bound"] == "lower" and converge["low"] > 0
+    assert with_dropout > without + 0.2
 # %% mystnb={"image": {"alt": "The stored dropout result, one panel per test: each seed's test error, train-test gap and epochs to the target training error, with and without dropout; the two arms of a seed joined by a line and each arm's mean marked."}}
 viz.plot_claim(dropout_claim)
 plt.show()
@@ -534,4 +556,33 @@ plt.show()
 #    epochs, so the gap is much smaller with or without dropout: overfitting needs many
 #    parameters per image. The claim tables are recomputed from `gpu-results/`; their MDE column
 #    says how small an effect each test could detect there.
+#    :::
+#
+# 5. **Give dropout the time it asks for.** The stored dropout runs stop after 30 epochs, while the
+#    dropout net is still learning. Train both arms of the `overfit` regime for three times as
+#    long, with the learning-rate drops moved to match, for one seed, and compare their test
+#    errors with the stored ones.
+#
+#    :::{dropdown} Hint
+#    `reproduce.with_overrides(reproduce.SCALES["cpu"], "overfit", epochs=90,
+#    milestones=(45, 67, 81))` gives the longer regime; `reproduce.ARMS["overfit"][:2]` are the
+#    arms without and with dropout; `reproduce.train_arm(arm, scale, 0, torch.device("cpu"),
+#    True)` trains one.
+#    About 6 minutes per arm on two CPU cores (a GPU takes seconds).
+#    :::
+#
+#    :::{dropdown} Solution
+#    ```python
+#    scale = reproduce.with_overrides(reproduce.SCALES["cpu"], "overfit",
+#                                     epochs=90, milestones=(45, 67, 81))
+#    for arm in reproduce.ARMS["overfit"][:2]:
+#        run = reproduce.train_arm(arm, scale, 0, torch.device("cpu"), True)
+#        print(arm.label, f"{run.metrics['test_top1']:.1%}",
+#              f"gap {run.metrics['gap']:+.1%}")
+#    ```
+#    The book stores no such run, so the answer is your measurement. Look at three numbers per
+#    arm: the training error (has the dropout net caught up?), the gap, and the test error. If
+#    the test errors come closer or cross, that is the paper's trade seen at small scale: dropout
+#    asks for more training and pays off only once it gets it. If they do not, 4,000 images may
+#    simply be too few for a 512-wide classifier to benefit; try `train_images=10_000`.
 #    :::
