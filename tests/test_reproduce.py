@@ -72,7 +72,9 @@ def test_verdicts_in_words_say_what_the_interval_can():
     low = make_test("x", [0.9, 1.1, 1.0, 1.2], "log", "6×", "m", math.log(6))
     low.update(p_adjusted=0.001, direction="paper", size="smaller")
     assert reproduce.words(low) == ("same direction as the paper, smaller than the paper's ×6: "
-                                    "×2.86 (95% CI ×2.33 to ×3.51), 48% of it")
+                                    "about 48% of it")
+    low.update(direction="opposite")
+    assert reproduce.words(low) == "the opposite direction to the paper (against the paper's ×6)"
     weak = make_test("y", [0.5, -0.4, 0.3, -0.2, 0.1], "pp", "0.4 points", "m", 0.4)
     weak.update(p_adjusted=0.9, direction="inconclusive", size="consistent")
     assert reproduce.words(weak) == (f"inconclusive: this run could detect "

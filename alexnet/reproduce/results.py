@@ -95,13 +95,13 @@ def words(test: dict) -> str:
         return f"inconclusive{reason}: {detect}; {paper_text}"
     side = "same direction as the paper" if test["direction"] == "paper" else \
         "the opposite direction to the paper"
-    if paper is None:
-        return f"{side} ({paper_text})"
+    if paper is None or test["direction"] == "opposite":
+        return f"{side} ({'against ' if paper is not None else ''}{paper_text})"
     if test["size"] == "consistent":
-        return f"{side}, consistent with {paper_text}: {estimate_text(test)}"
+        return f"{side}, consistent with {paper_text}"
     share = math.exp(test["estimate"] - paper) if unit == "log" else test["estimate"] / paper
-    return (f"{side}, {test['size']} than {paper_text}: {estimate_text(test)}, "
-            f"{share:.0%} of it")
+    amount = f"{share:.0%} of it" if share < 1 else f"{share:.1f} times it"
+    return f"{side}, {test['size']} than {paper_text}: about {amount}"
 
 
 def describe(test: dict) -> str:

@@ -247,8 +247,8 @@ display(viz.claim_table(result))
 # **Our setting:** {glue:}`relu-setting`.
 #
 # Over {glue:}`relu-seeds` seeds, the ReLU network needed {glue:}`relu-0-arm-0` epochs on average
-# to reach 25% training error, and the tanh network {glue:}`relu-0-arm-1`. Against the paper's
-# "about ×6", that is: {glue:}`relu-0-verdict`.
+# to reach 25% training error, and the tanh network {glue:}`relu-0-arm-1`: a speed-up of
+# {glue:}`relu-0-estimate`, the {glue:}`relu-0-verdict`.
 #
 # So at this scale ReLU is about twice as fast, and the interval leaves no room for six times.
 # Three things differ from Figure 1, and none of them is known to be the cause. The paper says

@@ -190,8 +190,8 @@ display(viz.claim_table(result))
 # **Our setting:** {glue:}`overlap-setting`.
 #
 # Over {glue:}`overlap-seeds` seeds, the test error is {glue:}`overlap-0-arm-0` with 3/2 pooling
-# and {glue:}`overlap-0-arm-1` with 2/2: a difference of {glue:}`overlap-0-estimate`. Against the
-# paper's 0.4 points: {glue:}`overlap-0-verdict`. The train–test gap, the paper's own argument,
+# and {glue:}`overlap-0-arm-1` with 2/2: a difference of {glue:}`overlap-0-estimate`, the
+# {glue:}`overlap-0-verdict`. The train–test gap, the paper's own argument,
 # moves more: from {glue:}`overlap-1-arm-1` without overlap to {glue:}`overlap-1-arm-0` with it,
 # a difference of {glue:}`overlap-1-estimate`.
 #
