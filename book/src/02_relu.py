@@ -248,7 +248,7 @@ display(viz.claim_table(result))
 #
 # Over {glue:}`relu-seeds` seeds, the ReLU network needed {glue:}`relu-0-arm-0` epochs on average
 # to reach 25% training error, and the tanh network {glue:}`relu-0-arm-1`: a speed-up of
-# {glue:}`relu-0-estimate`, the {glue:}`relu-0-verdict`.
+# {glue:}`relu-0-estimate`. In words: {glue:}`relu-0-verdict`.
 #
 # So at this scale ReLU is about twice as fast, and the interval leaves no room for six times.
 # Three things differ from Figure 1, and none of them is known to be the cause. The paper says
@@ -258,8 +258,8 @@ display(viz.claim_table(result))
 # while (the factor of {glue:}`factor-tanh-0.5` at $\sigma = 0.5$ above). And tanh's best rate
 # sits at the edge of our grid, which can only make the measured factor larger than the true one,
 # not smaller. Figure 1's caption itself warns that "the magnitude of the effect demonstrated
-# here varies with network architecture". What does reproduce is the direction, in every seed,
-# and the shape of the curves below.
+# here varies with network architecture". What every seed shows is the direction, and the shape
+# of the curves below.
 
 # %%
 test = result["tests"][0]

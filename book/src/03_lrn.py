@@ -377,7 +377,7 @@ display(viz.claim_table(result))
 #
 # Over {glue:}`lrn-seeds` seeds, the four-layer net's test error is {glue:}`lrn-0-arm-0` with
 # LRN and {glue:}`lrn-0-arm-1` without: a difference of {glue:}`lrn-0-estimate`, positive being
-# the paper's way, so {glue:}`lrn-0-verdict`.
+# the paper's way. In words: {glue:}`lrn-0-verdict`.
 #
 # In our setting LRN does not help; every seed is worse with it, by about as much as the paper
 # says it helps. The training errors, which the test does not use, say why: with LRN the net also

@@ -190,7 +190,7 @@ display(viz.claim_table(result))
 # **Our setting:** {glue:}`overlap-setting`.
 #
 # Over {glue:}`overlap-seeds` seeds, the test error is {glue:}`overlap-0-arm-0` with 3/2 pooling
-# and {glue:}`overlap-0-arm-1` with 2/2: a difference of {glue:}`overlap-0-estimate`, the
+# and {glue:}`overlap-0-arm-1` with 2/2: a difference of {glue:}`overlap-0-estimate`. In words:
 # {glue:}`overlap-0-verdict`. The train–test gap, the paper's own argument,
 # moves more: from {glue:}`overlap-1-arm-1` without overlap to {glue:}`overlap-1-arm-0` with it,
 # a difference of {glue:}`overlap-1-estimate`.
@@ -202,8 +202,8 @@ display(viz.claim_table(result))
 # is larger here than on ImageNet is what this setting was built for: with no dropout, no
 # augmentation and few images there is much overfitting for the pooling to prevent, while the
 # paper's network already had all its other regularisers. A 32-pixel map is also small enough
-# that a 3×3 window covers a large part of it. So the direction reproduces; the size is a
-# property of the setting, and our number is not an estimate of the paper's.
+# that a 3×3 window covers a large part of it. So every seed goes the paper's way; the size is
+# a property of the setting, and our number is not an estimate of the paper's.
 
 # %%
 error, gap = result["tests"]
