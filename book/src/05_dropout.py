@@ -510,9 +510,10 @@ display(viz.claim_table(augmentation))
 # {glue:}`augmentation-3-arm-1` for the centre patch alone ({glue:}`augmentation-3-estimate`).
 # In words: {glue:}`augmentation-3-verdict`. Here the paper's recipe does not carry over. On
 # ImageNet the four corner patches of a 256-pixel image are real photograph; on CIFAR-10 the
-# "image" is the 32-pixel photograph padded by 4 pixels of zeros, so every corner patch carries a
-# black band 4 pixels wide on two of its sides, more than the random training crops show on
-# average, while the centre patch is the photograph itself. Averaging in eight views that are
+# "image" is the 32-pixel photograph padded by 4 pixels of its mean colour (zeros, once the mean
+# is subtracted), so every corner patch carries a featureless band 4 pixels wide on two of its
+# sides, more than the random training crops show on average, while the centre patch is the
+# photograph itself. Averaging in eight views that are
 # partly border probably costs more than the views add; ten-patch testing would need crops of a
 # larger image, which CIFAR-10 does not have.
 
