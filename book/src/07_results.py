@@ -35,6 +35,8 @@
 # there (its result goes to `gpu-results/`).
 
 # %%
+import math
+
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
@@ -204,9 +206,47 @@ for direction in ("paper", "opposite", "inconclusive"):
     viz.glue(f"ledger-{direction}", str(verdicts.count(direction)))
 
 # %% [markdown]
-# TODO-RESULT: of the {glue:}`ledger-tests` tests, {glue:}`ledger-paper` go the paper's way,
-# {glue:}`ledger-opposite` the opposite way and {glue:}`ledger-inconclusive` are inconclusive.
-# Interpretive paragraph on the ledger as a whole.
+# Of the {glue:}`ledger-tests` tests, {glue:}`ledger-paper` go the paper's way,
+# {glue:}`ledger-opposite` the opposite way and {glue:}`ledger-inconclusive` are inconclusive,
+# after Holm's adjustment for all of them.
+#
+# Read down the table and a pattern appears. Where a claim is about a mechanism and our setting
+# lets it act, the mechanism shows: ReLU trains faster, though about twice rather than six times
+# as fast; in a net built to overfit, overlapping pooling, dropout and crops and flips all shrink
+# the train–test gap, dropout and the crops by over 20 points; and the last hidden layer groups
+# images by class, as Figure 4 says. Where a claim is about the test error that a regulariser
+# buys, our short CPU runs mostly cannot confirm it: dropout and the crops slow training, and in
+# under a thousand SGD steps they cost as much test error as they save, or more; LRN slows the
+# four-layer net in the same way (chapters 3 and 5). The small ImageNet effects (PCA lighting's
+# 1 point, the two GPUs' 1.7, depth's 2) are at or below the smallest effect five seeds of the
+# recipe setting can detect, in networks that stop near 50% test error: those rows are
+# estimates, not tests. One test does not transfer at all: ten patches at test time, on 32-pixel
+# images whose corner patches are partly padding. None of this says the paper was wrong at its
+# scale. It says which of its claims survive the move to CIFAR-10 and a CPU budget, and which
+# need the training the paper gave them.
+
+# %%
+def ledger_test(claim, start):
+    """The shipped test of ``claim`` whose name starts with ``start``."""
+    return next(t for t in reproduce.load(claim)["tests"]
+                if t["name"].startswith(start))
+
+
+if not FULL_SIZE:  # the paragraph above
+    assert 1.5 < math.exp(ledger_test("relu", "epochs")["estimate"]) < 2.5
+    for claim in ("overlap", "dropout", "augmentation"):
+        assert ledger_test(claim, "train–test gap")["low"] > 0
+    assert min(ledger_test(c, "train–test gap")["estimate"]
+               for c in ("dropout", "augmentation")) > 20
+    assert ledger_test("neighbours", "share")["low"] > 0
+    for claim, start in (("dropout", "test error"), ("lrn", "test error")):
+        assert ledger_test(claim, start)["high"] < 0
+    assert ledger_test("augmentation", "test error, none")["low"] < 0
+    for claim, start in (("augmentation", "test error, without"),
+                         ("two-gpu", "test error"), ("depth", "test error")):
+        t = ledger_test(claim, start)
+        assert t["paper_value"] <= t["mde"] and t["n"] == 5
+    assert ledger_test("augmentation", "test error, centre")["high"] < 0
 
 # %% [markdown]
 # ## Figure 4, at CIFAR scale
