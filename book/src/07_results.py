@@ -217,11 +217,14 @@ for direction in ("paper", "opposite", "inconclusive"):
 # images by class, as Figure 4 says. Where a claim is about the test error that a regulariser
 # buys, our short CPU runs mostly cannot confirm it: dropout and the crops slow training, and in
 # under a thousand SGD steps they cost as much test error as they save, or more; LRN slows the
-# four-layer net in the same way (chapters 3 and 5). The small ImageNet effects (PCA lighting's
-# 1 point, the two GPUs' 1.7, depth's 2) are at or below the smallest effect five seeds of the
-# recipe setting can detect, in networks that stop near 50% test error: those rows are
-# estimates, not tests. One test does not transfer at all: ten patches at test time, on 32-pixel
-# images whose corner patches are partly padding. None of this says the paper was wrong at its
+# four-layer net in the same way (chapters 3 and 5). The small ImageNet effects of PCA lighting
+# (1 point) and the two GPUs (1.7) are near the smallest effect that five seeds of the recipe
+# setting can detect, in networks that stop near 53% test error: those rows are estimates,
+# consistent with the paper without confirming it. Depth goes the other way: after 15 epochs the
+# net without conv4 is well ahead, as a shallower net that trains faster would be, where the
+# paper's 2 points were measured on converged networks. And one test does not transfer at all:
+# ten patches at test time, on 32-pixel images whose corner patches are partly padding. None of
+# this says the paper was wrong at its
 # scale. It says which of its claims survive the move to CIFAR-10 and a CPU budget, and which
 # need the training the paper gave them.
 
@@ -243,9 +246,12 @@ if not FULL_SIZE:  # the paragraph above
         assert ledger_test(claim, start)["high"] < 0
     assert ledger_test("augmentation", "test error, none")["low"] < 0
     for claim, start in (("augmentation", "test error, without"),
-                         ("two-gpu", "test error"), ("depth", "test error")):
+                         ("two-gpu", "test error")):
         t = ledger_test(claim, start)
-        assert t["paper_value"] <= t["mde"] and t["n"] == 5
+        assert t["low"] < 0 < t["paper_value"] < t["high"] and t["n"] == 5
+        assert 0.5 < t["mde"] / t["paper_value"] < 2
+        assert all(0.5 < m < 0.56 for m in t["arms"]["means"].values())
+    assert ledger_test("depth", "test error")["high"] < 0
     assert ledger_test("augmentation", "test error, centre")["high"] < 0
 
 # %% [markdown]
