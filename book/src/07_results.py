@@ -214,7 +214,9 @@ for direction in ("paper", "opposite", "inconclusive"):
 # lets it act, the mechanism shows: ReLU trains faster, though about twice rather than six times
 # as fast; in a net built to overfit, overlapping pooling, dropout and crops and flips all shrink
 # the train–test gap, dropout and the crops by over 20 points; and the last hidden layer groups
-# images by class, as Figure 4 says. Where a claim is about the test error that a regulariser
+# images by class, as Figure 4 says. Figure 3's split of the towers by colour shows in the long
+# reference run, not yet in the claims' short ones (chapter 8). Where a claim is about the test
+# error that a regulariser
 # buys, our short CPU runs mostly cannot confirm it: dropout and the crops slow training, and in
 # under a thousand SGD steps they cost as much test error as they save, or more; LRN slows the
 # four-layer net in the same way (chapters 3 and 5). The small ImageNet effects of PCA lighting

@@ -172,10 +172,27 @@ display(viz.markdown_table(
     ["seed", "tower 1", "tower 2", "gap", "null gap", "p"], align="rrrrrr"))
 
 # %% [markdown]
-# TODO-RESULT: in {glue:}`filters-significant` of {glue:}`filters-n` seeds the towers split
-# significantly (p < 0.05); {glue:}`filters-0-estimate`, {glue:}`filters-0-verdict`.
-# Interpretive paragraph.
+# In {glue:}`filters-significant` of {glue:}`filters-n` seeds do the towers split more than a
+# random split of their kernels would (p < 0.05). The excess of the gap over its null:
+# {glue:}`filters-0-estimate`; {glue:}`filters-0-verdict`.
 #
+# These runs are the claims' recipe setting: 15 epochs on 10,000 images, against the reference
+# run's 40 epochs on all 50,000. In them both towers have moved from the 2/3 of random kernels
+# towards less colour, by about the same amount, and neither has specialised: the gap between
+# them is no larger than chance makes it. So at this length of training the specialisation has
+# not happened yet, in any seed; in the one long run we have (the reference, above) it has. Our
+# runs cannot say whether it happens "during every run" of a converged network, as the paper
+# says; they say that it is not there from the start, and that it takes longer to appear than
+# the first fall of the error.
+
+# %%
+claim = filters["tests"][0]
+if not FULL_SIZE:  # the sentences above
+    assert claim["significant_seeds"] == 0 and claim["high"] < 0.01
+    assert all(max(s["towers"]) < min(s["towers_at_init"]) for s in seeds)
+    assert split["p_value"] < 0.05
+
+# %% [markdown]
 # The index of every single kernel, one dot per kernel and a panel per seed (the first four
 # seeds):
 
