@@ -263,7 +263,7 @@ display(viz.claim_table(result))
 
 # %%
 test = result["tests"][0]
-assert FULL_SIZE or test["size"] == "smaller"      # ×6 lies above the interval
+assert FULL_SIZE or test["size"] == "smaller"  # ×6 above the interval
 assert FULL_SIZE or min(test["differences"]) > 0   # ReLU faster in every seed
 assert FULL_SIZE or 1.5 < math.exp(test["estimate"]) < 2.5  # "about twice"
 
