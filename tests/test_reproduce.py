@@ -5,6 +5,7 @@ import argparse
 import json
 import math
 from dataclasses import asdict
+from pathlib import Path
 
 import pytest
 import torch
@@ -268,3 +269,13 @@ def test_the_experiments_train_with_the_initialisation_they_declare():
     declared = CifarAlexNet(init=reproduce.INIT, dropout=regime.dropout)
     for a, b in zip(built.state_dict().values(), declared.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_readme_quotes_the_shipped_reference_errors():
+    reference = _shipped("reference")["networks"]
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    errors = f"{reference['four']['test_error']:.1%} and {reference['cifar']['test_error']:.1%}"
+    minutes = (f"{reference['four']['seconds'] / 60:.0f} and "
+               f"{reference['cifar']['seconds'] / 60:.0f} minutes")
+    flat = " ".join(readme.split())
+    assert f"{errors} test error" in flat and minutes in flat
