@@ -13,8 +13,8 @@ colour-specificity index of a kernel is the share of its energy outside :math:`u
 0 for a grey kernel (equal weights on R, G and B at every tap), 2/3 for a kernel that looks at one
 channel only, 1 for a purely opponent kernel (e.g. red minus green); a random kernel scores 2/3 on
 average, so training moves a colour-agnostic tower down from there. A tower's index is the mean
-over its kernels; "GPU 1" is output channels ``[:C/2]`` (``groups=2``: PyTorch connects the first half of the input channels to the
-first half of the outputs, §3.2).
+over its kernels; "GPU 1" is output channels ``[:C/2]`` (``groups=2``: PyTorch connects the first
+half of the input channels to the first half of the outputs, §3.2).
 
 **Nearest neighbours (Figure 4, right).** Images whose last-hidden-layer vectors (fc7, 4096-d in the
 paper) are close by Euclidean distance should be semantically similar, even when their pixels are

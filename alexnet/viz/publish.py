@@ -171,8 +171,7 @@ def glue_claim(prefix: str, result: dict) -> None:
     glue(f"{prefix}-setting", result["setting"])
     glue(f"{prefix}-device", result["provenance"]["device"])
     counts = sorted({t["n"] for t in result["tests"] if t.get("n")})   # the seeds each test used
-    glue(f"{prefix}-seeds", "–".join(map(str, (counts[0], counts[-1]) if len(counts) > 1
-                                          else counts)) if counts else "–")
+    glue(f"{prefix}-seeds", "–".join(map(str, sorted({counts[0], counts[-1]}))) if counts else "–")
     for i, test in enumerate(result["tests"]):
         glue(f"{prefix}-{i}", reproduce.describe(test))
         glue(f"{prefix}-{i}-estimate", reproduce.estimate_text(test))

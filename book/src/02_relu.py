@@ -195,6 +195,9 @@ plt.show()
 # %%
 edge = result["extra"]["rate_at_grid_edge"]
 assert FULL_SIZE or (not edge["relu"] and edge["tanh"])
+top = max(r["lr"] for r in result["extra"]["tuning"])
+assert FULL_SIZE or all(r["diverged"] for r in result["extra"]["tuning"]
+                        if r["activation"] == "relu" and r["lr"] == top)
 
 # %% [markdown]
 # The live run uses the same setting (no weight decay, dropout or augmentation, a constant
