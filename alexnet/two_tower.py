@@ -24,10 +24,12 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
+from .activations import ACTIVATIONS
 from .dropout import dropout_layer
 from .errors import AlexNetError
 from .lrn import LocalResponseNorm
-from .model import ACTIVATIONS, AlexNet
+from .model import AlexNet
+from .pooling import pool_layer, pool_window
 
 __all__ = ["TwoTowerAlexNet", "Tower", "CROSSINGS", "crossing_traffic"]
 
@@ -36,21 +38,21 @@ class Tower(nn.Module):
     """One GPU's half of the network (§3.2, Figure 2): half of every layer's kernels and neurons."""
 
     def __init__(self, channels: Sequence[int], hidden: int, *, lrn: bool, lrn_kwargs: dict | None,
-                 pool: tuple[int, int], dropout: float, activation: str,
+                 overlap_pooling: bool, dropout: float, activation: str,
                  dropout_style: str = "paper") -> None:
         super().__init__()
         c1, c2, c3, c4, c5 = (c // 2 for c in channels)
         act, norm = ACTIVATIONS[activation], (lambda: LocalResponseNorm(**(lrn_kwargs or {})))
-        pooling = (lambda: nn.MaxPool2d(*pool))
+        pooling = (lambda: pool_layer(*pool_window(overlap_pooling)))               # §3.4
         maybe_norm = norm if lrn else nn.Identity
-        self.block1 = nn.Sequential(nn.ZeroPad2d((0, 3, 0, 3)), nn.Conv2d(3, c1, 11, stride=4),
-                                    act(), maybe_norm(), pooling(),
+        self.block1 = nn.Sequential(*AlexNet.stem(c1), act(), maybe_norm(), pooling(),
                                     nn.Conv2d(c1, c2, 5, padding=2), act(), maybe_norm(), pooling())
         self.block2 = nn.Sequential(nn.Conv2d(2 * c2, c3, 3, padding=1), act(),   # conv3: both GPUs
                                     nn.Conv2d(c3, c4, 3, padding=1), act(),
                                     nn.Conv2d(c4, c5, 3, padding=1), act(), pooling())
         drop = (lambda: dropout_layer(dropout, dropout_style))                     # §4.2
-        self.fc6 = nn.Sequential(nn.Linear(2 * c5 * 36, hidden // 2), act(), drop())
+        flat = 2 * c5 * AlexNet.pooled_size ** 2                                    # conv5, both GPUs
+        self.fc6 = nn.Sequential(nn.Linear(flat, hidden // 2), act(), drop())
         self.fc7 = nn.Sequential(nn.Linear(hidden, hidden // 2), act(), drop())
 
 
@@ -82,8 +84,8 @@ class TwoTowerAlexNet(nn.Module):
                              lrn_kwargs=lrn_kwargs, dropout_style=dropout_style)
         grouped = AlexNet(num_classes, groups=2, init=init, **self._options)
         self._options["channels"] = tuple(channels)
-        tower = dict(lrn=lrn, lrn_kwargs=lrn_kwargs, pool=grouped._pool, dropout=dropout,
-                     activation=activation, dropout_style=dropout_style)
+        tower = dict(lrn=lrn, lrn_kwargs=lrn_kwargs, overlap_pooling=overlap_pooling,
+                     dropout=dropout, activation=activation, dropout_style=dropout_style)
         self.towers = nn.ModuleList(Tower(channels, hidden, **tower) for _ in range(2))
         self.fc8 = nn.Linear(hidden, num_classes)
         self.num_classes = num_classes

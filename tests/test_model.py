@@ -126,7 +126,7 @@ def test_wrong_image_size_is_a_clear_error(model, shape):
 
 
 @pytest.mark.parametrize("options,message", [
-    (dict(activation="gelu"), "activation must be one of 'relu', 'tanh', got 'gelu'"),
+    (dict(activation="gelu"), "activation must be one of 'relu', 'tanh', 'sigmoid', got 'gelu'"),
     (dict(init="xavier"), "init must be one of 'paper', 'pytorch', got 'xavier'"),
     (dict(groups=3), "every layer width in (96, 256, 384, 384, 256) must divide by groups=3"),
     (dict(num_classes=0), "num_classes must be an integer >= 1, got 0"),
