@@ -31,7 +31,7 @@ from .lrn import LocalResponseNorm
 from .model import AlexNet
 from .pooling import pool_layer, pool_window
 
-__all__ = ["TwoTowerAlexNet", "Tower", "CROSSINGS", "crossing_traffic"]
+__all__ = ["TwoTowerAlexNet", "Tower", "CROSSINGS", "crossing_traffic", "gather"]
 
 
 class Tower(nn.Module):
@@ -137,11 +137,11 @@ class TwoTowerAlexNet(nn.Module):
         AlexNet.check_input(self, x)
         d0, d1 = self.devices
         h = [t.block1(x.to(d)) for t, d in zip(self.towers, self.devices)]
-        h = [t.block2(_gather(h, d)) for t, d in zip(self.towers, self.devices)]    # into conv3
+        h = [t.block2(gather(h, d)) for t, d in zip(self.towers, self.devices)]    # into conv3
         h = [torch.flatten(v, 1) for v in h]
-        h = [t.fc6(_gather(h, d)) for t, d in zip(self.towers, self.devices)]       # into fc6
-        h = [t.fc7(_gather(h, d)) for t, d in zip(self.towers, self.devices)]       # into fc7
-        return self.fc8(_gather(h, d0))                                             # into fc8
+        h = [t.fc6(gather(h, d)) for t, d in zip(self.towers, self.devices)]       # into fc6
+        h = [t.fc7(gather(h, d)) for t, d in zip(self.towers, self.devices)]       # into fc7
+        return self.fc8(gather(h, d0))                                             # into fc8
 
 
 def _devices(devices: Sequence[str | torch.device]) -> tuple[torch.device, torch.device]:
@@ -152,7 +152,7 @@ def _devices(devices: Sequence[str | torch.device]) -> tuple[torch.device, torch
                            "cuda or cuda:N") from None
 
 
-def _gather(halves: list[Tensor], device: torch.device) -> Tensor:
+def gather(halves: list[Tensor], device: torch.device) -> Tensor:
     """The one place where activations cross between devices: concatenate both halves on ``device``."""
     return torch.cat([h.to(device, non_blocking=True) for h in halves], dim=1)
 
@@ -178,23 +178,23 @@ CROSSINGS = (("conv3", 0), ("conv3", 1), ("fc6", 0), ("fc6", 1), ("fc7", 0), ("f
 def crossing_traffic(model: TwoTowerAlexNet, images: Tensor) -> list[dict]:
     """§3.2 measured: what one forward pass of ``images`` sends from one tower to the other.
 
-    A spy on :func:`_gather` (the one crossing point) records every gather. For each it returns the
+    A spy on :func:`gather` (the one crossing point) records every gather. For each it returns the
     layer fed, the receiving tower, and the values and bytes *per image* that come from the other
     tower, which is what a real two-GPU run copies between the GPUs (the backward pass sends
     gradients of the same size the other way). Works whatever the devices, the CPU included.
     """
-    global _gather
-    original, seen = _gather, []
+    global gather
+    original, seen = gather, []
 
     def spy(halves: list[Tensor], device: torch.device) -> Tensor:
         seen.append([(h.numel() // h.shape[0], h.element_size()) for h in halves])
         return original(halves, device)
 
-    _gather = spy
+    gather = spy
     try:
         model(images)
     finally:
-        _gather = original
+        gather = original
     if len(seen) != len(CROSSINGS):
         raise AlexNetError(f"expected {len(CROSSINGS)} gathers in a forward pass, saw {len(seen)}")
     rows = []

@@ -109,15 +109,6 @@ def test_epochs_to_a_target_are_interpolated():
     assert reproduce.epochs_to(curve, "e", 0.1) is None
 
 
-def test_without_conv4_keeps_a_working_network():
-    model = reproduce.without_conv(CifarAlexNet())
-    convs = [m for m in model.features if isinstance(m, torch.nn.Conv2d)]
-    assert len(convs) == 4 and model.config["removed"] == "conv4"
-    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
-    with pytest.raises(AlexNetError, match="conv4 .* would see conv2"):
-        reproduce.without_conv(CifarAlexNet(), "conv3")
-
-
 def test_no_schedule_reads_the_test_set_and_tuning_seeds_are_not_test_seeds():
     for scale in reproduce.SCALES.values():
         assert scale.tuning_seed >= scale.max_seeds
