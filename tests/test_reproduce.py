@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest_data import offline, session_cache  # noqa: F401
-
 from alexnet import CifarAlexNet, reproduce
 from alexnet.errors import AlexNetError
 from alexnet.reproduce import stats
@@ -221,7 +219,7 @@ def test_the_shipped_reference_networks_work():
     for net in (four, alex):
         assert net["test_images"] == 10_000 and net["train_images"] == 50_000
         assert sum(map(sum, net["confusion"])) == 10_000
-    assert four["test_error"] <= 0.26 and alex["test_error"] <= 0.22   # issue 10's targets
+    assert four["test_error"] <= 0.26 and alex["test_error"] <= 0.22   # the reference run's targets
 
 
 def test_one_shipped_seed_reruns_to_its_shipped_value(offline):
