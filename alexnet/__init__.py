@@ -7,8 +7,7 @@ name                        what                                        paper
 ``TwoTowerAlexNet``         the network split over two devices          §3.2
 ``CifarAlexNet``            the same family at CIFAR-10 size            —
 ``FourLayerCNN``            the CIFAR-10 net of Figure 1                §3.1
-``LocalResponseNorm``       local response normalisation                §3.3
-``PAPER_LRN``               the paper's LRN constants n, α, β, k        §3.3
+``LocalResponseNorm``       LRN; the paper's n, α, β, k: ``PAPER_LRN``  §3.3
 ``alexnet.activations``     ReLU and the saturating units, by name      §3.1
 ``alexnet.pooling``         (overlapping) pooling and its windows       §3.4
 ``alexnet.transforms``      crops, flips, PCA lighting, ten-crop        §2, §4.1
