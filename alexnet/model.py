@@ -23,10 +23,11 @@ zero. That is ``ZeroPad2d((0, 3, 0, 3))`` in front of an unpadded conv1, so ``fe
 pad.
 
 **Options for the ablations** (keyword-only): ``lrn`` on/off, ``overlap_pooling`` (3/2 windows, or
-2/2 as in earlier nets, §3.4), ``dropout`` rate (§4.2), ``activation`` "relu", "tanh" or "sigmoid" (§3.1),
-``groups`` 2 (the two GPUs' connectivity) or 1 (every layer sees every map), and the layer widths
-(``channels``, ``hidden``), e.g. for the one-GPU net with half the kernels of §3.2. Every option is
-checked when the model is built: a width of 0 or 4096.5, a dropout rate of 1, ``groups=0`` end in
+2/2 as in earlier nets, §3.4), ``dropout`` rate (§4.2), ``activation`` "relu", "tanh" or
+"sigmoid" (§3.1, :data:`alexnet.activations.ACTIVATIONS`), ``groups`` 2 (the two GPUs'
+connectivity) or 1 (every layer sees every map), and the layer widths (``channels``, ``hidden``),
+e.g. for the one-GPU net with half the kernels of §3.2. Every option is checked when the model is
+built: a width of 0 or 4096.5, a dropout rate of 1, ``groups=0`` end in
 one :class:`~alexnet.AlexNetError` line naming the option.
 
 **Dropout** (§4.2): the paper's, by default: units are dropped with probability ``p`` in training
@@ -232,8 +233,9 @@ class FourLayerCNN(nn.Sequential):
         -> conv3 64@5x5 -> act -> avg-pool 3/2 -> fc10
 
     with the paper's cross-map LRN (``lrn=True``) where that config had a same-map normalisation.
-    ``activation`` is "relu" or "tanh" (Figure 1 compares the two), or "sigmoid". Weights keep PyTorch's default
-    initialisation: Figure 1 tunes the learning rate of each network, not its initialisation.
+    ``activation`` is "relu" or "tanh" (Figure 1 compares the two), or "sigmoid". Weights keep
+    PyTorch's default initialisation: Figure 1 tunes the learning rate of each network, not its
+    initialisation.
     """
 
     image_size = 32

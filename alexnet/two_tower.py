@@ -51,7 +51,7 @@ class Tower(nn.Module):
                                     nn.Conv2d(c3, c4, 3, padding=1), act(),
                                     nn.Conv2d(c4, c5, 3, padding=1), act(), pooling())
         drop = (lambda: dropout_layer(dropout, dropout_style))                     # §4.2
-        flat = 2 * c5 * AlexNet.pooled_size ** 2                                    # conv5, both GPUs
+        flat = 2 * c5 * AlexNet.pooled_size ** 2                       # conv5 of both GPUs
         self.fc6 = nn.Sequential(nn.Linear(flat, hidden // 2), act(), drop())
         self.fc7 = nn.Sequential(nn.Linear(hidden, hidden // 2), act(), drop())
 

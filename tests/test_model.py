@@ -239,7 +239,8 @@ def test_one_activation_table_for_every_model_and_the_analysis():
     for name, unit in ACTIVATIONS.items():
         small = AlexNet(channels=(2, 2, 2, 2, 2), hidden=2, activation=name, init="pytorch")
         assert {type(m) for m in small.modules()} & set(ACTIVATIONS.values()) == {unit}
-        assert {type(m) for m in FourLayerCNN(activation=name)} & set(ACTIVATIONS.values()) == {unit}
+        four = FourLayerCNN(activation=name)
+        assert {type(m) for m in four} & set(ACTIVATIONS.values()) == {unit}
     assert two_tower.ACTIVATIONS is ACTIVATIONS
     x = torch.linspace(-3, 3, 7)
     for name, unit in ACTIVATIONS.items():
