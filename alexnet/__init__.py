@@ -7,7 +7,9 @@ name                        what                                        paper
 ``TwoTowerAlexNet``         the network split over two devices          §3.2
 ``CifarAlexNet``            the same family at CIFAR-10 size            —
 ``FourLayerCNN``            the CIFAR-10 net of Figure 1                §3.1
-``LocalResponseNorm``       local response normalisation                §3.3
+``LocalResponseNorm``       LRN; the paper's n, α, β, k: ``PAPER_LRN``  §3.3
+``alexnet.activations``     ReLU and the saturating units, by name      §3.1
+``alexnet.pooling``         (overlapping) pooling and its windows       §3.4
 ``alexnet.transforms``      crops, flips, PCA lighting, ten-crop        §2, §4.1
 ``alexnet.data``            CIFAR-10, image folders, batch loaders      §2
 ``alexnet.train``           SGD recipe, top-1/top-5 error, checkpoints  §5
@@ -28,10 +30,10 @@ name                        what                                        paper
 """
 from . import data, train, transforms
 from .errors import AlexNetError
-from .lrn import LocalResponseNorm, local_response_norm
+from .lrn import PAPER_LRN, LocalResponseNorm, local_response_norm
 from .model import AlexNet, CifarAlexNet, FourLayerCNN
 from .two_tower import TwoTowerAlexNet
 
 __version__ = "0.1.0"
 __all__ = ["AlexNet", "AlexNetError", "CifarAlexNet", "FourLayerCNN", "LocalResponseNorm",
-           "TwoTowerAlexNet", "local_response_norm"]
+           "PAPER_LRN", "TwoTowerAlexNet", "local_response_norm"]

@@ -42,8 +42,10 @@ import math
 import torch
 from torch import Tensor, nn
 
+from . import activations
 from .errors import AlexNetError
-from .lrn import LocalResponseNorm, local_response_norm_reference
+from .lrn import PAPER_LRN, LocalResponseNorm, local_response_norm_reference
+from .pooling import pool_layer
 
 __all__ = ["LUMINANCE", "colour_specificity", "tower_colour_specificity", "conv1_weight",
            "split_test", "split_null", "last_hidden_features", "pixel_vectors", "nearest_neighbours",
@@ -175,8 +177,9 @@ def top_k_predictions(model: nn.Module, images: Tensor, k: int = 5,
 
 # ---------------------------------------------------------------- §3.1: saturating units
 
-#: The nonlinearities of §3.1: the paper's ReLU and the saturating units it replaces.
-ACTIVATIONS = {"ReLU": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid}
+#: The nonlinearities of §3.1 (:data:`alexnet.activations.ACTIVATIONS`) by the names the book
+#: writes: the paper's ReLU and the saturating units it replaces, each a function of a tensor.
+ACTIVATIONS = {activations.LABELS[name]: unit() for name, unit in activations.ACTIVATIONS.items()}
 
 
 def activation_gradient(name: str, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -209,9 +212,9 @@ def expected_gradient(name: str, spread: float, points: int = 4000) -> float:
 
 # ---------------------------------------------------------------- §3.3: LRN at work
 
-def lrn_response(activity: Tensor, n: int = 5, alpha: float = 1e-4, beta: float = 0.75,
-                 k: float = 2.0, active: int | None = None,
-                 alpha_per_term: bool = False) -> Tensor:
+def lrn_response(activity: Tensor, n: int = PAPER_LRN["size"], alpha: float = PAPER_LRN["alpha"],
+                 beta: float = PAPER_LRN["beta"], k: float = PAPER_LRN["k"],
+                 active: int | None = None, alpha_per_term: bool = False) -> Tensor:
     """The output b of the middle one of ``2n + 1`` maps when the ``active`` maps nearest the
     middle (itself included; all ``n`` of its window by default) have the activity a, for each a
     in ``activity``: §3.3's formula with α on the sum (:func:`~alexnet.lrn.
@@ -229,8 +232,8 @@ def lrn_response(activity: Tensor, n: int = 5, alpha: float = 1e-4, beta: float 
     return y[:, n, 0, 0]
 
 
-def lrn_maps(maps: Tensor, n: int = 5, alpha: float = 1e-4, beta: float = 0.75,
-             k: float = 2.0) -> tuple[Tensor, Tensor]:
+def lrn_maps(maps: Tensor, n: int = PAPER_LRN["size"], alpha: float = PAPER_LRN["alpha"],
+             beta: float = PAPER_LRN["beta"], k: float = PAPER_LRN["k"]) -> tuple[Tensor, Tensor]:
     """§3.3 applied to feature maps (C, H, W) with any constants: (normalised maps, divisor),
     the divisor (k + α Σ_j (a^j)²)^β at every map and position (in float64)."""
     a = maps.detach().double()[None]
@@ -267,8 +270,9 @@ def pooled_shift_change(features: nn.Module, images: Tensor, window: int, stride
                         shift: int = 1) -> float:
     """How much the max-pooled output of ``features`` (e.g. conv1 and its ReLU) changes when the
     images move ``shift`` pixels to the left: ‖pool(f(moved)) − pool(f(x))‖ / ‖pool(f(x))‖, with
-    windows of ``window`` every ``stride`` pixels. Both images are cut to the same width."""
-    pool = nn.MaxPool2d(window, stride)
+    windows of ``window`` every ``stride`` pixels (:func:`alexnet.pooling.pool_layer`). Both images
+    are cut to the same width."""
+    pool = pool_layer(window, stride)
     maps, moved = features(images[..., :-shift]), features(images[..., shift:])
     reference = pool(maps)
     return float((pool(moved) - reference).norm() / reference.norm())

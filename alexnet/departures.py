@@ -28,25 +28,11 @@ def _small_alexnet():
     return AlexNet(2, channels=(2, 2, 2, 2, 2), hidden=2, init="pytorch")
 
 
-def _experiments_init() -> str | None:
-    """The initialisation alexnet.reproduce trains with, as it declares it (``reproduce.INIT``, or
-    its scales' ``init``); None when it declares none."""
-    try:
-        from . import reproduce
-    except ImportError:
-        return None
-    declared = getattr(reproduce, "INIT", None)
-    if declared is None:
-        scales = getattr(reproduce, "SCALES", {})
-        found = sorted({getattr(s, "init") for s in scales.values() if hasattr(s, "init")})
-        declared = ", ".join(map(repr, found)) if found else None
-    return repr(declared) if isinstance(declared, str) else declared
-
-
 def departures() -> list[dict]:
     """The package's departures from the paper and its readings of what the paper leaves open."""
     from .lrn import LocalResponseNorm
     from .model import AlexNet
+    from .reproduce import INIT as experiments
     from .train import TrainConfig, parameter_groups
     from .transforms import IMAGENET_MEAN, PCALighting
 
@@ -54,7 +40,6 @@ def departures() -> list[dict]:
     small = _small_alexnet()
     pad = small.features[0].padding
     norms = [m for m in small.modules() if isinstance(m, LocalResponseNorm)]
-    experiments = _experiments_init()
     decay = {g["name"]: g["weight_decay"]
              for g in parameter_groups(nn.Linear(1, 1), config["weight_decay"])}
     mean = ", ".join(f"{v:.1f}" for v in IMAGENET_MEAN.tolist())
@@ -67,8 +52,8 @@ def departures() -> list[dict]:
                   "instead, and say so in every result.",
              why="With std 0.01 and biases of 1 the small network stays on its starting plateau "
                  "for longer than a CPU budget of a few epochs allows.",
-             setting=f"models: init={_default(AlexNet, 'init')!r}" +
-                     (f"; alexnet.reproduce: init={experiments}" if experiments else "")),
+             setting=f"models: init={_default(AlexNet, 'init')!r}; "
+                     f"alexnet.reproduce: init={experiments!r}"),
         dict(name="Dropout at test time",
              paper="§4.2: drop each output of fc6 and fc7 with probability 0.5 while training; at "
                    "test time use every neuron and multiply its output by 0.5.",

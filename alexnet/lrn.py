@@ -52,6 +52,7 @@ dtype: squaring an activation of 300 in float16 would overflow.
 from __future__ import annotations
 
 import numbers
+from types import MappingProxyType
 
 import torch
 import torch.nn.functional as F
@@ -60,8 +61,12 @@ from torch.autograd.function import once_differentiable
 
 from .errors import AlexNetError
 
-__all__ = ["LocalResponseNorm", "local_response_norm", "local_response_norm_reference",
-           "check_arguments"]
+__all__ = ["PAPER_LRN", "LocalResponseNorm", "local_response_norm",
+           "local_response_norm_reference", "check_arguments"]
+
+#: §3.3's constants, "determined using a validation set": n = 5, α = 10⁻⁴ (on the sum of
+#: squares), β = 0.75, k = 2. Read-only; ``LocalResponseNorm(**PAPER_LRN)`` is the paper's layer.
+PAPER_LRN = MappingProxyType({"size": 5, "alpha": 1e-4, "beta": 0.75, "k": 2.0})
 
 #: Elements per chunk of the CPU path: 2^19 float32 values (2 MiB) per intermediate tensor, so that
 #: the handful of them stay in the cache; one image at least.
@@ -94,8 +99,10 @@ def _check_input(x: Tensor, groups: int) -> None:
         )
 
 
-def local_response_norm_reference(x: Tensor, size: int = 5, alpha: float = 1e-4,
-                                  beta: float = 0.75, k: float = 2.0, groups: int = 1) -> Tensor:
+def local_response_norm_reference(x: Tensor, size: int = PAPER_LRN["size"],
+                                  alpha: float = PAPER_LRN["alpha"],
+                                  beta: float = PAPER_LRN["beta"], k: float = PAPER_LRN["k"],
+                                  groups: int = 1) -> Tensor:
     r"""§3.3 as written, on any device, with stock PyTorch ops (autograd gives the backward).
 
     ``a`` holds the activities :math:`a^j` of one group's ``N`` maps; padding the squares with
@@ -251,8 +258,9 @@ def _use_kernel(x: Tensor) -> bool:
     return kernel.available()
 
 
-def local_response_norm(x: Tensor, size: int = 5, alpha: float = 1e-4, beta: float = 0.75,
-                        k: float = 2.0, groups: int = 1) -> Tensor:
+def local_response_norm(x: Tensor, size: int = PAPER_LRN["size"],
+                        alpha: float = PAPER_LRN["alpha"], beta: float = PAPER_LRN["beta"],
+                        k: float = PAPER_LRN["k"], groups: int = 1) -> Tensor:
     """The paper's LRN (§3.3): the analytic chunked path on the CPU, the fused kernel on CUDA,
     the reference elsewhere. Under :func:`torch.compile` on the CPU the reference is traced
     instead, and the compiler fuses its elementwise operations itself."""
@@ -281,7 +289,8 @@ class LocalResponseNorm(nn.Module):
     when ``groups=1``.
     """
 
-    def __init__(self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0,
+    def __init__(self, size: int = PAPER_LRN["size"], alpha: float = PAPER_LRN["alpha"],
+                 beta: float = PAPER_LRN["beta"], k: float = PAPER_LRN["k"],
                  groups: int = 1) -> None:
         super().__init__()
         check_arguments(size, alpha, beta, k, groups)

@@ -23,10 +23,11 @@ zero. That is ``ZeroPad2d((0, 3, 0, 3))`` in front of an unpadded conv1, so ``fe
 pad.
 
 **Options for the ablations** (keyword-only): ``lrn`` on/off, ``overlap_pooling`` (3/2 windows, or
-2/2 as in earlier nets, §3.4), ``dropout`` rate (§4.2), ``activation`` "relu" or "tanh" (§3.1),
-``groups`` 2 (the two GPUs' connectivity) or 1 (every layer sees every map), and the layer widths
-(``channels``, ``hidden``), e.g. for the one-GPU net with half the kernels of §3.2. Every option is
-checked when the model is built: a width of 0 or 4096.5, a dropout rate of 1, ``groups=0`` end in
+2/2 as in earlier nets, §3.4), ``dropout`` rate (§4.2), ``activation`` "relu", "tanh" or
+"sigmoid" (§3.1, :data:`alexnet.activations.ACTIVATIONS`), ``groups`` 2 (the two GPUs'
+connectivity) or 1 (every layer sees every map), and the layer widths (``channels``, ``hidden``),
+e.g. for the one-GPU net with half the kernels of §3.2. Every option is checked when the model is
+built: a width of 0 or 4096.5, a dropout rate of 1, ``groups=0`` end in
 one :class:`~alexnet.AlexNetError` line naming the option.
 
 **Dropout** (§4.2): the paper's, by default: units are dropped with probability ``p`` in training
@@ -51,13 +52,15 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
+from .activations import ACTIVATIONS
 from .dropout import DROPOUT_STYLES, dropout_layer
 from .errors import AlexNetError, choice, integer, real
 from .lrn import LocalResponseNorm
+from .pooling import OVERLAPPING, pool_layer, pool_window
 
-__all__ = ["AlexNet", "CifarAlexNet", "FourLayerCNN", "init_paper_", "check_options"]
+__all__ = ["AlexNet", "CifarAlexNet", "FourLayerCNN", "init_paper_", "check_options",
+           "without_conv"]
 
-ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 GROUPED = (False, True, False, True, True)  # which of conv1..conv5 are split between the GPUs, §3.2
 BIAS_ONE = {"conv2", "conv4", "conv5", "fc6", "fc7"}  # §5
 INITS = ("paper", "pytorch")
@@ -121,6 +124,7 @@ class AlexNet(nn.Module):
 
     image_size = 224
     pooled_size = 6  # side of the conv5 output after pooling
+    pool_ceil_mode = False  # PyTorch's rounding of pooled sizes: 55 -> 27 -> 13 -> 6
 
     def __init__(self, num_classes: int = 1000, *, lrn: bool = True, overlap_pooling: bool = True,
                  dropout: float = 0.5, activation: str = "relu", groups: int = 2,
@@ -138,7 +142,7 @@ class AlexNet(nn.Module):
                            dropout_style=dropout_style, activation=activation, groups=groups,
                            channels=list(channels), hidden=hidden, lrn_kwargs=dict(lrn_kwargs or {}))
         self._act, self._lrn = ACTIVATIONS[activation], dict(lrn_kwargs or {}) if lrn else None
-        self._pool = (3, 2) if overlap_pooling else (2, 2)
+        self.pool_window = pool_window(overlap_pooling)                      # (z, s), §3.4
         self.features = nn.Sequential(*self._conv_layers(channels))
         flat = channels[-1] * self.pooled_size ** 2
         drop = (lambda: dropout_layer(dropout, dropout_style))                # §4.2
@@ -150,14 +154,14 @@ class AlexNet(nn.Module):
         if init == "paper":
             init_paper_(self)
 
-    def stem(self, out_channels: int) -> list[nn.Module]:
-        """conv1: 11x11 stride 4 on 224 inputs, run 3 px past the edge as cuda-convnet did (§1.3)."""
+    @staticmethod
+    def stem(out_channels: int) -> list[nn.Module]:
+        """conv1: 11x11 stride 4 on 224 inputs, run 3 px past the edge as cuda-convnet did."""
         return [nn.ZeroPad2d((0, 3, 0, 3)), nn.Conv2d(3, out_channels, 11, stride=4)]
 
     def pool(self) -> nn.Module:
         """§3.4: overlapping max-pooling, z=3 s=2 (or z=2 s=2 when switched off)."""
-        z, s = self._pool
-        return nn.MaxPool2d(z, s)
+        return pool_layer(*self.pool_window, ceil_mode=self.pool_ceil_mode)
 
     def _conv_layers(self, channels: Sequence[int]) -> list[nn.Module]:
         layers, c_in = self.stem(channels[0]), channels[0]
@@ -206,17 +210,15 @@ class CifarAlexNet(AlexNet):
 
     image_size = 32
     pooled_size = 4
+    pool_ceil_mode = True  # cuda-convnet's rounding: 32 -> 16 -> 8 -> 4 for 3/2 and 2/2 alike
 
     def __init__(self, num_classes: int = 10, *, channels: Sequence[int] = (32, 64, 96, 96, 64),
                  hidden: int = 512, **kwargs) -> None:
         super().__init__(num_classes, channels=channels, hidden=hidden, **kwargs)
 
-    def stem(self, out_channels: int) -> list[nn.Module]:
+    @staticmethod
+    def stem(out_channels: int) -> list[nn.Module]:
         return [nn.Conv2d(3, out_channels, 5, padding=2)]
-
-    def pool(self) -> nn.Module:
-        z, s = self._pool
-        return nn.MaxPool2d(z, s, ceil_mode=True)
 
 
 class FourLayerCNN(nn.Sequential):
@@ -231,8 +233,9 @@ class FourLayerCNN(nn.Sequential):
         -> conv3 64@5x5 -> act -> avg-pool 3/2 -> fc10
 
     with the paper's cross-map LRN (``lrn=True``) where that config had a same-map normalisation.
-    ``activation`` is "relu" or "tanh" (Figure 1 compares the two). Weights keep PyTorch's default
-    initialisation: Figure 1 tunes the learning rate of each network, not its initialisation.
+    ``activation`` is "relu" or "tanh" (Figure 1 compares the two), or "sigmoid". Weights keep
+    PyTorch's default initialisation: Figure 1 tunes the learning rate of each network, not its
+    initialisation.
     """
 
     image_size = 32
@@ -247,10 +250,11 @@ class FourLayerCNN(nn.Sequential):
         norm = (lambda: LocalResponseNorm(**(lrn_kwargs or {}))) if lrn else nn.Identity
         config = dict(arch=type(self).__name__, num_classes=num_classes, activation=activation,
                       lrn=bool(lrn), lrn_kwargs=dict(lrn_kwargs or {}))
+        pool = (lambda average=False: pool_layer(*OVERLAPPING, ceil_mode=True, average=average))
         super().__init__(
-            nn.Conv2d(3, 32, 5, padding=2), act(), nn.MaxPool2d(3, 2, ceil_mode=True), norm(),
-            nn.Conv2d(32, 32, 5, padding=2), act(), nn.AvgPool2d(3, 2, ceil_mode=True), norm(),
-            nn.Conv2d(32, 64, 5, padding=2), act(), nn.AvgPool2d(3, 2, ceil_mode=True),
+            nn.Conv2d(3, 32, 5, padding=2), act(), pool(), norm(),
+            nn.Conv2d(32, 32, 5, padding=2), act(), pool(average=True), norm(),
+            nn.Conv2d(32, 64, 5, padding=2), act(), pool(average=True),
             nn.Flatten(), nn.Linear(64 * 4 * 4, num_classes),
         )
         self.config = config
@@ -258,3 +262,22 @@ class FourLayerCNN(nn.Sequential):
     def forward(self, x: Tensor) -> Tensor:
         AlexNet.check_input(self, x)
         return super().forward(x)
+
+
+def without_conv(model: nn.Module, name: str = "conv4") -> nn.Module:
+    """§7: take a middle conv layer and its activation out of ``model.features`` ("removing any of
+    the middle layers results in a loss of about 2% for the top-1 performance"). conv4 can go
+    because conv3 and conv4 have the same width (384 in the paper), so conv5 still fits."""
+    convs = [i for i, m in enumerate(model.features) if isinstance(m, nn.Conv2d)]
+    number = int(name.removeprefix("conv"))
+    if not 1 < number < len(convs):
+        raise AlexNetError(f"{name} is not a middle conv layer: choose conv2..conv{len(convs) - 1}")
+    index = convs[number - 1]
+    previous, following = model.features[convs[number - 2]], model.features[convs[number]]
+    if previous.out_channels != following.in_channels:
+        raise AlexNetError(f"without {name}, conv{number + 1} ({following.in_channels} input maps) "
+                           f"would see conv{number - 1}'s {previous.out_channels} maps")
+    layers = [m for i, m in enumerate(model.features) if i not in (index, index + 1)]
+    model.features = nn.Sequential(*layers)
+    model.config = dict(model.config, removed=name)
+    return model

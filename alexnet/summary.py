@@ -6,8 +6,9 @@ k×k over c_in/groups input maps costs k·k·c_in/groups MACs per output value; 
 costs one MAC per weight. Nothing is typed in: the counts come from the modules themselves.
 
 The geometry of sliding windows: :func:`window_positions` (how many times a kernel fits, the
-224 vs 227 puzzle of §3.5), :func:`pooling_windows` and :func:`pooling_coverage` (which inputs each
-pooling unit sees, §3.4).
+224 vs 227 puzzle of §3.5). Which inputs each pooling unit sees (§3.4) is counted beside the
+pooling layer, in :mod:`alexnet.pooling` (``pooling_windows`` and ``pooling_coverage``, still
+importable from here).
 
 What crosses between two GPUs per training step (§3.2): :func:`model_parallel_bytes` (the paper's
 split, activations and their gradients), :func:`data_parallel_bytes` (every GPU a whole copy, the
@@ -15,13 +16,13 @@ gradients all-reduced) and :func:`crossover_batch`, the batch size where the two
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from .errors import AlexNetError
+from .pooling import pooling_coverage, pooling_windows
 
 __all__ = ["Layer", "layer_table", "format_table", "table_records", "window_positions", "pooling_windows",
            "pooling_coverage", "model_parallel_bytes", "data_parallel_bytes", "crossover_batch"]
@@ -95,7 +96,7 @@ def table_records(rows: list[Layer], weights_only: bool = True) -> list[dict]:
                     "share": "100%", "MACs": f"{total_m:,}", "MAC share": "100%"})
     return records
 
-# ---------------------------------------------------------------- sliding windows (§3.4, §3.5)
+# ---------------------------------------------------------------- sliding windows (§3.5)
 
 def window_positions(width: int, kernel: int, stride: int, padding: int = 0) -> float:
     """How many times a window of ``kernel`` moved in steps of ``stride`` fits along a side of
@@ -105,32 +106,6 @@ def window_positions(width: int, kernel: int, stride: int, padding: int = 0) -> 
     if kernel < 1 or stride < 1:
         raise AlexNetError(f"kernel {kernel} and stride {stride} must be at least 1")
     return (width + padding - kernel) / stride + 1
-
-
-def pooling_windows(size: int, window: int, stride: int,
-                    ceil_mode: bool = False) -> list[tuple[int, int]]:
-    """The ``[start, stop)`` input ranges that each output of a 1-d pooling (z = ``window``,
-    s = ``stride``, no padding) covers, as PyTorch's ``MaxPool`` counts its outputs: floor((size −
-    z) / s) + 1, or with ``ceil_mode`` rounded up as long as the last window starts inside the
-    input (it is then cut at the edge)."""
-    if window < 1 or stride < 1:
-        raise AlexNetError(f"window z={window} and stride s={stride} must be at least 1")
-    if window > size:
-        raise AlexNetError(f"a window of {window} does not fit in {size} inputs")
-    steps = (size - window) / stride
-    count = (math.ceil(steps) if ceil_mode else math.floor(steps)) + 1
-    if ceil_mode and (count - 1) * stride >= size:
-        count -= 1
-    return [(i * stride, min(i * stride + window, size)) for i in range(count)]
-
-
-def pooling_coverage(size: int, window: int, stride: int, ceil_mode: bool = False) -> list[int]:
-    """How many pooling windows see each of ``size`` inputs: 0 (never seen), 1, 2 (overlap)..."""
-    counts = [0] * size
-    for start, stop in pooling_windows(size, window, stride, ceil_mode):
-        for i in range(start, stop):
-            counts[i] += 1
-    return counts
 
 
 # ---------------------------------------------------------------- traffic between GPUs (§3.2)

@@ -24,33 +24,35 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
+from .activations import ACTIVATIONS
 from .dropout import dropout_layer
 from .errors import AlexNetError
 from .lrn import LocalResponseNorm
-from .model import ACTIVATIONS, AlexNet
+from .model import AlexNet
+from .pooling import pool_layer, pool_window
 
-__all__ = ["TwoTowerAlexNet", "Tower", "CROSSINGS", "crossing_traffic"]
+__all__ = ["TwoTowerAlexNet", "Tower", "CROSSINGS", "crossing_traffic", "gather"]
 
 
 class Tower(nn.Module):
     """One GPU's half of the network (§3.2, Figure 2): half of every layer's kernels and neurons."""
 
     def __init__(self, channels: Sequence[int], hidden: int, *, lrn: bool, lrn_kwargs: dict | None,
-                 pool: tuple[int, int], dropout: float, activation: str,
+                 overlap_pooling: bool, dropout: float, activation: str,
                  dropout_style: str = "paper") -> None:
         super().__init__()
         c1, c2, c3, c4, c5 = (c // 2 for c in channels)
         act, norm = ACTIVATIONS[activation], (lambda: LocalResponseNorm(**(lrn_kwargs or {})))
-        pooling = (lambda: nn.MaxPool2d(*pool))
+        pooling = (lambda: pool_layer(*pool_window(overlap_pooling)))               # §3.4
         maybe_norm = norm if lrn else nn.Identity
-        self.block1 = nn.Sequential(nn.ZeroPad2d((0, 3, 0, 3)), nn.Conv2d(3, c1, 11, stride=4),
-                                    act(), maybe_norm(), pooling(),
+        self.block1 = nn.Sequential(*AlexNet.stem(c1), act(), maybe_norm(), pooling(),
                                     nn.Conv2d(c1, c2, 5, padding=2), act(), maybe_norm(), pooling())
         self.block2 = nn.Sequential(nn.Conv2d(2 * c2, c3, 3, padding=1), act(),   # conv3: both GPUs
                                     nn.Conv2d(c3, c4, 3, padding=1), act(),
                                     nn.Conv2d(c4, c5, 3, padding=1), act(), pooling())
         drop = (lambda: dropout_layer(dropout, dropout_style))                     # §4.2
-        self.fc6 = nn.Sequential(nn.Linear(2 * c5 * 36, hidden // 2), act(), drop())
+        flat = 2 * c5 * AlexNet.pooled_size ** 2                       # conv5 of both GPUs
+        self.fc6 = nn.Sequential(nn.Linear(flat, hidden // 2), act(), drop())
         self.fc7 = nn.Sequential(nn.Linear(hidden, hidden // 2), act(), drop())
 
 
@@ -82,8 +84,8 @@ class TwoTowerAlexNet(nn.Module):
                              lrn_kwargs=lrn_kwargs, dropout_style=dropout_style)
         grouped = AlexNet(num_classes, groups=2, init=init, **self._options)
         self._options["channels"] = tuple(channels)
-        tower = dict(lrn=lrn, lrn_kwargs=lrn_kwargs, pool=grouped._pool, dropout=dropout,
-                     activation=activation, dropout_style=dropout_style)
+        tower = dict(lrn=lrn, lrn_kwargs=lrn_kwargs, overlap_pooling=overlap_pooling,
+                     dropout=dropout, activation=activation, dropout_style=dropout_style)
         self.towers = nn.ModuleList(Tower(channels, hidden, **tower) for _ in range(2))
         self.fc8 = nn.Linear(hidden, num_classes)
         self.num_classes = num_classes
@@ -135,11 +137,11 @@ class TwoTowerAlexNet(nn.Module):
         AlexNet.check_input(self, x)
         d0, d1 = self.devices
         h = [t.block1(x.to(d)) for t, d in zip(self.towers, self.devices)]
-        h = [t.block2(_gather(h, d)) for t, d in zip(self.towers, self.devices)]    # into conv3
+        h = [t.block2(gather(h, d)) for t, d in zip(self.towers, self.devices)]    # into conv3
         h = [torch.flatten(v, 1) for v in h]
-        h = [t.fc6(_gather(h, d)) for t, d in zip(self.towers, self.devices)]       # into fc6
-        h = [t.fc7(_gather(h, d)) for t, d in zip(self.towers, self.devices)]       # into fc7
-        return self.fc8(_gather(h, d0))                                             # into fc8
+        h = [t.fc6(gather(h, d)) for t, d in zip(self.towers, self.devices)]       # into fc6
+        h = [t.fc7(gather(h, d)) for t, d in zip(self.towers, self.devices)]       # into fc7
+        return self.fc8(gather(h, d0))                                             # into fc8
 
 
 def _devices(devices: Sequence[str | torch.device]) -> tuple[torch.device, torch.device]:
@@ -150,7 +152,7 @@ def _devices(devices: Sequence[str | torch.device]) -> tuple[torch.device, torch
                            "cuda or cuda:N") from None
 
 
-def _gather(halves: list[Tensor], device: torch.device) -> Tensor:
+def gather(halves: list[Tensor], device: torch.device) -> Tensor:
     """The one place where activations cross between devices: concatenate both halves on ``device``."""
     return torch.cat([h.to(device, non_blocking=True) for h in halves], dim=1)
 
@@ -176,23 +178,23 @@ CROSSINGS = (("conv3", 0), ("conv3", 1), ("fc6", 0), ("fc6", 1), ("fc7", 0), ("f
 def crossing_traffic(model: TwoTowerAlexNet, images: Tensor) -> list[dict]:
     """§3.2 measured: what one forward pass of ``images`` sends from one tower to the other.
 
-    A spy on :func:`_gather` (the one crossing point) records every gather. For each it returns the
+    A spy on :func:`gather` (the one crossing point) records every gather. For each it returns the
     layer fed, the receiving tower, and the values and bytes *per image* that come from the other
     tower, which is what a real two-GPU run copies between the GPUs (the backward pass sends
     gradients of the same size the other way). Works whatever the devices, the CPU included.
     """
-    global _gather
-    original, seen = _gather, []
+    global gather
+    original, seen = gather, []
 
     def spy(halves: list[Tensor], device: torch.device) -> Tensor:
         seen.append([(h.numel() // h.shape[0], h.element_size()) for h in halves])
         return original(halves, device)
 
-    _gather = spy
+    gather = spy
     try:
         model(images)
     finally:
-        _gather = original
+        gather = original
     if len(seen) != len(CROSSINGS):
         raise AlexNetError(f"expected {len(CROSSINGS)} gathers in a forward pass, saw {len(seen)}")
     rows = []

@@ -8,8 +8,7 @@ from importlib.metadata import entry_points
 
 import pytest
 import torch
-from conftest_cli import (cifar_env, cifar_test, cifar_train, session_cache,  # noqa: F401
-                          small_cifar, tiny_folder)
+from helpers import tiny_folder
 
 from alexnet.checkpoint import load_checkpoint
 from alexnet.cli import build_parser, main

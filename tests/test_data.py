@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest_data import (cifar_test, cifar_train, imagenet_root, make_image_folder,  # noqa: F401
-                           needs_data, noise_image, offline, session_cache)
+from helpers import make_image_folder, needs_data, noise_image
 from PIL import Image
 
 from alexnet.data import (CIFAR10_CLASSES, BatchLoader, FolderLoader, TensorImages, build_loaders,

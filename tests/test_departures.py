@@ -1,6 +1,6 @@
-"""The machine-readable list of the package's departures from the paper (alexnet.departures): every
-decision the issue names is there, each entry reads as prose with the paper's section, and each
-setting is read from the code, so it changes when the code does."""
+"""The machine-readable list of the package's departures from the paper (alexnet.departures): each
+decision is there, each entry reads as prose with the paper's section, and each setting is read
+from the code, so it changes when the code does."""
 import dataclasses
 
 import pytest

@@ -12,8 +12,7 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from conftest_cli import (cifar_test, cifar_train, run_alexnet, session_cache,  # noqa: F401
-                          small_cifar, without_seconds)
+from helpers import run_alexnet, without_seconds
 from torch.nn.parallel import DistributedDataParallel
 
 from alexnet import CifarAlexNet, TwoTowerAlexNet

@@ -16,8 +16,7 @@ import zipfile
 import numpy as np
 import pytest
 import torch
-from conftest_cli import (alexnet_command, cifar_env, cifar_test, cifar_train,  # noqa: F401
-                          noise_image, session_cache, small_cifar, subprocess_env, tiny_folder)
+from helpers import alexnet_command, noise_image, subprocess_env, tiny_folder
 from PIL import Image
 
 import alexnet.data

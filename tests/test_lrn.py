@@ -150,3 +150,23 @@ def test_half_precision_gradient_matches_float64():
     (got,) = torch.autograd.grad(LocalResponseNorm()(a16), a16, grad.to(torch.bfloat16))
     assert got.dtype == torch.bfloat16
     torch.testing.assert_close(got.double(), expected, rtol=2e-2, atol=2e-3)
+
+
+def test_paper_constants_are_defined_once_and_read_only():
+    """§3.3: k = 2, n = 5, α = 10⁻⁴, β = 0.75, the defaults of every LRN here."""
+    import inspect
+
+    from alexnet import PAPER_LRN, analysis
+
+    assert dict(PAPER_LRN) == {"size": 5, "alpha": 1e-4, "beta": 0.75, "k": 2.0}
+    with pytest.raises(TypeError):
+        PAPER_LRN["alpha"] = 1e-3
+    norm = LocalResponseNorm()
+    assert {name: getattr(norm, name) for name in PAPER_LRN} == dict(PAPER_LRN)
+    for function in (local_response_norm, local_response_norm_reference):
+        defaults = inspect.signature(function).parameters
+        assert {name: defaults[name].default for name in PAPER_LRN} == dict(PAPER_LRN)
+    for function in (analysis.lrn_response, analysis.lrn_maps):
+        defaults = inspect.signature(function).parameters
+        assert [defaults[name].default for name in ("n", "alpha", "beta", "k")] == \
+            [PAPER_LRN[name] for name in ("size", "alpha", "beta", "k")]

@@ -4,8 +4,10 @@ import torch
 from torch import nn
 
 from alexnet import AlexNet, AlexNetError, CifarAlexNet, FourLayerCNN, LocalResponseNorm
+from alexnet.activations import ACTIVATIONS, LABELS
 from alexnet.architectures import build_model
 from alexnet.dropout import PaperDropout
+from alexnet.model import without_conv
 from alexnet.summary import layer_table
 
 PAPER_SHAPES = [  # §3.5 and Figure 2: conv1, pool1, conv2, pool2, conv3, conv4, conv5, pool5
@@ -126,7 +128,7 @@ def test_wrong_image_size_is_a_clear_error(model, shape):
 
 
 @pytest.mark.parametrize("options,message", [
-    (dict(activation="gelu"), "activation must be one of 'relu', 'tanh', got 'gelu'"),
+    (dict(activation="gelu"), "activation must be one of 'relu', 'tanh', 'sigmoid', got 'gelu'"),
     (dict(init="xavier"), "init must be one of 'paper', 'pytorch', got 'xavier'"),
     (dict(groups=3), "every layer width in (96, 256, 384, 384, 256) must divide by groups=3"),
     (dict(num_classes=0), "num_classes must be an integer >= 1, got 0"),
@@ -215,3 +217,32 @@ def test_model_and_two_tower_modules_do_not_import_each_other_in_a_cycle():
     tree = ast.parse(open(alexnet.model.__file__).read())
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
     assert "two_tower" not in imported and "architectures" not in imported
+
+
+def test_without_conv4_keeps_a_working_network():
+    """§7: a middle conv layer removed; the old import from alexnet.reproduce keeps working."""
+    from alexnet import reproduce
+
+    assert reproduce.without_conv is without_conv
+    model = without_conv(CifarAlexNet())
+    convs = [m for m in model.features if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 4 and model.config["removed"] == "conv4"
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    with pytest.raises(AlexNetError, match="conv4 .* would see conv2"):
+        without_conv(CifarAlexNet(), "conv3")
+
+
+def test_one_activation_table_for_every_model_and_the_analysis():
+    from alexnet import analysis, two_tower
+
+    assert set(ACTIVATIONS) == {"relu", "tanh", "sigmoid"}                # §3.1
+    for name, unit in ACTIVATIONS.items():
+        small = AlexNet(channels=(2, 2, 2, 2, 2), hidden=2, activation=name, init="pytorch")
+        assert {type(m) for m in small.modules()} & set(ACTIVATIONS.values()) == {unit}
+        four = FourLayerCNN(activation=name)
+        assert {type(m) for m in four} & set(ACTIVATIONS.values()) == {unit}
+    assert two_tower.ACTIVATIONS is ACTIVATIONS
+    x = torch.linspace(-3, 3, 7)
+    for name, unit in ACTIVATIONS.items():
+        assert torch.equal(analysis.ACTIVATIONS[LABELS[name]](x), unit()(x))
+

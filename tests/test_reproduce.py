@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest_data import offline, session_cache  # noqa: F401
-
 from alexnet import CifarAlexNet, reproduce
 from alexnet.errors import AlexNetError
 from alexnet.reproduce import stats
@@ -107,15 +105,6 @@ def test_epochs_to_a_target_are_interpolated():
     assert reproduce.epochs_to(curve, "e", 0.25) == pytest.approx(2 + 0.35 / 0.4)
     assert reproduce.epochs_to(curve, "e", 0.85) == pytest.approx(0.5)   # chance at epoch 0
     assert reproduce.epochs_to(curve, "e", 0.1) is None
-
-
-def test_without_conv4_keeps_a_working_network():
-    model = reproduce.without_conv(CifarAlexNet())
-    convs = [m for m in model.features if isinstance(m, torch.nn.Conv2d)]
-    assert len(convs) == 4 and model.config["removed"] == "conv4"
-    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
-    with pytest.raises(AlexNetError, match="conv4 .* would see conv2"):
-        reproduce.without_conv(CifarAlexNet(), "conv3")
 
 
 def test_no_schedule_reads_the_test_set_and_tuning_seeds_are_not_test_seeds():
@@ -230,7 +219,7 @@ def test_the_shipped_reference_networks_work():
     for net in (four, alex):
         assert net["test_images"] == 10_000 and net["train_images"] == 50_000
         assert sum(map(sum, net["confusion"])) == 10_000
-    assert four["test_error"] <= 0.26 and alex["test_error"] <= 0.22   # issue 10's targets
+    assert four["test_error"] <= 0.26 and alex["test_error"] <= 0.22   # the reference run's targets
 
 
 def test_one_shipped_seed_reruns_to_its_shipped_value(offline):
@@ -279,3 +268,34 @@ def test_readme_quotes_the_shipped_reference_errors():
                f"{reference['cifar']['seconds'] / 60:.0f} minutes")
     flat = " ".join(readme.split())
     assert f"{errors} test error" in flat and minutes in flat
+
+
+def ledger_test(claim, start):
+    """The shipped test of ``claim`` whose name starts with ``start``."""
+    return next(t for t in _shipped(claim)["tests"] if t["name"].startswith(start))
+
+
+def test_the_shipped_ledger_says_what_chapter_7_says():
+    """Chapter 7's reading of the ledger ("Read down the table and a pattern appears"), held
+    against the shipped results: the claims in the ledger, then each sentence's numbers."""
+    rows = reproduce.ledger_rows()
+    assert {r["claim"].split(". ")[1].split(" ")[0] for r in rows} == set(reproduce.CLAIMS)
+    relu = ledger_test("relu", "epochs")                 # about twice as fast, in every seed
+    assert 1.5 < math.exp(relu["estimate"]) < 2.5
+    assert min(relu["differences"]) > 0
+    assert relu["n"] == 3 and relu["direction"] == "inconclusive"
+    for claim in ("overlap", "dropout", "augmentation"):  # they shrink the train–test gap
+        assert ledger_test(claim, "train–test gap")["low"] > 0
+    assert min(ledger_test(c, "train–test gap")["estimate"]
+               for c in ("dropout", "augmentation")) > 20
+    assert ledger_test("neighbours", "share")["low"] > 0  # fc7 groups images by class
+    for claim, start in (("dropout", "test error"), ("lrn", "test error")):
+        assert ledger_test(claim, start)["high"] < 0      # they cost test error
+    assert ledger_test("augmentation", "test error, none")["low"] < 0
+    for claim, start in (("augmentation", "test error, without"), ("two-gpu", "test error")):
+        t = ledger_test(claim, start)                     # near the smallest detectable effect
+        assert t["low"] < 0 < t["paper_value"] < t["high"] and t["n"] == 5
+        assert 0.5 < t["mde"] / t["paper_value"] < 2
+        assert all(0.5 < m < 0.56 for m in t["arms"]["means"].values())
+    assert ledger_test("depth", "test error")["high"] < 0   # without conv4: well ahead
+    assert ledger_test("augmentation", "test error, centre")["high"] < 0   # ten patches

@@ -18,8 +18,7 @@ import time
 
 import pytest
 import torch
-from conftest_cli import (alexnet_command, cifar_env, cifar_test, cifar_train,  # noqa: F401
-                          session_cache, small_cifar, subprocess_env, without_seconds)
+from helpers import alexnet_command, subprocess_env, without_seconds
 
 from alexnet import FourLayerCNN
 from alexnet.checkpoint import load_checkpoint, save_checkpoint

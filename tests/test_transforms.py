@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torchvision.transforms.functional as TVF
-from conftest_data import imagenet_root, needs_data, noise_image, session_cache  # noqa: F401
+from helpers import needs_data, noise_image
 from PIL import Image
 from torch import nn
 

@@ -1,4 +1,5 @@
-"""The model-parallel network of §3.2 computes the same function as the grouped AlexNet."""
+"""The model-parallel network of §3.2 computes the same function as the grouped AlexNet, and
+what crosses between its towers is what the paper's split sends."""
 import pytest
 import torch
 from torch import nn
@@ -59,18 +60,12 @@ def test_each_tower_keeps_its_half_on_its_device():
     assert (conv1.out_channels, net.towers[0].fc6[0].out_features) == (48, 2048)
 
 
-def test_activations_cross_devices_only_at_conv3_fc6_fc7_fc8(monkeypatch):
-    crossings = []
-    real = two_tower._gather
-
-    def spy(halves, device):
-        crossings.append(tuple(halves[0].shape[1:]))
-        return real(halves, device)
-
-    monkeypatch.setattr(two_tower, "_gather", spy)
-    TwoTowerAlexNet(devices=CPU2).eval()(torch.randn(1, 3, 224, 224))
+def test_activations_cross_devices_only_at_conv3_fc6_fc7_fc8():
+    rows = two_tower.crossing_traffic(TwoTowerAlexNet(devices=CPU2), torch.randn(1, 3, 224, 224))
     # into conv3 (both towers read both halves of pool2), into fc6, fc7 (both towers), into fc8
-    assert crossings == [(128, 13, 13)] * 2 + [(4608,)] * 2 + [(2048,)] * 2 + [(2048,)]
+    assert [(r["layer"], r["to_tower"]) for r in rows] == list(two_tower.CROSSINGS)
+    assert [r["values_per_image"] for r in rows] == \
+        [128 * 13 * 13] * 2 + [4608] * 2 + [2048] * 2 + [2048]
 
 
 def test_options_carry_over():
@@ -105,3 +100,40 @@ def test_bad_input():
         TwoTowerAlexNet(devices=("cpu", "gpu"))
     with pytest.raises(AlexNetError, match="num_classes must be an integer >= 1, got 0"):
         TwoTowerAlexNet(0, devices=CPU2)
+
+
+# ---------------------------------------------------------------- §3.2: traffic between towers
+
+@pytest.fixture(scope="module")
+def small_towers():
+    torch.manual_seed(0)
+    return TwoTowerAlexNet(10, ("cpu", "cpu"), channels=(8, 16, 24, 24, 16), hidden=32,
+                           init="pytorch").eval()
+
+
+def test_traffic_is_the_other_towers_half_at_each_crossing(small_towers):
+    rows = two_tower.crossing_traffic(small_towers, torch.randn(3, 3, 224, 224))
+    assert [(r["layer"], r["to_tower"]) for r in rows] == list(two_tower.CROSSINGS)
+    values = {r["layer"]: r["values_per_image"] for r in rows}
+    # conv3 gets the other tower's 8 pooled conv2 maps of 13x13; fc6 its 8 pooled conv5 maps of
+    # 6x6; fc7 and fc8 its 16 units
+    assert values == {"conv3": 8 * 13 * 13, "fc6": 8 * 6 * 6, "fc7": 16, "fc8": 16}
+    assert all(r["bytes_per_image"] == 4 * r["values_per_image"] for r in rows)   # float32
+
+
+def test_traffic_per_image_does_not_depend_on_the_batch_and_the_spy_is_removed(small_towers):
+    one = two_tower.crossing_traffic(small_towers, torch.randn(1, 3, 224, 224))
+    four = two_tower.crossing_traffic(small_towers, torch.randn(4, 3, 224, 224))
+    assert one == four
+    assert two_tower.gather.__name__ == "gather"
+
+
+def test_full_size_traffic_matches_the_papers_shapes():
+    torch.manual_seed(0)
+    net = TwoTowerAlexNet(devices=("cpu", "cpu"), init="pytorch").eval()
+    rows = two_tower.crossing_traffic(net, torch.randn(1, 3, 224, 224))
+    assert [r["values_per_image"] for r in rows] == [128 * 13 * 13] * 2 + [128 * 6 * 6] * 2 + \
+           [2048] * 3
+
+
+# ---------------------------------------------------------------- figures

@@ -1,6 +1,6 @@
-"""The book's figures (alexnet.viz): each draws what it says, fits the book's column and uses no
-font below 10 points (checked on every figure a test leaves open), and the publishing helpers
-write what myst-nb reads."""
+"""The book's figures (alexnet.viz), chapters 1 to 8: each draws what it says, fits the book's
+column and uses no font below 10 points (checked on every figure a test leaves open), and the
+publishing helpers write what myst-nb reads."""
 import pytest
 import torch
 from torch import nn
@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 import alexnet  # noqa: E402
 from alexnet import viz  # noqa: E402
+from alexnet.data import TensorImages  # noqa: E402
 from alexnet.errors import AlexNetError  # noqa: E402
 from alexnet.summary import layer_table  # noqa: E402
 
@@ -218,3 +219,88 @@ def test_image_of_saves_twice_the_resolution_and_shows_the_figures_size():
     assert abs(png.width - width) <= 2 and jpeg.width == png.width
     assert png.data[:4] == b"\x89PNG" and jpeg.data[:2] == b"\xff\xd8"
     assert plt.get_fignums() == []
+
+
+# ---------------------------------------------------------------- figures of chapters 5-8
+
+def test_seed_curves_group_runs_by_variant_and_skip_empty_curves():
+    runs = [{"variant": "a", "curve": [{"epoch": 1, "val_top1": 0.5}]},
+            {"variant": "b", "curve": [{"epoch": 1, "val_top1": 0.6}]},
+            {"variant": "a", "curve": [{"epoch": 1, "val_top1": 0.4}]},
+            {"variant": "b", "curve": []}]
+    grouped = viz.seed_curves(runs)
+    assert list(grouped) == ["a", "b"] and [len(v) for v in grouped.values()] == [2, 1]
+    assert list(viz.seed_curves([{"activation": "relu", "curve": [{}]}], "activation")) == ["relu"]
+
+
+def test_display_images_are_clipped_to_the_unit_range():
+    images = torch.tensor([-20.0, 0.0, 127.5, 255.0, 300.0]).view(1, 1, 1, 5).expand(2, 3, 1, 5)
+    shown = viz.as_display_images(images)
+    assert shown.shape == (2, 1, 5, 3)
+    assert shown[0, 0, :, 0].tolist() == [0.0, 0.0, 0.5, 1.0, 1.0]
+    assert viz.as_display_images(torch.zeros(3, 4, 4, dtype=torch.uint8)).shape == (1, 4, 4, 3)
+
+
+def test_show_images_draws_one_titled_panel_per_image():
+    fig = viz.show_images(torch.randint(0, 256, (5, 3, 8, 8), dtype=torch.uint8),
+                          [f"t{i}" for i in range(5)], ncols=3, suptitle="five")
+    drawn = [ax for ax in fig.axes if ax.images]
+    assert len(fig.axes) == 6 and len(drawn) == 5
+    assert [ax.get_title() for ax in drawn] == [f"t{i}" for i in range(5)]
+
+
+def test_traffic_plot_has_a_line_per_kind_of_parallelism():
+    ax = viz.plot_traffic([16, 32, 64], per_image=1000, parameters=12_500, highlight=32)
+    model, data = ax.lines[:2]
+    assert list(model.get_ydata()) == pytest.approx([0.032, 0.064, 0.128])     # MB
+    assert list(data.get_ydata()) == pytest.approx([0.1] * 3)                  # 2 x 4 x 12,500
+    assert "batch 32" in ax.get_title()
+    assert any("equal at 50" in t.get_text() for t in ax.texts)
+
+
+def test_filters_are_drawn_with_zero_at_mid_grey():
+    weight = torch.zeros(3, 3, 5, 5)
+    weight[0, 0, 0, 0], weight[1, 1, 2, 2], weight[2, 2, 4, 4] = 1.0, -2.0, 0.5
+    ax = viz.plot_filters(weight, ncols=2)
+    canvas = ax.images[0].get_array()
+    assert canvas.shape == (11, 11, 3)                # 2 rows and 2 columns of 5x5, 1-pixel gaps
+    assert canvas[0, 0].tolist() == [1.0, 0.5, 0.5]   # the largest weight is full red
+    assert canvas[2, 6 + 2].tolist() == [0.5, 0.0, 0.5]   # kernel 1 (row 0, column 1): no green
+    assert canvas[6 + 4, 4].tolist() == [0.5, 0.5, 1.0]   # kernel 2 (row 1, column 0): full blue
+    assert canvas[0, 5].tolist() == [1.0, 1.0, 1.0]       # the white gap between kernels
+
+
+def test_tower_filters_put_each_half_in_its_own_titled_panel():
+    fig = viz.plot_tower_filters(torch.randn(32, 3, 5, 5), index=[0.25, 0.75])
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["tower 1 (GPU 1): colour index 0.25",
+                      "tower 2 (GPU 2): colour index 0.75"]
+
+
+def test_kernel_index_plot_marks_each_towers_mean():
+    ax = viz.plot_kernel_index([0.1, 0.3, 0.8, 1.0])
+    means = [line.get_ydata()[0] for line in ax.lines if line.get_linewidth() == 3]
+    assert means == pytest.approx([0.2, 0.9])
+
+
+def test_top5_marks_the_true_class_in_red():
+    images = torch.zeros(2, 3, 8, 8)
+    classes, probabilities = [[1, 2, 0, 3, 4], [5, 6, 7, 8, 9]], [[0.5, 0.2, 0.1, 0.1, 0.1]] * 2
+    fig = viz.plot_top5(images, classes, probabilities, [f"c{i}" for i in range(10)], [0, 0],
+                        ncols=2)
+    bars = [ax for ax in fig.axes if ax.patches]
+    red = [[p.get_facecolor() == matplotlib.colors.to_rgba(viz.CROSS_COLOUR) for p in ax.patches]
+           for ax in bars]
+    assert red == [[False, False, True, False, False], [False] * 5]
+
+
+def test_neighbour_examples_show_the_query_then_its_neighbours_by_features_and_pixels():
+    images = torch.arange(10, dtype=torch.uint8).view(10, 1, 1, 1).expand(10, 3, 4, 4) * 20
+    train = TensorImages(images.contiguous(), torch.arange(10), [f"c{i}" for i in range(10)])
+    test = TensorImages(images[:3].contiguous(), torch.tensor([7, 8, 9]),
+                        [f"c{i}" for i in range(10)])
+    examples = [{"test_index": 2, "by_features": [9, 8], "by_pixels": [1, 2]}]
+    fig = viz.plot_neighbour_examples(examples, train, test)
+    assert len(fig.axes) == 6
+    assert [ax.get_title() for ax in fig.axes] == ["c9", "c9", "c8", "c9", "c1", "c2"]
+    assert [fig.axes[0].get_ylabel(), fig.axes[3].get_ylabel()] == ["fc7", "pixels"]

@@ -78,8 +78,8 @@ def available() -> bool:
     return torch.cuda.is_available() or os.environ.get("TRITON_INTERPRET", "0") == "1"
 
 
-def local_response_norm(x: Tensor, size: int = 5, alpha: float = 1e-4, beta: float = 0.75,
-                        k: float = 2.0, groups: int = 1) -> Tensor:
+def local_response_norm(x: Tensor, size: int, alpha: float, beta: float, k: float,
+                        groups: int) -> Tensor:
     """§3.3's :math:`b_i = a_i / (k + \\alpha \\sum_{j \\in W(i)} a_j^2)^\\beta`, fused; differentiable.
 
     Same arguments as :func:`alexnet.lrn.local_response_norm`, which checks them and calls this

@@ -23,7 +23,7 @@ from torch import nn
 
 from ..data import cache_dir
 from ..errors import AlexNetError
-from ..model import CifarAlexNet, FourLayerCNN
+from ..model import CifarAlexNet, FourLayerCNN, without_conv
 from ..runtime import write_atomic
 from ..train import TrainConfig, Trainer, seed_everything
 from .data import cifar, loaders
@@ -64,24 +64,6 @@ class Run:
     @property
     def metrics(self) -> dict:
         return self.record["metrics"]
-
-
-def without_conv(model: nn.Module, name: str = "conv4") -> nn.Module:
-    """§7: take a middle conv layer and its ReLU out of ``model.features``. conv4 can go because
-    conv3 and conv4 have the same width (384 in the paper), so conv5 still fits."""
-    convs = [i for i, m in enumerate(model.features) if isinstance(m, nn.Conv2d)]
-    number = int(name.removeprefix("conv"))
-    if not 1 < number < len(convs):
-        raise AlexNetError(f"{name} is not a middle conv layer: choose conv2..conv{len(convs) - 1}")
-    index = convs[number - 1]
-    previous, following = model.features[convs[number - 2]], model.features[convs[number]]
-    if previous.out_channels != following.in_channels:
-        raise AlexNetError(f"without {name}, conv{number + 1} ({following.in_channels} input maps) "
-                           f"would see conv{number - 1}'s {previous.out_channels} maps")
-    layers = [m for i, m in enumerate(model.features) if i not in (index, index + 1)]
-    model.features = nn.Sequential(*layers)
-    model.config = dict(model.config, removed=name)
-    return model
 
 
 def build(arm: Arm, regime: Regime) -> nn.Module:

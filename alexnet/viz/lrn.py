@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from ..analysis import lrn_maps, lrn_response
+from ..lrn import PAPER_LRN
 from .style import COLUMN_WIDTH, axes_or_new, styled
 
 __all__ = ["simultaneous_contrast", "plot_lrn_response", "show_feature_maps", "show_lrn_maps"]
@@ -38,7 +39,8 @@ def simultaneous_contrast(grey: float = 0.5, dark: float = 0.2, light: float = 0
 
 
 @styled
-def plot_lrn_response(k: float = 2.0, n: int = 5, alpha: float = 1e-4, beta: float = 0.75,
+def plot_lrn_response(k: float = PAPER_LRN["k"], n: int = PAPER_LRN["size"],
+                      alpha: float = PAPER_LRN["alpha"], beta: float = PAPER_LRN["beta"],
                       max_activity: float = 400.0, reference: dict | None = None, ax=None):
     """LRN's output b for an input a (§3.3) when all n maps of the window are equally active
     (:func:`~alexnet.analysis.lrn_response`): solid with the paper's α on the sum, dashed with the
@@ -100,8 +102,9 @@ def show_feature_maps(image: Tensor, before: Tensor, after: Tensor, divisor: Ten
     return fig
 
 
-def show_lrn_maps(image: Tensor, maps: Tensor, channels=(0, 1, 2), k: float = 2.0, n: int = 5,
-                  alpha: float = 1e-4, beta: float = 0.75):
+def show_lrn_maps(image: Tensor, maps: Tensor, channels=(0, 1, 2), k: float = PAPER_LRN["k"],
+                  n: int = PAPER_LRN["size"], alpha: float = PAPER_LRN["alpha"],
+                  beta: float = PAPER_LRN["beta"]):
     """:func:`show_feature_maps` for the maps a first LRN layer receives (``maps``, (C, h, w)),
     normalised with the given constants (:func:`~alexnet.analysis.lrn_maps`)."""
     after, divisor = lrn_maps(maps, n, alpha, beta, k)

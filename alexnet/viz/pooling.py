@@ -5,7 +5,7 @@ import math
 
 from matplotlib.patches import Rectangle
 
-from ..summary import pooling_coverage, pooling_windows
+from ..pooling import pooling_coverage, pooling_windows
 from .style import COLUMN_WIDTH, axes_or_new, styled
 
 __all__ = ["draw_pooling"]
