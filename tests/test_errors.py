@@ -21,6 +21,7 @@ from conftest_cli import (alexnet_command, cifar_env, cifar_test, cifar_train,  
 from PIL import Image
 
 import alexnet.data
+import alexnet.folders
 from alexnet import AlexNet, CifarAlexNet, FourLayerCNN, TwoTowerAlexNet
 from alexnet.checkpoint import FORMAT, load_checkpoint, load_weights
 from alexnet.cli import main
@@ -490,14 +491,14 @@ def test_a_data_loading_worker_killed_by_the_system(tmp_path, monkeypatch, capsy
     from torch.utils.data import get_worker_info
 
     root = tiny_folder(tmp_path / "images", per_class=2)
-    real = alexnet.data.load_rgb
+    real = alexnet.folders.load_rgb
 
     def killed_in_a_worker(path):
         if get_worker_info() is not None:
             os.kill(os.getpid(), signal.SIGKILL)
         return real(path)
 
-    monkeypatch.setattr(alexnet.data, "load_rgb", killed_in_a_worker)
+    monkeypatch.setattr(alexnet.folders, "load_rgb", killed_in_a_worker)
     message = fails(capsys, "train", "--data", str(root), "--batch-size", "2", "--epochs", "1",
                     "--device", "cpu", "--no-progress", "--workers", "1")
     assert message.startswith("alexnet train: error: a data-loading worker process died "
