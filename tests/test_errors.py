@@ -344,8 +344,9 @@ def test_mixed_precision_without_a_gpu(cifar_env, capsys):
 
 
 def test_a_train_subset_larger_than_the_data(cifar_env, capsys):
+    # 1,024 training images, of which a tenth (102) are held out for validation
     assert fails(capsys, "train", "--data", "cifar10", "--train-subset", "5000", *FAST) == (
-        "alexnet train: error: a subset of 5000 images must be between 1 and the 1024 images "
+        "alexnet train: error: a subset of 5000 images must be between 1 and the 922 images "
         "there are")
 
 
