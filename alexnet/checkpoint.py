@@ -17,7 +17,8 @@ as long as a run uses the folder; a second run on the same folder stops at once 
 naming the holder (process id and host). The kernel releases the lock when the holder exits, however
 it exits (SIGKILL included), so a crash never leaves a stale lock. While the lock is held, the
 temporary files of writes that were killed half-way (``.last.pt.*.tmp``) cannot belong to a live
-run; :func:`remove_stale_temporaries` deletes them.
+run; :func:`remove_stale_temporaries` deletes them. :func:`claim_folder` does all of it, in the
+one place where a run takes its folder.
 """
 from __future__ import annotations
 
@@ -27,12 +28,13 @@ import platform
 import tempfile
 import warnings
 import zipfile
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from .distributed import on_rank_zero
 from .errors import AlexNetError
 from .runtime import write_atomic
 
@@ -43,7 +45,7 @@ except ImportError:                      # Windows: no flock; runs are not prote
 
 __all__ = ["FORMAT", "TRAINING_ENTRIES", "save_checkpoint", "load_checkpoint", "check_entries",
            "load_weights", "weight_mismatch", "check_writable", "lock_folder",
-           "remove_stale_temporaries"]
+           "remove_stale_temporaries", "claim_folder"]
 
 FORMAT = "alexnet-checkpoint-1"
 LOCK_NAME = ".lock"
@@ -51,11 +53,14 @@ LOCK_NAME = ".lock"
 TRAINING_ENTRIES = frozenset({"model", "model_config", "optimizer", "scheduler", "scaler", "epoch",
                               "history", "train_config", "rng"})
 #: Entries a checkpoint may have besides those: the marker, every rank's random-number state
-#: (torch.distributed), the class names of the data, and the options changed on --resume.
-OPTIONAL_ENTRIES = frozenset({"format", "rng_ranks", "classes", "config_changes"})
+#: (torch.distributed), the class names of the data, the validation split, the options changed on
+#: --resume, and the weights of the best validation epoch (``restore_best``).
+OPTIONAL_ENTRIES = frozenset({"format", "rng_ranks", "classes", "split", "config_changes",
+                              "best_model"})
 _TYPES = {"model": dict, "model_config": dict, "optimizer": dict, "scheduler": dict,
           "scaler": dict, "epoch": int, "history": list, "train_config": dict, "rng": dict,
-          "rng_ranks": list, "classes": (list, type(None)), "config_changes": list}
+          "rng_ranks": list, "classes": (list, type(None)), "split": (dict, type(None)),
+          "config_changes": list, "best_model": (dict, type(None))}
 
 
 def save_checkpoint(state: dict, path: str | os.PathLike) -> Path:
@@ -232,3 +237,25 @@ def remove_stale_temporaries(folder: str | os.PathLike, name: str = "last.pt") -
     for path in stale:
         path.unlink(missing_ok=True)
     return stale
+
+
+@contextmanager
+def claim_folder(folder: str | os.PathLike | None, *, new_run: bool = False):
+    """The one place a run takes its checkpoint folder, for as long as the block runs: rank 0
+    checks that it is writable, locks it (:func:`lock_folder`: the command line takes it before
+    it loads the data, the trainer again inside it) and removes stale temporary files; with
+    ``new_run`` a ``last.pt`` already there is refused (days of training lost to a forgotten
+    --resume). If any of it fails, every rank stops with the same line. ``None``: no folder."""
+    with ExitStack() as held:
+        if folder is not None:
+            folder = Path(folder)
+
+            def claim():
+                check_writable(folder)
+                held.enter_context(lock_folder(folder))
+                remove_stale_temporaries(folder)
+                if new_run and (folder / "last.pt").exists():
+                    raise AlexNetError(f"{folder / 'last.pt'} already exists: pass --resume to "
+                                       "continue that run, or choose another --checkpoint-dir")
+            on_rank_zero(claim)
+        yield

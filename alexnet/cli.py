@@ -32,11 +32,12 @@ from contextlib import ExitStack, contextmanager
 
 import torch
 
+from .activations import ACTIVATIONS
 from .distributed import distributed, on_rank_zero
 from .errors import AlexNetError
 from .runtime import (default_workers, nonnegative_float, nonnegative_int, positive_float,
                       positive_int, probability, resolve_device)
-from .train import MAX_BATCH_SIZE, MAX_SEED, SCHEDULES, TrainConfig
+from .recipe import MAX_BATCH_SIZE, MAX_SEED, SCHEDULES, TrainConfig
 
 __all__ = ["main", "build_parser", "Parser", "distributed", "local_devices", "make_model",
            "positive_int", "resolve_device"]
@@ -89,7 +90,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
                    help="dropout rate in fc6, fc7 (§4.2)")
     g.add_argument("--dropout-style", choices=("paper", "inverted"), default="paper",
                    help="paper: x(1-p) at test time (§4.2); inverted: PyTorch's nn.Dropout")
-    g.add_argument("--activation", choices=("relu", "tanh"), default="relu", help="§3.1")
+    g.add_argument("--activation", choices=tuple(ACTIVATIONS), default="relu", help="§3.1")
     g.add_argument("--groups", type=int, choices=(1, 2), default=2,
                    help="2: the two GPUs' restricted connectivity (§3.2); 1: none")
     g.add_argument("--init", choices=("paper", "pytorch"), default="paper", help="§5 or PyTorch's")
@@ -139,7 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="autocast precision: bf16 (CUDA, or a CPU with bf16) or fp16 (CUDA only)")
     t.add_argument("--workers", type=nonnegative_int, default=default_workers(),
                    help="data-loading processes for image folders (default: one per usable core)")
-    t.add_argument("--train-subset", type=positive_int, help="train on the first N images only")
+    t.add_argument("--train-subset", type=positive_int, help="train on N images only, spread "
+                   "evenly over the training set")
+    t.add_argument("--val-images", type=nonnegative_int, help="cifar10: training images held out "
+                   "for validation, which every decision reads (default a tenth: 5,000; 0: none)")
+    t.add_argument("--val-seed", type=seed_number, default=0, help="cifar10: the seed that "
+                   "chooses the held-out images")
+    t.add_argument("--early-stopping", type=positive_int, metavar="EPOCHS", help="stop when the "
+                   "validation error has not improved for EPOCHS epochs")
     t.add_argument("--no-augment", dest="augment", action="store_false",
                    help="no random crops, flips or PCA lighting (§4.1)")
     t.add_argument("--no-progress", dest="progress", action="store_false")
@@ -328,58 +336,60 @@ def train_config(args) -> TrainConfig:
                        weight_decay=args.weight_decay, schedule=args.schedule,
                        patience=args.patience, milestones=tuple(args.milestones),
                        lr_factor=args.lr_factor, amp=args.amp, seed=args.seed,
-                       progress=args.progress, checkpoint_dir=args.checkpoint_dir)
-
-
-def _claim_checkpoint_dir(args, held: ExitStack) -> None:
-    """Fail now, not after the first epoch: a folder that cannot be written, one that another run
-    is using (its lock, held from here to the end of the run), or a new run that would overwrite
-    the checkpoint of another (days of training lost to a forgotten --resume). Also removes the
-    temporary files that killed writes left."""
-    from .checkpoint import check_writable, lock_folder, remove_stale_temporaries
-
-    folder = check_writable(args.checkpoint_dir)
-    held.enter_context(lock_folder(folder))
-    remove_stale_temporaries(folder)
-    last = folder / "last.pt"
-    if last.exists() and not args.resume:
-        raise AlexNetError(f"{last} already exists: pass --resume to continue that run, or choose "
-                           "another --checkpoint-dir")
+                       progress=args.progress, checkpoint_dir=args.checkpoint_dir,
+                       early_stopping=args.early_stopping)
 
 
 def _train(args) -> int:
-    from .data import build_loaders
+    from .checkpoint import claim_folder
+    from .data import build_loaders, build_test_loader
+    from .runtime import keep_freed_memory
     from .train import Trainer, seed_everything
 
     devices = local_devices(args)
     device = devices[0]                           # the loaders, the model and the trainer use it
     config = train_config(args)
+    if device.type == "cpu":
+        keep_freed_memory()
     with distributed(device) as (rank, world), ExitStack() as held:
         if config.batch_size % world:
             raise AlexNetError(f"--batch-size {config.batch_size} (the global batch) must divide "
                                f"evenly over {world} processes")
-        if config.checkpoint_dir:
-            on_rank_zero(lambda: _claim_checkpoint_dir(args, held))
+        # before the data loads: a folder in use, unwritable, or holding another run fails now
+        held.enter_context(claim_folder(config.checkpoint_dir, new_run=not args.resume))
+        common = dict(device=device, rank=rank, world_size=world, workers=args.workers)
         train_loader, val_loader, info = build_loaders(
-            args.data, config.batch_size // world, device=device, seed=config.seed,
-            augment=args.augment, rank=rank, world_size=world, workers=args.workers,
-            train_subset=args.train_subset)
+            args.data, config.batch_size // world, seed=config.seed, augment=args.augment,
+            train_subset=args.train_subset, val_images=args.val_images, val_seed=args.val_seed,
+            **common)
         seed_everything(config.seed)              # the same --seed, the same initial weights
         model = make_model(args, info.image_size, info.num_classes, devices)
         trainer = Trainer(model, config, device)
         history = trainer.fit(train_loader, val_loader, resume=args.resume)
+        test_loader = build_test_loader(args.data, config.batch_size // world, **common)
+        if test_loader is not None and history:    # read once, after the last epoch
+            trainer.test(test_loader)
         if rank == 0 and history:
-            last = history[-1]
-            print(f"epoch {last['epoch']}: train loss {last['train_loss']:.4f}, val top-1 error "
-                  f"{last['val_top1']:.2%}, top-5 error {last['val_top5']:.2%}")
+            print(_summary(history[-1]))
     return 0
+
+
+def _summary(last: dict) -> str:
+    """The last epoch's line: training loss, then validation and test errors where measured."""
+    parts = [f"epoch {last['epoch']}: train loss {last['train_loss']:.4f}"]
+    for split, words in (("val", "val"), ("test", "test")):
+        if f"{split}_top1" in last:
+            parts.append(f"{words} top-1 error {last[f'{split}_top1']:.2%}, top-5 error "
+                         f"{last[f'{split}_top5']:.2%}")
+    return ", ".join(parts)
 
 
 def _evaluate(args) -> int:
     from .architectures import build_model
     from .checkpoint import check_entries, load_checkpoint, load_weights
-    from .data import build_loaders
-    from .train import TrainConfig, Trainer, class_difference
+    from .data import build_loaders, build_test_loader
+    from .resume import class_difference
+    from .train import Trainer
 
     device = resolve_device(args.device)
     state = check_entries(load_checkpoint(args.checkpoint), args.checkpoint,
@@ -389,8 +399,9 @@ def _evaluate(args) -> int:
         config["devices"] = [str(device)] * 2
     model = build_model(config)
     load_weights(model, state["model"], source=f"checkpoint {args.checkpoint}")
-    _, val_loader, info = build_loaders(args.data, args.batch_size, device=device,
-                                        workers=args.workers, ten_crop=args.ten_crop, train=False)
+    options = dict(device=device, workers=args.workers, ten_crop=args.ten_crop)
+    _, val_loader, info = build_loaders(args.data, args.batch_size, train=False, **options)
+    loader = build_test_loader(args.data, args.batch_size, **options) or val_loader
     if info.num_classes != config.get("num_classes"):
         raise AlexNetError(f"the checkpoint has {config.get('num_classes')} classes but {args.data} "
                            f"has {info.num_classes}: evaluate on the data it was trained on")
@@ -404,7 +415,7 @@ def _evaluate(args) -> int:
         raise AlexNetError(f"the checkpoint's {config['arch']} takes {size}x{size} images but "
                            f"{args.data} gives {given}x{given}: evaluate on the data it was trained on")
     trainer = Trainer(model, TrainConfig(progress=args.progress), device)
-    result = trainer.evaluate(val_loader, ten_crop=args.ten_crop)
+    result = trainer.evaluate(loader, ten_crop=args.ten_crop)
     crops = "ten-crop" if args.ten_crop else "centre crop"
     print(f"{args.checkpoint} on {args.data} ({crops}): top-1 error {result['val_top1']:.2%}, "
           f"top-5 error {result['val_top5']:.2%}, loss {result['val_loss']:.4f}")

@@ -32,12 +32,12 @@ error with dropout switched off, as the test error is: the gap between the two i
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .errors import AlexNetError
+from .train import TrainConfig, Trainer
 
-__all__ = ["DROPOUT_STYLES", "PaperDropout", "dropout_layer", "fc_head", "fit_head"]
+__all__ = ["DROPOUT_STYLES", "PaperDropout", "dropout_layer", "fc_head", "fit_head", "TensorBatches"]
 
 #: ``dropout_style`` of the models: §4.2's (the default) or PyTorch's inverted dropout.
 DROPOUT_STYLES = ("paper", "inverted")
@@ -89,35 +89,42 @@ def fc_head(in_features: int, hidden: int = 512, num_classes: int = 10,
                          nn.Linear(hidden, num_classes))
 
 
-@torch.no_grad()
-def _error(model: nn.Module, x: Tensor, y: Tensor) -> float:
-    model.eval()
-    return (model(x).argmax(1) != y).float().mean().item()
+class TensorBatches:
+    """Minibatches of fixed ``(N, D)`` inputs and their labels, reshuffled every pass (from
+    PyTorch's global generator) when ``shuffle``: a loader for :meth:`~alexnet.train.Trainer.fit`."""
+
+    def __init__(self, x: Tensor, y: Tensor, batch_size: int, shuffle: bool = True) -> None:
+        self.x, self.y, self.batch_size, self.shuffle = x, y, batch_size, shuffle
+
+    def __len__(self) -> int:
+        return -(-len(self.x) // self.batch_size)
+
+    def __iter__(self):
+        order = torch.randperm(len(self.x)) if self.shuffle else torch.arange(len(self.x))
+        for batch in order.split(self.batch_size):
+            yield self.x[batch], self.y[batch]
 
 
 def fit_head(train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tensor, *,
              dropout: float = 0.5, epochs: int = 20, lr: float = 1e-4, batch_size: int = 64,
              momentum: float = 0.9, weight_decay: float = 5e-4, hidden: int = 512,
-             seed: int = 0, dropout_style: str = "paper") -> list[dict]:
-    """Train :func:`fc_head` on fixed (N, D) inputs with §5's SGD at a constant ``lr``; after every
-    epoch measure the training and test error with dropout off (eval mode). Returns one dict per
-    epoch: ``epoch``, ``train_loss`` (running, dropout on), ``train_error``, ``test_error``,
-    ``gap`` (test − train). Reproducible from ``seed`` (weights, order and masks)."""
+             seed: int = 0, dropout_style: str = "paper",
+             device: str | torch.device | None = None) -> list[dict]:
+    """Train :func:`fc_head` on fixed (N, D) inputs with §5's SGD (decay on weights only) at a
+    constant ``lr``, through :meth:`~alexnet.train.Trainer.fit` on ``device`` (default: the
+    inputs' device); after every epoch measure the training and test error with dropout off (eval
+    mode), for the curves (no decision reads them). Returns one dict per epoch: ``epoch``,
+    ``train_loss`` (running, dropout on), ``train_error``, ``test_error``, ``gap`` (test − train).
+    Reproducible from ``seed`` (weights, order and masks)."""
     torch.manual_seed(seed)
     model = fc_head(train_x.shape[1], hidden, int(train_y.max()) + 1, dropout, dropout_style)
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
-                                weight_decay=weight_decay)
-    rows = []
-    for epoch in range(epochs):
-        model.train()
-        order, total = torch.randperm(len(train_x)), 0.0
-        for batch in order.split(batch_size):
-            loss = F.cross_entropy(model(train_x[batch]), train_y[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(batch)
-        train, test = _error(model, train_x, train_y), _error(model, test_x, test_y)
-        rows.append({"epoch": epoch + 1, "train_loss": total / len(train_x),
-                     "train_error": train, "test_error": test, "gap": test - train})
-    return rows
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum,
+                         weight_decay=weight_decay, schedule="step", seed=seed, progress=False,
+                         reseed=False)
+    trainer = Trainer(model, config, train_x.device if device is None else device)
+    scored = {"clean": TensorBatches(train_x, train_y, 1024, shuffle=False),
+              "test": TensorBatches(test_x, test_y, 1024, shuffle=False)}
+    history = trainer.fit(TensorBatches(train_x, train_y, batch_size), evaluate=scored)
+    return [{"epoch": row["epoch"], "train_loss": row["train_loss"],
+             "train_error": row["clean_top1"], "test_error": row["test_top1"],
+             "gap": row["test_top1"] - row["clean_top1"]} for row in history]

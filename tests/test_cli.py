@@ -59,6 +59,8 @@ def _metrics(line: str, pattern: str) -> tuple[float, ...]:
 
 
 TRAINED = rf"epoch (\d+): train loss (\d+\.\d+), val top-1 error {PERCENT}, top-5 error {PERCENT}"
+#: CIFAR-10 also reports its test images, scored once after training.
+TESTED = TRAINED + rf", test top-1 error {PERCENT}, top-5 error {PERCENT}"
 
 
 def evaluated(checkpoint, data, crops: str) -> str:
@@ -83,7 +85,7 @@ def test_train_and_evaluate_on_a_tiny_image_folder(tmp_path, capsys):
                              str(root), *flag, *FAST)
         assert code == 0, err
         metrics = _metrics(out.strip(), evaluated(checkpoint, root, crops))
-        if not flag:
+        if not flag:                      # evaluate scores CIFAR-10's test images
             assert metrics[:2] == (top1, top5)               # the training run's own validation
     checkpoint.unlink()                                      # 490 MB with its momentum
 
@@ -94,7 +96,7 @@ def test_train_and_evaluate_on_cifar10(cifar_env, tmp_path, capsys):
                          "--train-subset", "128", "--epochs", "2", "--batch-size", "64",
                          "--checkpoint-dir", str(run_dir), *FAST)
     assert code == 0 and err == "", err
-    epoch, _, top1, top5 = _metrics(out.strip(), TRAINED)
+    epoch, _, _, _, top1, top5 = _metrics(out.strip(), TESTED)
     assert epoch == 2
     state = load_checkpoint(run_dir / "last.pt")
     assert state["model_config"]["arch"] == "FourLayerCNN"
@@ -104,7 +106,7 @@ def test_train_and_evaluate_on_cifar10(cifar_env, tmp_path, capsys):
                              "--data", "cifar10", *flag, *FAST)
         assert code == 0, err
         metrics = _metrics(out.strip(), evaluated(run_dir / "last.pt", "cifar10", crops))
-        if not flag:
+        if not flag:                      # evaluate scores CIFAR-10's test images
             assert metrics[:2] == (top1, top5)
 
 
@@ -138,3 +140,82 @@ def test_the_console_script():
         pytest.skip("the package is not installed (pip install -e .), so there is no `alexnet`")
     done = subprocess.run(["alexnet", "pack", "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.startswith("usage: alexnet pack")
+
+
+def test_training_on_cifar10_reads_the_test_images_only_after_the_last_epoch(cifar_env, tmp_path,
+                                                                              capsys, monkeypatch):
+    """Every decision (here the plateau schedule) reads the held-out training images; CIFAR-10's
+    test images are loaded and read once, after fit has returned."""
+    import alexnet.loaders
+    from alexnet.train import Trainer
+
+    events, test_images, real_cifar10 = [], set(), alexnet.loaders.cifar10
+    real_fit, real_iter = Trainer.fit, alexnet.loaders.BatchLoader.__iter__
+
+    def cifar10(train=True):
+        images = real_cifar10(train=train)
+        if not train:
+            events.append("test loaded")
+            test_images.add(images.images.data_ptr())
+        return images
+
+    def fit(self, *args, **kwargs):
+        events.append("fit starts")
+        try:
+            return real_fit(self, *args, **kwargs)
+        finally:
+            events.append("fit ends")
+
+    def iterate(self):
+        if self.data.images.data_ptr() in test_images:
+            events.append("test read")
+        elif self.split is not None and not self.shuffle:
+            events.append("val read")
+        return real_iter(self)
+
+    monkeypatch.setattr(alexnet.loaders, "cifar10", cifar10)
+    monkeypatch.setattr(Trainer, "fit", fit)
+    monkeypatch.setattr(alexnet.loaders.BatchLoader, "__iter__", iterate)
+    run_dir = tmp_path / "run"
+    code, out, err = run(capsys, "train", "--data", "cifar10", "--arch", "four-layer",
+                         "--train-subset", "64", "--batch-size", "64", "--epochs", "3",
+                         "--checkpoint-dir", str(run_dir), *FAST)
+    assert code == 0, err
+    assert events == ["fit starts", "val read", "val read", "val read", "fit ends", "test loaded",
+                      "test read"]
+    history = load_checkpoint(run_dir / "last.pt")["history"]
+    assert all("val_top1" in row for row in history)
+    assert ["test_top1" in row for row in history] == [False, False, True]
+
+
+def test_the_validation_split_is_recorded_and_kept_on_resume(cifar_env, tmp_path, capsys):
+    """--val-images and --val-seed choose the held-out images (here of 1,024 training images);
+    the checkpoint records them and --resume refuses another split in one line."""
+    run_dir = tmp_path / "run"
+    base = ["train", "--data", "cifar10", "--arch", "four-layer", "--train-subset", "64",
+            "--batch-size", "64", "--val-seed", "3", "--checkpoint-dir", str(run_dir), *FAST]
+    args = [*base, "--val-images", "100"]
+    assert run(capsys, *args, "--epochs", "1")[0] == 0
+    split = {"held_out": 100, "of": 1024, "seed": 3}
+    assert load_checkpoint(run_dir / "last.pt")["split"] == split
+    assert run(capsys, *args, "--epochs", "2", "--resume")[0] == 0
+    state = load_checkpoint(run_dir / "last.pt")
+    assert state["split"] == split and [row["epoch"] for row in state["history"]] == [1, 2]
+    code, _, err = run(capsys, *base, "--val-images", "50", "--epochs", "3", "--resume")
+    assert code == 1
+    assert err == (f"alexnet train: error: checkpoint {run_dir / 'last.pt'} was trained with "
+                   f"validation split {split} but this run has {dict(split, held_out=50)}: resume "
+                   "with the same --val-images and --val-seed, or use another --checkpoint-dir\n")
+
+
+def test_the_validation_split_holds_out_each_class_equally_and_follows_its_seed():
+    from alexnet.data import validation_split
+
+    targets = torch.arange(10).repeat_interleave(100)
+    kept, held, record = validation_split(targets, 50, seed=1)
+    assert torch.bincount(targets[held]).tolist() == [5] * 10
+    assert len(kept) == 950 and not set(kept.tolist()) & set(held.tolist())
+    assert record == {"held_out": 50, "of": 1000, "seed": 1}
+    assert torch.equal(validation_split(targets, 50, seed=1)[1], held)
+    assert not torch.equal(validation_split(targets, 50, seed=2)[1], held)
+    assert len(validation_split(targets)[1]) == 100           # a tenth by default

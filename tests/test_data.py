@@ -12,8 +12,8 @@ from helpers import make_image_folder, needs_data, noise_image
 from PIL import Image
 
 from alexnet.data import (CIFAR10_CLASSES, BatchLoader, FolderLoader, TensorImages, build_loaders,
-                          cifar10, image_folder, imagenet_class_names, load_packed, load_rgb,
-                          pack_image_folder, worker_killed)
+                          build_test_loader, cifar10, image_folder, imagenet_class_names,
+                          load_packed, load_rgb, pack_image_folder, worker_killed)
 from alexnet.errors import AlexNetError
 from alexnet.transforms import IMAGENET_MEAN, downsample, fit_mean
 
@@ -327,7 +327,9 @@ def test_batch_loader_centres_and_crops_without_augment():
 def test_build_loaders_cifar10(offline):
     train, val, info = build_loaders("cifar10", 500, train_subset=1000, seed=1)
     assert (info.num_classes, info.image_size, info.classes) == (10, 32, CIFAR10_CLASSES)
-    assert len(train) == 2 and len(val) == 20
+    assert len(train) == 2 and len(val) == 10       # 5,000 held-out training images
+    assert val.split == {"held_out": 5000, "of": 50000, "seed": 0}
+    assert len(build_test_loader("cifar10", 500)) == 20      # the 10,000 test images, apart
     train.set_epoch(0)
     targets = torch.cat([y for _, y in train])
     assert targets.bincount().tolist() == [100] * 10

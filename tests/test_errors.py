@@ -20,6 +20,7 @@ from helpers import alexnet_command, noise_image, subprocess_env, tiny_folder
 from PIL import Image
 
 import alexnet.data
+import alexnet.folders
 from alexnet import AlexNet, CifarAlexNet, FourLayerCNN, TwoTowerAlexNet
 from alexnet.checkpoint import FORMAT, load_checkpoint, load_weights
 from alexnet.cli import main
@@ -342,8 +343,9 @@ def test_mixed_precision_without_a_gpu(cifar_env, capsys):
 
 
 def test_a_train_subset_larger_than_the_data(cifar_env, capsys):
+    # 1,024 training images, of which a tenth (102) are held out for validation
     assert fails(capsys, "train", "--data", "cifar10", "--train-subset", "5000", *FAST) == (
-        "alexnet train: error: a subset of 5000 images must be between 1 and the 1024 images "
+        "alexnet train: error: a subset of 5000 images must be between 1 and the 922 images "
         "there are")
 
 
@@ -489,14 +491,14 @@ def test_a_data_loading_worker_killed_by_the_system(tmp_path, monkeypatch, capsy
     from torch.utils.data import get_worker_info
 
     root = tiny_folder(tmp_path / "images", per_class=2)
-    real = alexnet.data.load_rgb
+    real = alexnet.folders.load_rgb
 
     def killed_in_a_worker(path):
         if get_worker_info() is not None:
             os.kill(os.getpid(), signal.SIGKILL)
         return real(path)
 
-    monkeypatch.setattr(alexnet.data, "load_rgb", killed_in_a_worker)
+    monkeypatch.setattr(alexnet.folders, "load_rgb", killed_in_a_worker)
     message = fails(capsys, "train", "--data", str(root), "--batch-size", "2", "--epochs", "1",
                     "--device", "cpu", "--no-progress", "--workers", "1")
     assert message.startswith("alexnet train: error: a data-loading worker process died "

@@ -168,7 +168,8 @@ def test_a_checkpoint_holds_tensors_and_plain_values_and_round_trips(tmp_path):
     raw = torch.load(tmp_path / "last.pt", weights_only=True)
     assert _plain(raw)
     assert set(raw) == {"format", "model", "model_config", "optimizer", "scheduler", "scaler",
-                        "epoch", "history", "train_config", "rng", "classes", "config_changes"}
+                        "epoch", "history", "train_config", "rng", "classes", "split",
+                        "config_changes"}
     again = Trainer(FourLayerCNN(), TrainConfig(epochs=2, checkpoint_dir=str(tmp_path),
                                                 progress=False))
     assert again.resume() and again.epoch == 2 and again.history == trainer.history
@@ -479,10 +480,10 @@ def test_the_step_schedule_divides_at_its_milestones_and_is_kept_on_resume(cifar
 
 # ---------------------------------------------------------------- checkpoints that do not fit
 
-def test_a_checkpoint_with_one_parameter_group_from_before_bias_decay_changed(cifar_env, tmp_path,
-                                                                               capsys):
-    """Older versions decayed the biases too (one parameter group): resuming one cannot continue
-    exactly, and says so in one line instead of a traceback from the optimizer."""
+def test_a_checkpoint_with_other_parameter_groups_is_refused(cifar_env, tmp_path, capsys):
+    """§5's decay on weights only needs two parameter groups: a checkpoint with one (biases
+    decayed too) cannot continue exactly, and says so in one line instead of a traceback from the
+    optimizer."""
     args = [*FOUR, *ONE_STEP, "--checkpoint-dir", str(tmp_path)]
     assert main([*args, "--epochs", "1"]) == 0
     last = tmp_path / "last.pt"
@@ -495,10 +496,9 @@ def test_a_checkpoint_with_one_parameter_group_from_before_bias_decay_changed(ci
     capsys.readouterr()
     assert main([*args, "--epochs", "2", "--resume"]) == 1
     assert capsys.readouterr().err == (
-        f"alexnet train: error: checkpoint {last} was written by an older version that decayed the "
-        "biases too (one parameter group; now weight decay applies to weights only, §5): it cannot "
-        "be resumed exactly; start a new run in another --checkpoint-dir (`alexnet evaluate` still "
-        "reads it)\n")
+        f"alexnet train: error: checkpoint {last} has optimizer parameter groups [None] where this "
+        "version has weights and biases: it was edited by hand or written by another version; "
+        "start a new run in another --checkpoint-dir\n")
 
 
 def _edited(path, edit) -> None:

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from alexnet import CifarAlexNet, FourLayerCNN
-from alexnet.train import TrainConfig, Trainer, seed_everything
+from alexnet.errors import AlexNetError
+from alexnet.train import Diverged, TrainConfig, Trainer, seed_everything, step_rate
 
 
 def test_weight_decay_applies_to_weights_not_biases():
@@ -82,3 +83,77 @@ def test_any_seed_in_range_seeds_every_rank_and_epoch():
         a = torch.rand(3), random.random()
         seed_everything(seed)
         assert torch.equal(a[0], torch.rand(3)) and a[1] == random.random()
+
+
+def test_the_step_schedule_gives_each_epoch_its_closed_form_rate_exactly():
+    """Epoch e's rate is lr * 0.1 ** (milestones <= e), computed afresh (no running product), so
+    the experiments' rates are exactly those they had when they set the rate by hand."""
+    config = TrainConfig(epochs=6, lr=0.03, schedule="step", milestones=(1, 2, 4), progress=False)
+    expected = [0.03 * 0.1 ** sum(e >= m for m in (1, 2, 4)) for e in range(6)]
+    assert _rates(config, [0.5] * 6) == expected
+    assert [0.03 * step_rate(e, (1, 2, 4)) for e in range(6)] == expected
+
+
+def _tracked(config: TrainConfig, val_errors: list[float]):
+    """A trainer whose validation errors go as ``val_errors``, and each epoch's weights."""
+    torch.manual_seed(0)
+    trainer = Trainer(FourLayerCNN(), config)
+    errors, weights = iter(val_errors), {}
+
+    def evaluate(loader, prefix="val", **_):
+        weights[len(weights) + 1] = {k: v.clone() for k, v in trainer.module.state_dict().items()}
+        return {f"{prefix}_loss": 1.0, f"{prefix}_top1": next(errors), f"{prefix}_top5": 0.0}
+    trainer.evaluate = evaluate
+    return trainer, weights
+
+
+def test_early_stopping_stops_and_restore_best_ends_with_the_best_epochs_weights():
+    errors = [0.6, 0.4, 0.45, 0.41, 0.3, 0.2]       # best at epoch 2, then two epochs without
+    config = TrainConfig(epochs=6, early_stopping=2, restore_best=True, progress=False)
+    trainer, weights = _tracked(config, errors)
+    history = trainer.fit(_Flat(), _Flat())
+    assert [row["epoch"] for row in history] == [1, 2, 3, 4] and trainer.best_epoch == 2
+    final = trainer.module.state_dict()
+    assert all(torch.equal(final[k], v) for k, v in weights[2].items())
+    assert not all(torch.equal(final[k], v) for k, v in weights[4].items())
+    assert all(v.device.type == "cpu" for v in trainer.best_state.values())
+
+
+def test_without_early_stopping_every_epoch_runs_and_the_last_weights_stay():
+    trainer, weights = _tracked(TrainConfig(epochs=4, progress=False), [0.6, 0.4, 0.45, 0.5])
+    assert len(trainer.fit(_Flat(), _Flat())) == 4 and trainer.best_epoch == 2
+    final = trainer.module.state_dict()
+    assert all(torch.equal(final[k], v) for k, v in weights[4].items())
+
+
+def test_early_stopping_needs_a_validation_set():
+    trainer = Trainer(FourLayerCNN(), TrainConfig(epochs=2, early_stopping=1, progress=False))
+    with pytest.raises(AlexNetError, match="read the validation error: pass a validation loader"):
+        trainer.fit(_Flat())
+
+
+def test_extra_sets_are_scored_every_epoch_and_a_stop_condition_ends_training():
+    """``evaluate`` adds ``test_*`` to each row (curves only); ``stop`` ends after its epoch."""
+    trainer = Trainer(FourLayerCNN(), TrainConfig(epochs=5, schedule="step", progress=False))
+    history = trainer.fit(_Flat(), evaluate={"test": _Flat()}, stop=lambda row: row["epoch"] == 2)
+    assert [row["epoch"] for row in history] == [1, 2]
+    assert all({"test_loss", "test_top1", "test_top5"} <= set(row) for row in history)
+    assert not any(key.startswith("val_") for row in history for key in row)
+
+
+def test_fit_seeds_from_the_config_unless_told_not_to():
+    torch.manual_seed(123)
+    Trainer(FourLayerCNN(), TrainConfig(epochs=1, seed=7, reseed=False, progress=False)).fit(_Flat())
+    assert torch.initial_seed() == 123
+    Trainer(FourLayerCNN(), TrainConfig(epochs=1, seed=7, progress=False)).fit(_Flat())
+    assert torch.initial_seed() == 7
+
+
+def test_a_non_finite_loss_is_reported_as_diverged_with_its_epoch():
+    torch.manual_seed(0)
+    trainer = Trainer(FourLayerCNN(), TrainConfig(epochs=3, lr=1e6, schedule="step",
+                                                  progress=False))
+    with pytest.raises(Diverged) as stopped:
+        trainer.fit(_Flat())
+    assert stopped.value.epoch == len(trainer.history) + 1
+    assert "lower the learning rate" in str(stopped.value)

@@ -14,7 +14,8 @@ from functools import lru_cache
 
 import torch
 
-from ..data import BatchLoader, TensorImages, cifar10
+from ..data import BatchLoader, TensorImages, cifar10, cifar10_eval_loader, cifar10_loaders
+from ..data import spread as spread_evenly
 from ..transforms import PCALighting, fit_mean, fit_pca_lighting
 
 __all__ = ["Cifar", "cifar", "spread", "loaders", "data_sha256"]
@@ -35,8 +36,7 @@ class Cifar:
 def spread(n: int | None, total: int) -> torch.Tensor:
     """``n`` indices spread evenly over ``total`` (all of them for None): every class when the set
     is stored class by class."""
-    n = total if n is None else min(n, total)
-    return torch.arange(n) * total // n
+    return spread_evenly(total if n is None else min(n, total), total)
 
 
 @lru_cache(maxsize=1)
@@ -54,24 +54,22 @@ def cifar(train_images: int | None, test_images: int | None = None) -> Cifar:
 
 
 def loaders(data: Cifar, batch_size: int, seed: int, device, augment: bool, lighting: bool):
-    """(train, test, clean train) loaders. Training batches: with ``augment`` §4.1's random
-    32×32 patches of the image padded by 4 and flips, with ``lighting`` PCA lighting; the test and
-    the clean training loaders show whole centred images, so the train–test gap compares like
-    with like (the clean loader holds as many training images as there are test images, at most)."""
-    common = dict(device=device, mean=data.mean, seed=seed)
-    train = BatchLoader(data.train, batch_size, augment=augment, crop=32,
-                        padding=4 if augment else 0, lighting=data.pca if lighting else None,
-                        **common)
-    test = BatchLoader(data.test, 500, shuffle=False, crop=32, **common)
+    """(train, test, clean train) loaders of :func:`alexnet.data.cifar10_loaders`. Training
+    batches: with ``augment`` §4.1's random 32×32 patches of the image padded by 4 and flips, with
+    ``lighting`` PCA lighting; the test and the clean training loaders show whole centred images,
+    so the train–test gap compares like with like (the clean loader holds as many training images
+    as there are test images, at most)."""
+    options = dict(mean=data.mean, device=device, seed=seed)
+    train, test = cifar10_loaders(data.train, data.test, batch_size, augment=augment,
+                                  lighting=data.pca if lighting else None, test_batch_size=500,
+                                  **options)
     probe = data.train.subset(min(len(data.train), len(data.test)))
-    clean = BatchLoader(probe, 500, shuffle=False, crop=32, **common)
-    return train, test, clean
+    return train, test, cifar10_eval_loader(probe, 500, **options)
 
 
 def ten_crop_loader(data: Cifar, device) -> BatchLoader:
     """The test images padded by 4 (40×40), for §4.1's ten 32×32 patches."""
-    return BatchLoader(data.test, 500, shuffle=False, crop=None, padding=4, device=device,
-                       mean=data.mean)
+    return cifar10_eval_loader(data.test, 500, mean=data.mean, device=device, ten_crop=True)
 
 
 def data_sha256(data: Cifar) -> str:

@@ -21,6 +21,7 @@ import torch
 
 from ..errors import AlexNetError
 from ..runtime import keep_freed_memory, machine, provenance, resolve_device, write_json
+from ..train import TrainConfig, Trainer
 from .claims import CLAIMS, ORDER, Context
 from .data import cifar, data_sha256
 from .results import RESULTS, finalise, load_file, result_path
@@ -146,28 +147,44 @@ def run_all(scale: str = "cpu", out: str | os.PathLike | None = RESULTS, progres
     return {n: load_file(result_path(out, n, context.scale.name)) for n in names}
 
 
+class _TimedBatches:
+    """``steps`` copies of one random CIFAR-sized batch; the clock starts after ``warmup`` steps
+    (the device waited for) and :meth:`images_per_second` stops it."""
+
+    def __init__(self, batch_size: int, device: torch.device, steps: int, warmup: int) -> None:
+        self.batch_size, self.device, self.steps, self.warmup = batch_size, device, steps, warmup
+        self.x = torch.randn(batch_size, 3, 32, 32, device=device)
+        self.y = torch.randint(0, 10, (batch_size,), device=device)
+        self.start = None
+
+    def __iter__(self):
+        for i in range(self.steps):
+            if i == self.warmup:
+                torch.cuda.synchronize(self.device)
+                self.start = time.perf_counter()
+            yield self.x, self.y
+
+    def images_per_second(self) -> float:
+        torch.cuda.synchronize(self.device)
+        return (self.steps - self.warmup) * self.batch_size / (time.perf_counter() - self.start)
+
+
 def gpu_estimate(group: int, context: Context) -> float:
     """Seconds a GPU group should take at most: every arm's images × epochs × the most seeds,
-    over images/s measured on this device for each network (printed before the group runs)."""
+    over images/s of :meth:`~alexnet.train.Trainer.fit` measured on this device for each network
+    (printed before the group runs)."""
     from .claims import ARMS
     from .runs import build
 
     rates = {}
     for arch_regime in ("lrn", "recipe"):
         regime = context.scale.regime(arch_regime)
-        model = build(ARMS[arch_regime][0], regime).to(context.device)
-        x = torch.randn(regime.batch_size, 3, 32, 32, device=context.device)
-        y = torch.randint(0, 10, (regime.batch_size,), device=context.device)
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-        for i in range(25):
-            if i == 5:
-                torch.cuda.synchronize(context.device)
-                start = time.perf_counter()
-            optimizer.zero_grad()
-            torch.nn.functional.cross_entropy(model(x), y).backward()
-            optimizer.step()
-        torch.cuda.synchronize(context.device)
-        rates[regime.arch] = 20 * regime.batch_size / (time.perf_counter() - start)
+        model = build(ARMS[arch_regime][0], regime)
+        timed = _TimedBatches(regime.batch_size, context.device, steps=25, warmup=5)
+        config = TrainConfig(epochs=1, batch_size=regime.batch_size, schedule="step",
+                             progress=False, reseed=False)
+        Trainer(model, config, context.device).fit(timed)
+        rates[regime.arch] = timed.images_per_second()
     regimes = {CLAIMS[n].regime for n in GPU_GROUPS[group]} | \
         ({"overfit"} if "augmentation" in GPU_GROUPS[group] else set())
     total = 0.0

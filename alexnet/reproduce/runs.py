@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import sys
 import time
 from dataclasses import asdict
@@ -25,15 +24,17 @@ from ..data import cache_dir
 from ..errors import AlexNetError
 from ..model import CifarAlexNet, FourLayerCNN, without_conv
 from ..runtime import write_atomic
-from ..train import TrainConfig, Trainer, seed_everything
+from ..train import Diverged, TrainConfig, Trainer, seed_everything
 from .data import cifar, loaders
 from .settings import Arm, Regime, Scale
 
 __all__ = ["Run", "build", "without_conv", "train_arm", "figure1_run", "epochs_to", "log"]
 
 #: The package files whose code decides what a run computes.
-TRAINING_CODE = ("data.py", "dropout.py", "lrn.py", "model.py", "train.py", "transforms.py",
-                 "two_tower.py", "reproduce/data.py", "reproduce/runs.py")
+TRAINING_CODE = ("activations.py", "data.py", "datasets.py", "dropout.py", "folders.py",
+                 "loaders.py", "lrn.py", "model.py", "pooling.py", "recipe.py", "resume.py",
+                 "train.py", "transforms.py", "two_tower.py", "reproduce/data.py",
+                 "reproduce/runs.py")
 
 
 #: Seconds this process has spent training runs (not loading them): a claim's own wall time is
@@ -127,9 +128,9 @@ def _store(path: Path, run: Run) -> None:
 
 # ---------------------------------------------------------------- arms
 
-def _learning_rate(regime: Regime, epoch: int) -> float:
-    """The fixed schedule: ÷10 after each milestone (no schedule reads the test set)."""
-    return regime.lr * 0.1 ** sum(epoch >= m for m in regime.milestones)
+def _curve(history: list[dict]) -> list[dict]:
+    """The rows of a run's record: the trainer's history without its wall-clock seconds."""
+    return _rounded([{k: v for k, v in row.items() if k != "seconds"} for row in history])
 
 
 def train_arm(arm: Arm, scale: Scale, seed: int, device: torch.device,
@@ -152,25 +153,19 @@ def train_arm(arm: Arm, scale: Scale, seed: int, device: torch.device,
     train, test, clean = loaders(data, regime.batch_size, seed, device, augment, lighting)
     log(progress, f"{arm.label}, seed {seed}: {regime.epochs} epochs on {len(data.train):,} images")
     start = time.perf_counter()
-    trainer = Trainer(model, TrainConfig(epochs=regime.epochs, lr=regime.lr, seed=seed,
-                                         batch_size=regime.batch_size,
-                                         weight_decay=regime.weight_decay, progress=False), device)
-    curve = []
-    for epoch in range(regime.epochs):
-        lr = _learning_rate(regime, epoch)
-        for group in trainer.optimizer.param_groups:
-            group["lr"] = lr
-        curve.append({"epoch": epoch + 1, "lr": lr, **trainer.train_epoch(train, epoch)})
-        if test_curve:
-            curve[-1].update(trainer.evaluate(test, prefix="test"))
+    config = TrainConfig(epochs=regime.epochs, lr=regime.lr, seed=seed, schedule="step",
+                         milestones=regime.milestones, batch_size=regime.batch_size,
+                         weight_decay=regime.weight_decay, progress=False, reseed=False)
+    trainer = Trainer(model, config, device)
+    history = trainer.fit(train, evaluate={"test": test} if test_curve else None)
     final, seen = trainer.evaluate(test, prefix="test"), trainer.evaluate(clean, prefix="train")
     metrics = {"test_top1": final["test_top1"], "test_loss": final["test_loss"],
                "train_top1": seen["train_top1"], "train_loss": seen["train_loss"],
                "gap": final["test_top1"] - seen["train_top1"],
-               "epochs_to_converge": epochs_to(curve, "train_top1", scale.converge_error)}
+               "epochs_to_converge": epochs_to(history, "train_top1", scale.converge_error)}
     record = {"arm": arm.label, "regime": regime.name, "seed": seed, "model": model.config,
               "augment": augment, "lighting": lighting, "metrics": metrics,
-              "curve": _rounded(curve), "seconds": round(time.perf_counter() - start, 2)}
+              "curve": _curve(history), "seconds": round(time.perf_counter() - start, 2)}
     log(progress, f"  test error {metrics['test_top1']:.2%}, gap {metrics['gap']:+.2%} "
                   f"({record['seconds']:.0f} s)")
     run = Run(record, model)
@@ -198,22 +193,19 @@ def figure1_run(activation: str, lr: float, seed: int, scale: Scale, device: tor
     model = FourLayerCNN(activation=activation)
     data = cifar(regime.train_images, scale.test_images)
     loader = loaders(data, regime.batch_size, seed, device, augment=False, lighting=False)[0]
-    trainer = Trainer(model, TrainConfig(epochs=budget, lr=lr, weight_decay=0.0, seed=seed,
-                                         batch_size=regime.batch_size, progress=False), device)
-    curve, diverged, start = [], False, time.perf_counter()
-    for epoch in range(budget):
-        try:
-            row = {"epoch": epoch + 1, "lr": lr, **trainer.train_epoch(loader, epoch)}
-        except AlexNetError:          # the loss became NaN or infinite: this rate is too high
-            diverged = True
-            break
-        curve.append(row)
-        if row["train_top1"] <= scale.relu_target or not math.isfinite(row["train_loss"]):
-            break
-    reached = None if diverged else epochs_to(curve, "train_top1", scale.relu_target)
+    config = TrainConfig(epochs=budget, lr=lr, weight_decay=0.0, seed=seed, schedule="step",
+                         batch_size=regime.batch_size, progress=False, reseed=False)
+    trainer, diverged, start = Trainer(model, config, device), False, time.perf_counter()
+    try:
+        trainer.fit(loader, stop=lambda row: row["train_top1"] <= scale.relu_target)
+    except Diverged:                  # the loss became NaN or infinite: this rate is too high
+        diverged = True
+    curve = _curve(trainer.history)
+    reached = None if diverged else epochs_to(trainer.history, "train_top1", scale.relu_target)
     record = {"activation": activation, "lr": lr, "seed": seed, "budget": budget,
-              "diverged": diverged, "epochs_to_target": reached, "curve": _rounded(curve),
-              "final_train_top1": curve[-1]["train_top1"] if curve and not diverged else 1.0,
+              "diverged": diverged, "epochs_to_target": reached, "curve": curve,
+              "final_train_top1": trainer.history[-1]["train_top1"] if curve and not diverged
+              else 1.0,
               "seconds": round(time.perf_counter() - start, 2)}
     log(progress, f"Figure 1, {activation} at lr {lr:g}, seed {seed}: " + (
         "diverged" if diverged else f"{'never' if reached is None else f'{reached:.2f} epochs'} "
