@@ -97,7 +97,7 @@ def load_safetensors(path: Path, sha256: str | None = None) -> dict:
 
 # ---------------------------------------------------------------- two kinds of weights
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Shipped:
     """Weights trained by this package and shipped in :data:`PRETRAINED` with their meta JSON."""
 
@@ -138,7 +138,7 @@ class Shipped:
         return eval_transform(self.tensors()[MEAN_KEY], crop=inputs["crop"], size=inputs["resize"])
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class CaffeDownload:
     """BVLC's Caffe weights: downloaded once into ``torch.hub.get_dir()/checkpoints``."""
 
