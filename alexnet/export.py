@@ -113,7 +113,8 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, *, lrn_op: bool = Fal
             custom_translation_table=_onnx_lrn_table() if lrn_op else None)
     finally:
         model.train(was_training)
-    return write_atomic(path, program.save)
+    data = program.model_proto.SerializeToString()            # one file, weights inside
+    return write_atomic(path, lambda f: f.write(data))
 
 
 # ---------------------------------------------------------------- checkpoints as weights

@@ -28,6 +28,7 @@ import hashlib
 import inspect
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -392,6 +393,12 @@ def model_card(arch: str, meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _link(source: str) -> str:
+    """A GitHub address as a Markdown link named owner/repository."""
+    match = re.match(r"https://github\.com/([^/]+/[^/]+)", source)
+    return f"[{match.group(1)}]({source})" if match else source
+
+
 def table() -> str:
     """The README's weights table (Markdown), from each available entry's ``meta``."""
     rows = ["| weights | data | top-1 acc. | top-5 acc. | input | parameters | source | licence |",
@@ -405,5 +412,5 @@ def table() -> str:
             size = meta["input"]["crop"] or meta["input"]["resize"]
             rows.append(f"| `{cls.__name__}.{entry.name}` (`{entry.value.alias}`) | {meta['data']} "
                         f"| {_percent(top1)} | {_percent(top5)} | {size}×{size} | "
-                        f"{meta['num_params']:,} | {meta['source']} | {meta['licence']} |")
+                        f"{meta['num_params']:,} | {_link(meta['source'])} | {meta['licence']} |")
     return "\n".join(rows)
