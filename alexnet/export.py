@@ -101,18 +101,15 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, *, lrn_op: bool = Fal
     except ImportError:
         raise AlexNetError("ONNX export needs onnx and onnxscript: pip install onnx onnxscript "
                            "(or pip install 'alexnet[onnx]')") from None
-    was_training = model.training
-    exported = _with_lrn_ops(model) if lrn_op else model
-    size, device = model.image_size, next(model.parameters()).device
-    x = torch.zeros(batch_size, 3, size, size, device=device)
-    try:
-        program = torch.onnx.export(
-            exported.eval(), (x,), dynamo=True, verbose=False, external_data=False,
-            input_names=["images"], output_names=["logits"],
-            dynamic_shapes=({0: torch.export.Dim("batch", min=1)},),
-            custom_translation_table=_onnx_lrn_table() if lrn_op else None)
-    finally:
-        model.train(was_training)
+    # a CPU copy in eval mode: the graph is the same on every device (on CUDA the LRN would be
+    # the Triton kernel's operator, which ONNX has no translation for), and `model` is untouched
+    exported = (_with_lrn_ops(model) if lrn_op else copy.deepcopy(model)).cpu().eval()
+    x = torch.zeros(batch_size, 3, model.image_size, model.image_size)
+    program = torch.onnx.export(
+        exported, (x,), dynamo=True, verbose=False, external_data=False,
+        input_names=["images"], output_names=["logits"],
+        dynamic_shapes=({0: torch.export.Dim("batch", min=1)},),
+        custom_translation_table=_onnx_lrn_table() if lrn_op else None)
     data = program.model_proto.SerializeToString()            # one file, weights inside
     return write_atomic(path, lambda f: f.write(data))
 
