@@ -1,9 +1,9 @@
 """Caffe's model files read without Caffe: BVLC's AlexNet (``bvlc_alexnet.caffemodel``).
 
-A ``.caffemodel`` is a binary protobuf ``NetParameter`` (BVLC/caffe, ``src/caffe/proto/caffe.proto``):
-a list of layers, each with a name and its parameter ``blobs`` (weights, then bias). Three layouts
-exist: ``layer`` (V2, 2015 on), ``layers`` (V1, BVLC's AlexNet of 2014) and V1 wrapping a V0
-``layer``. The part of ``caffe.proto`` that they need is vendored beside this module
+A ``.caffemodel`` is a binary protobuf ``NetParameter`` (BVLC/caffe,
+``src/caffe/proto/caffe.proto``): a list of layers, each with a name and its parameter ``blobs``
+(weights, then bias). Three layouts exist: ``layer`` (V2, 2015 on), ``layers`` (V1, BVLC's
+deploy net of 2014) and V1 wrapping a V0 ``layer``. The part of ``caffe.proto`` that they need is vendored beside this module
 (``caffe.proto``, field numbers unchanged) and turned into message classes at run time with the
 ``protobuf`` package alone (:func:`message_classes`): no Caffe, no ``protoc``, no build step.
 
@@ -116,8 +116,8 @@ def _blob(blob) -> np.ndarray:
         [blob.num, blob.channels, blob.height, blob.width]
     data = np.array(blob.data, dtype=np.float32)
     if int(np.prod(dims)) != data.size:
-        raise AlexNetError(f"a blob declares shape {dims} but holds {data.size} values: the file is "
-                           "damaged; download it again")
+        raise AlexNetError(f"a blob declares shape {dims} but holds {data.size} values: the file "
+                           "is damaged; download it again")
     return data.reshape(dims)
 
 

@@ -195,7 +195,7 @@ def export_weights(checkpoint: str | os.PathLike, name: str, *, data: str = "cif
 # ---------------------------------------------------------------- `alexnet export-weights`
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("checkpoint", help="a checkpoint of `alexnet train` (e.g. runs/ref/last.pt)")
+    parser.add_argument("checkpoint", help="a checkpoint of `alexnet train` (runs/ref/last.pt)")
     parser.add_argument("--name", required=True, help="the weights' name, e.g. cifar10_v1")
     parser.add_argument("--data", default="cifar10", help="the data it was trained on; its test "
                         "(or val) images are scored (default: cifar10)")

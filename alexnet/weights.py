@@ -386,7 +386,8 @@ def model_card(arch: str, meta: dict) -> str:
              ("input", meta.get("input")), ("recipe", meta.get("recipe")),
              ("source", meta.get("source")), ("licence", meta.get("licence")),
              ("licence note", meta.get("licence_note")),
-             ("SHA-256", meta.get("sha256")), ("commit", meta.get("provenance", {}).get("git_commit"))]
+             ("SHA-256", meta.get("sha256")),
+             ("commit", meta.get("provenance", {}).get("git_commit"))]
     lines += [f"- **{name}**: {value}" for name, value in facts if value not in (None, "")]
     if meta.get("departures"):
         lines += ["", "## Departures from the paper", ""] + [f"- {d}" for d in meta["departures"]]

@@ -25,7 +25,8 @@ BVLC = dict(num_classes=1000, channels=[96, 256, 384, 384, 256], hidden=4096, gr
 
 def random_blobs(options: dict, seed: int = 0) -> dict[str, list[np.ndarray]]:
     rng = np.random.default_rng(seed)
-    return {name: [rng.normal(0, 0.05, w).astype(np.float32), rng.normal(0, 0.1, b).astype(np.float32)]
+    return {name: [rng.normal(0, 0.05, w).astype(np.float32),
+                   rng.normal(0, 0.1, b).astype(np.float32)]
             for name, (w, b) in layer_shapes(options).items()}
 
 
@@ -46,7 +47,8 @@ def write_caffemodel(path, blobs: dict, layout: str = "v1") -> None:
             if layout == "v2":
                 blob.shape.dim.extend(array.shape)
             else:
-                blob.num, blob.channels, blob.height, blob.width = (1,) * (4 - array.ndim) + array.shape
+                legacy = (1,) * (4 - array.ndim) + array.shape       # num, channels, h, w
+                blob.num, blob.channels, blob.height, blob.width = legacy
             blob.data.extend(array.ravel().tolist())
     path.write_bytes(net.SerializeToString())
 
