@@ -1,20 +1,17 @@
 """Trained weights, the torchvision way: an enum per model whose entries carry their preprocessing
 (``transforms()``, taking a PIL image) and a model card (``meta``).
 
-==================================  ===========================================================
-``CifarAlexNet_Weights.CIFAR10_V1``  :class:`~alexnet.CifarAlexNet` trained by this package on
-                                     CIFAR-10's 50,000 training images with the paper's recipe;
-                                     shipped inside the package (``alexnet/pretrained/``), its
-                                     error measured on all 10,000 test images (``meta``)
-``AlexNet_Weights.BVLC``             BVLC's Caffe AlexNet (2014), downloaded into torch's hub
-                                     cache and read by :mod:`alexnet.caffe`; faithful to what
-                                     BVLC trained, which is not quite the paper (``meta``)
-==================================  ===========================================================
+- ``CifarAlexNet_Weights.CIFAR10_V1``: :class:`~alexnet.CifarAlexNet` trained by this package on
+  CIFAR-10's 50,000 training images with the paper's recipe; shipped inside the package
+  (``alexnet/pretrained/``), its error measured on all 10,000 test images (``meta``).
+- ``AlexNet_Weights.BVLC``: BVLC's Caffe AlexNet (2014), downloaded into torch's hub cache and read
+  by :mod:`alexnet.caffe`; faithful to what BVLC trained, which is not quite the paper (``meta``).
 
 ``CifarAlexNet(weights="cifar10")`` and ``AlexNet(weights="bvlc")`` (or the enum entries) build the
 network the weights need and load them; the weights fix every architecture option, and an option
 given with a different value is refused with one line. A shipped file is checked against the
-SHA-256 in its meta, a downloaded one against its published SHA-1.
+SHA-256 in its meta, a downloaded one against its published SHA-1. A model built with weights
+keeps their entry as ``model.weights`` (its ``transforms()`` and ``meta`` at hand).
 
 The CIFAR-10 file is made from a training checkpoint by ``alexnet export-weights`` (see
 :mod:`alexnet.export`), which measures the test error and records the provenance in
@@ -38,6 +35,7 @@ import torchvision.transforms.v2 as v2
 from torch import nn
 
 from . import caffe
+from .checkpoint import load_weights
 from .errors import AlexNetError
 from .runtime import write_atomic, write_json
 from .transforms import SubtractMean, eval_transform
@@ -84,6 +82,9 @@ def save_safetensors(tensors: dict, path: Path, metadata: dict | None = None) ->
 
 def load_safetensors(path: Path, sha256: str | None = None) -> dict:
     """The tensors of a safetensors file; with ``sha256``, only if the file has that digest."""
+    if not Path(path).is_file():
+        raise AlexNetError(f"{path} does not exist: check the path (save_pretrained writes "
+                           "model.safetensors)")
     data = Path(path).read_bytes()
     if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
         raise AlexNetError(f"{path} does not match the SHA-256 its meta records ({sha256[:12]}…): "
@@ -319,7 +320,7 @@ def init_pretrained(model: nn.Module, weights, enum_class: type[WeightsEnum], pr
             raise AlexNetError(f"{enum_class.__name__}.{entry.name} needs {name}={needed[name]!r}, "
                                f"got {name}={value!r}: leave {name} out")
     type(model).__init__(model, **{**given, **needed})
-    model.load_state_dict(entry.state_dict_for(model, progress))
+    load_weights(model, entry.state_dict_for(model, progress), source=f"weights {entry.name}")
     model.weights = entry
 
 
@@ -350,14 +351,18 @@ class PretrainedMixin:
         if not config_file.is_file():
             raise AlexNetError(f"{folder} has no config.json: pass a folder written by "
                                "model.save_pretrained(folder)")
-        config = dict(json.loads(config_file.read_text())["model_config"])
+        try:
+            config = dict(json.loads(config_file.read_text())["model_config"])
+        except (ValueError, KeyError, TypeError) as e:
+            raise AlexNetError(f"{config_file} is not a config that save_pretrained wrote ({e!r}): "
+                               "write the folder again") from None
         arch = config.pop("arch", None)
         if arch != cls.__name__:
             raise AlexNetError(f"{folder} holds a {arch}, not a {cls.__name__}: use "
                                f"{arch}.from_pretrained")
         model = cls(**{**config, **overrides})
-        state = load_safetensors(folder / "model.safetensors")
-        model.load_state_dict(state)
+        load_weights(model, load_safetensors(folder / "model.safetensors"),
+                     source=f"safetensors file in {folder}")
         return model
 
 
