@@ -270,7 +270,9 @@ class AlexNet_Weights(WeightsEnum):  # noqa: N801 (torchvision's naming)
                     "BGR inputs (0-255 minus the mean pixel); conv1 reversed here to read RGB",
                     "images resized to 256x256 without keeping their aspect (§2 crops)",
                     "inverted dropout (x1/(1-p) in training)"],
-        input=dict(resize=[256, 256], crop=227, mean_rgb=list(BVLC_MEAN_RGB), scale="0-255")))
+        input=dict(resize=[256, 256], crop=227, mean_rgb=list(BVLC_MEAN_RGB), scale="0-255",
+                   mean="BVLC's mean pixel, the channel means of ilsvrc_2012_mean.npy (Caffe's "
+                        "training subtracted that whole mean image)")))
     DEFAULT = BVLC
 
 
