@@ -23,6 +23,10 @@ name                        what                                        paper
 ``alexnet.reproduce``       the paper's claims, measured; the ledger    §3–§6
 ``alexnet.analysis``        filters per tower, nearest neighbours       §6.1
 ``alexnet.bench``           speed benchmarks with provenance            —
+``alexnet.weights``         trained weights, their transforms and card  —
+``alexnet.caffe``           BVLC's Caffe AlexNet read without Caffe     —
+``alexnet.export``          ONNX export; packaging checkpoints          —
+``alexnet.predict``         top-5 classes of images from weights        —
 ``alexnet.viz``             the book's figures and widgets              —
 ``alexnet.kernels``         fused Triton LRN (used on CUDA)             §3.3
 ``alexnet.cli``             ``python -m alexnet`` / ``alexnet``         —
@@ -31,9 +35,12 @@ name                        what                                        paper
 from . import data, train, transforms
 from .errors import AlexNetError
 from .lrn import PAPER_LRN, LocalResponseNorm, local_response_norm
+from .export import export_onnx, export_weights
 from .model import AlexNet, CifarAlexNet, FourLayerCNN
 from .two_tower import TwoTowerAlexNet
+from .weights import AlexNet_Weights, CifarAlexNet_Weights
 
 __version__ = "0.1.0"
-__all__ = ["AlexNet", "AlexNetError", "CifarAlexNet", "FourLayerCNN", "LocalResponseNorm",
-           "PAPER_LRN", "TwoTowerAlexNet", "local_response_norm"]
+__all__ = ["AlexNet", "AlexNetError", "AlexNet_Weights", "CifarAlexNet", "CifarAlexNet_Weights",
+           "FourLayerCNN", "LocalResponseNorm", "PAPER_LRN", "TwoTowerAlexNet", "export_onnx",
+           "export_weights", "local_response_norm"]

@@ -8,6 +8,7 @@
     alexnet evaluate --checkpoint runs/in/last.pt --data /data/imagenet --ten-crop
     alexnet pack /data/imagenet/train train256.pt # §2 preprocessing once, stored as uint8
     alexnet bench                                 # training speed vs torchvision, LRN vs its floor
+    alexnet predict cat.jpg --weights cifar10     # top-5 classes from shipped weights
     torchrun --nproc_per_node 8 -m alexnet train ...   # data parallel on 8 GPUs
     torchrun --nproc_per_node 4 -m alexnet train --arch two-tower ...  # 4 x (2 GPUs, §3.2)
 
@@ -177,13 +178,16 @@ def build_parser() -> argparse.ArgumentParser:
 PLUGINS = {  # subcommands that live in their own module: name -> help
     "bench": "training speed vs torchvision; LRN time vs its memory floor",
     "reproduce": "re-run the paper's claims and write results with provenance",
+    "predict": "top-5 classes of images from trained weights (--weights cifar10 or bvlc)",
+    "export-weights": "package a trained checkpoint as weights (safetensors + model card)",
 }
+PLUGIN_MODULES = {"export-weights": "export"}   # subcommands whose module has another name
 
 
 def _plugin(name: str):
     import importlib
 
-    return importlib.import_module(f".{name}", __package__)
+    return importlib.import_module(f".{PLUGIN_MODULES.get(name, name)}", __package__)
 
 
 def local_devices(args) -> list[torch.device]:

@@ -52,11 +52,13 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
+from . import caffe
 from .activations import ACTIVATIONS
 from .dropout import DROPOUT_STYLES, dropout_layer
 from .errors import AlexNetError, choice, integer, real
 from .lrn import LocalResponseNorm
 from .pooling import OVERLAPPING, pool_layer, pool_window
+from .weights import AlexNet_Weights, CifarAlexNet_Weights, PretrainedMixin, init_pretrained
 
 __all__ = ["AlexNet", "CifarAlexNet", "FourLayerCNN", "init_paper_", "check_options",
            "without_conv"]
@@ -64,7 +66,7 @@ __all__ = ["AlexNet", "CifarAlexNet", "FourLayerCNN", "init_paper_", "check_opti
 GROUPED = (False, True, False, True, True)  # which of conv1..conv5 are split between the GPUs, §3.2
 BIAS_ONE = {"conv2", "conv4", "conv5", "fc6", "fc7"}  # §5
 INITS = ("paper", "pytorch")
-LRN_OPTIONS = {"size", "alpha", "beta", "k"}
+LRN_OPTIONS = {"size", "alpha", "beta", "k", "groups"}  # groups: default the model's groups
 
 
 def check_options(*, num_classes, activation, init, groups, channels, hidden, dropout,
@@ -90,8 +92,8 @@ def check_options(*, num_classes, activation, init, groups, channels, hidden, dr
 
 
 def check_lrn_kwargs(lrn_kwargs) -> None:
-    """``lrn_kwargs`` holds only LocalResponseNorm's size, alpha, beta and k (§3.3); their values
-    are checked by the LRN itself."""
+    """``lrn_kwargs`` holds only LocalResponseNorm's size, alpha, beta, k (§3.3) and groups (default:
+    the model's, i.e. per GPU); their values are checked by the LRN itself."""
     if lrn_kwargs is None:
         return
     if not isinstance(lrn_kwargs, dict):
@@ -113,16 +115,22 @@ def init_paper_(model: nn.Module) -> nn.Module:
     return model
 
 
-class AlexNet(nn.Module):
+class AlexNet(PretrainedMixin, nn.Module):
     """AlexNet as in §3.5 of the paper, on one device; input (N, 3, 224, 224), output logits.
 
     The module layout follows torchvision (``features``, ``classifier``) so that code written for
     ``torchvision.models.alexnet`` (hooks on ``features[i]``, wrapping ``features``) carries over.
     Dropout is §4.2's (``dropout_style="paper"``: ×(1 − p) at test time) unless
     ``dropout_style="inverted"`` (``nn.Dropout``).
+
+    ``weights="bvlc"`` (or :class:`~alexnet.weights.AlexNet_Weights`) builds and loads BVLC's Caffe
+    AlexNet (:mod:`alexnet.weights`), which needs ``image_size=227``: Caffe's 227x227 inputs, conv1
+    without padding (stored in ``config`` when not 224).
     """
 
     image_size = 224
+    image_sizes = (224, 227)
+    weights_enum = AlexNet_Weights
     pooled_size = 6  # side of the conv5 output after pooling
     pool_ceil_mode = False  # PyTorch's rounding of pooled sizes: 55 -> 27 -> 13 -> 6
 
@@ -130,8 +138,15 @@ class AlexNet(nn.Module):
                  dropout: float = 0.5, activation: str = "relu", groups: int = 2,
                  channels: Sequence[int] = (96, 256, 384, 384, 256), hidden: int = 4096,
                  lrn_kwargs: dict | None = None, init: str = "paper",
-                 dropout_style: str = "paper") -> None:
+                 dropout_style: str = "paper", image_size: int | None = None,
+                 weights=None, progress: bool = True) -> None:
+        if weights is not None:          # build with the options the weights need, then load them
+            given = {k: v for k, v in locals().items() if k not in ("self", "weights", "progress",
+                                                                     "__class__")}
+            return init_pretrained(self, weights, self.weights_enum, progress, given)
         super().__init__()
+        self.image_size = choice("image_size", type(self).image_size if image_size is None
+                                 else image_size, self.image_sizes)
         channels = check_options(num_classes=num_classes, activation=activation, init=init,
                                  groups=groups, channels=channels, hidden=hidden, dropout=dropout,
                                  dropout_style=dropout_style, lrn=lrn,
@@ -141,6 +156,8 @@ class AlexNet(nn.Module):
                            overlap_pooling=bool(overlap_pooling), dropout=dropout,
                            dropout_style=dropout_style, activation=activation, groups=groups,
                            channels=list(channels), hidden=hidden, lrn_kwargs=dict(lrn_kwargs or {}))
+        if self.image_size != type(self).image_size:
+            self.config["image_size"] = self.image_size
         self._act, self._lrn = ACTIVATIONS[activation], dict(lrn_kwargs or {}) if lrn else None
         self.pool_window = pool_window(overlap_pooling)                      # (z, s), §3.4
         self.features = nn.Sequential(*self._conv_layers(channels))
@@ -155,16 +172,27 @@ class AlexNet(nn.Module):
             init_paper_(self)
 
     @staticmethod
-    def stem(out_channels: int) -> list[nn.Module]:
-        """conv1: 11x11 stride 4 on 224 inputs, run 3 px past the edge as cuda-convnet did."""
-        return [nn.ZeroPad2d((0, 3, 0, 3)), nn.Conv2d(3, out_channels, 11, stride=4)]
+    def stem(out_channels: int, image_size: int = 224) -> list[nn.Module]:
+        """conv1: 11x11 stride 4 on 224 inputs, run 3 px past the edge as cuda-convnet did; on 227
+        inputs (Caffe's) no padding."""
+        pad = [nn.ZeroPad2d((0, 3, 0, 3))] if image_size == 224 else []
+        return [*pad, nn.Conv2d(3, out_channels, 11, stride=4)]
+
+    @classmethod
+    def from_caffemodel(cls, path) -> AlexNet:
+        """The network of a local Caffe AlexNet file (e.g. BVLC's ``bvlc_alexnet.caffemodel``), as
+        Caffe computed it (:mod:`alexnet.caffe`); needs ``pip install protobuf``."""
+        blobs = caffe.read_caffemodel(path)
+        model = cls(**caffe.alexnet_options(blobs, path))
+        model.load_state_dict(caffe.alexnet_state_dict(model, blobs))
+        return model
 
     def pool(self) -> nn.Module:
         """§3.4: overlapping max-pooling, z=3 s=2 (or z=2 s=2 when switched off)."""
         return pool_layer(*self.pool_window, ceil_mode=self.pool_ceil_mode)
 
     def _conv_layers(self, channels: Sequence[int]) -> list[nn.Module]:
-        layers, c_in = self.stem(channels[0]), channels[0]
+        layers, c_in = self.stem(channels[0], self.image_size), channels[0]
         for i, c_out in enumerate(channels):
             if i > 0:
                 kernel = 5 if i == 1 else 3
@@ -209,19 +237,21 @@ class CifarAlexNet(AlexNet):
     """
 
     image_size = 32
+    image_sizes = (32,)
     pooled_size = 4
     pool_ceil_mode = True  # cuda-convnet's rounding: 32 -> 16 -> 8 -> 4 for 3/2 and 2/2 alike
+    weights_enum = CifarAlexNet_Weights
 
     def __init__(self, num_classes: int = 10, *, channels: Sequence[int] = (32, 64, 96, 96, 64),
                  hidden: int = 512, **kwargs) -> None:
         super().__init__(num_classes, channels=channels, hidden=hidden, **kwargs)
 
     @staticmethod
-    def stem(out_channels: int) -> list[nn.Module]:
+    def stem(out_channels: int, image_size: int = 32) -> list[nn.Module]:
         return [nn.Conv2d(3, out_channels, 5, padding=2)]
 
 
-class FourLayerCNN(nn.Sequential):
+class FourLayerCNN(PretrainedMixin, nn.Sequential):
     """The "four-layer convolutional neural network" of Figure 1 (§3.1) and of the CIFAR-10 LRN
     result of §3.3, for 3x32x32 inputs.
 

@@ -148,7 +148,7 @@ def test_wrong_image_size_is_a_clear_error(model, shape):
     (dict(lrn="yes"), "lrn must be one of True, False, got 'yes'"),
     (dict(lrn_kwargs={"alpha": -1e-4}), "LRN"),
     (dict(lrn_kwargs={"n": 5}),
-     "lrn_kwargs has unknown option(s) n: use alpha, beta, k, size (§3.3's n, α, β, k)"),
+     "lrn_kwargs has unknown option(s) n: use alpha, beta, groups, k, size (§3.3's n, α, β, k)"),
 ])
 def test_absurd_options_are_one_line_not_nans_or_a_deep_error(options, message):
     """Before: num_classes=0, hidden=4096.5, dropout=1.0 or groups=0 built a network that gave
