@@ -128,10 +128,10 @@ def words(test: dict) -> str:
     if not test.get("primary"):
         return "Secondary result (95% interval, not adjusted): no verdict."
     if not test.get("testable", True):
-        needs = test.get("seeds_needed")
-        count = f"needs {needs} seeds" if needs else f"needs more seeds than the plan allows"
-        return (f"Not testable at this scale: {count} ({test['not_testable_because']}). "
-                "The estimate beside it is descriptive, with its 95% interval.")
+        needs, why = test.get("seeds_needed"), test["not_testable_because"]
+        head = f"needs {needs} seeds: {why}" if needs else why
+        return (f"Not testable at this scale ({head}). The estimate beside it is descriptive, "
+                "with its 95% interval.")
     level = _level(test).removesuffix(" CI")
     side = {"paper": f"The paper's direction: the {level} interval excludes zero.",
             "opposite": f"The opposite direction to the paper: the {level} interval excludes "
@@ -180,7 +180,7 @@ def verdict(test: dict) -> dict:
     if test.get("primary") and test.get("testable", True):
         bound = test.get("bound")
         return {"p_adjusted": stats.bonferroni(test["p"]), "family_size": stats.FAMILY,
-                "direction": stats.direction(test, bound),
+                "direction": stats.direction(test, bound, test.get("null_rate") or 0.0),
                 "size": stats.size(test, test.get("paper_value"), bound)}
     direction = "not testable" if test.get("primary") else None
     return {"p_adjusted": None, "family_size": stats.FAMILY, "direction": direction,

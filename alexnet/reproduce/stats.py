@@ -143,15 +143,16 @@ def bonferroni(p: float | None, family: int = FAMILY) -> float | None:
     return None if p is None else min(1.0, family * p)
 
 
-def direction(summary: dict, bound: str | None = None) -> str:
-    """"paper", "opposite" or "inconclusive", from the interval alone (module docstring); with a
-    censored ``bound``, only the side the bound cannot undo."""
+def direction(summary: dict, bound: str | None = None, null: float = 0.0) -> str:
+    """"paper", "opposite" or "inconclusive", from the interval alone: above or below ``null``
+    (0 for a difference, the chance rate for a count); with a censored ``bound``, only the side
+    the bound cannot undo."""
     low, high = summary.get("low"), summary.get("high")
     if low is None:
         return "inconclusive"
-    if low > 0 and bound != "upper":
+    if low > null and bound != "upper":
         return "paper"
-    if high < 0 and bound != "lower":
+    if high < null and bound != "lower":
         return "opposite"
     return "inconclusive"
 
