@@ -14,7 +14,8 @@ The pieces, in the order of the paper:
   image, :func:`random_crop_flip` for a whole batch of tensors (a different patch per image, on any
   device, so the augmentation can run on the GPU).
 - §4.1 :class:`PCALighting`, :func:`fit_pca_lighting`: the PCA colour augmentation.
-- §4.1 ten-crop testing: :func:`ten_crop_batch`, :func:`ten_crop_predict`.
+- §4.1 ten-crop testing: :func:`ten_crop_batch`, :func:`ten_crop_predict`; :class:`TenPatches`
+  for cuda-convnet's protocol on CIFAR-10 (24×24 patches of the 32×32 image).
 
 **Where the mean is subtracted.** Here always on the full stored image (256×256, or 32×32 for
 CIFAR-10), before cropping, so every crop gets its own window of the per-pixel mean and padding (for
@@ -47,7 +48,7 @@ __all__ = [
     "downsample", "fit_mean", "SubtractMean", "fit_pca_lighting", "PCALighting",
     "train_transform", "eval_transform", "ten_crop_transform",
     "random_crop_flip_params", "crop_flip", "random_crop_flip", "center_crop",
-    "ten_crop_batch", "ten_crop_predict",
+    "ten_crop_batch", "ten_crop_predict", "TenPatches",
 ]
 
 #: ImageNet's per-channel RGB mean on the 0–255 scale: torchvision's (0.485, 0.456, 0.406) × 255.
@@ -284,3 +285,33 @@ def ten_crop_predict(model: nn.Module, images: Tensor, size: int = 224) -> Tenso
     n, k = crops.shape[:2]
     probabilities = model(crops.flatten(0, 1)).float().softmax(-1)
     return probabilities.view(n, k, -1).mean(1)
+
+
+class TenPatches(nn.Module):
+    """§4.1's ten test patches by cuda-convnet's own protocol for CIFAR-10: the network trains on
+    random ``size``×``size`` patches of the 32×32 image (no padding; its
+    ``CroppedCIFARDataProvider`` uses a border of 4, so 24×24 patches) and is tested on the four
+    corner patches, the centre patch and their horizontal reflections (its multiview test).
+
+    Cutting ten 32×32 patches of an image padded by 4 instead would put padding in every corner
+    patch; here every patch is all image. (N, C, H, W) → (N, 10, C, size, size) in
+    :func:`ten_crop_batch`'s order, so ``[:, TenPatches.CENTRE]`` is the centre patch: the
+    single-patch test the average is compared with. Average the ten softmax outputs
+    (:func:`ten_crop_predict` with ``size``) for the ten-patch prediction.
+    """
+
+    #: Index of the (unreflected) centre patch in the ten.
+    CENTRE = 4
+
+    def __init__(self, size: int = 24) -> None:
+        super().__init__()
+        self.size = size
+
+    def forward(self, images: Tensor) -> Tensor:
+        if images.shape[-1] < self.size or images.shape[-2] < self.size:
+            raise AlexNetError(f"ten {self.size}×{self.size} patches need images at least that "
+                               f"large, got {tuple(images.shape[-2:])}: pass size <= the image")
+        return ten_crop_batch(images, self.size)
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}"

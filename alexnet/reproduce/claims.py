@@ -1,91 +1,42 @@
-"""The paper's claims as experiments: what each one trains, and the tests it reports.
+"""The paper's claims as experiments: what each one trains, its primary test, its secondary results.
 
 Each claim is a :class:`Claim`: where the paper makes it, its words, the paper's number, and a
 function ``run(context) -> dict`` that trains (or loads) the runs it needs and returns its tests
 (:func:`test`), its runs' records and anything else the book draws. Every test is a paired
-comparison by seed, oriented so that a positive difference is the paper's direction; its verdict
-is filled in when the ledger is written (:mod:`alexnet.reproduce.results`), because the multiple-
-testing adjustment looks at every test at once.
+comparison by seed, oriented so that a positive difference is the paper's direction.
+
+**One primary test per claim, declared here before anything runs** (:data:`PRIMARY`: its regime,
+its arms, the effect the plan must detect and where that effect comes from). The primary test
+carries ``primary: True``, its interval at the deciding level α/9 and its verdict (filled in by
+:func:`.results.finalise`); every other test is secondary: an estimate and a 95% interval, no
+verdict (:mod:`.stats`).
+
+**The pilot** (:func:`pilot`): before any claim runs, every arm of a primary test trains
+``pilot_seeds`` seeds (they are the first seeds of the claims' runs, not extra ones), the seeds
+each claim needs are planned from their spread (:mod:`.plan`), the plan is printed and written
+to ``pilot-<scale>.json`` with its provenance.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
-import torch
-
-from ..analysis import (colour_specificity, conv1_weight, last_hidden_features,
-                        nearest_neighbours, neighbour_agreement, pixel_vectors, split_null,
-                        top_k_predictions, tower_colour_specificity)
-from ..model import CifarAlexNet
-from ..runtime import write_json
-from ..train import TrainConfig, Trainer, seed_everything
-from ..transforms import SubtractMean
+from ..analysis import conv1_weight
+from ..train import seed_everything
 from . import stats
-from .data import cifar, spread, ten_crop_loader
-from .runs import build, figure1_run, train_arm
-from .settings import Arm, Scale
+from .data import cifar
+from .measures import (figure1, figure1_epochs, filter_split, neighbours_of,
+                       ten_patch_errors)
+from .pilot import Context
+from .runs import build
+from .settings import ARMS, CONTROL, PRIMARY, SPLIT_NULL_RATE, TEN_PATCH
 
-__all__ = ["Claim", "CLAIMS", "ORDER", "Context", "test", "ARMS"]
+__all__ = ["Claim", "CLAIMS", "ORDER", "Context", "test", "primary", "count_test", "convergence",
+           "ARMS", "PRIMARY"]
 
 OWN_DATA = "CIFAR-10, the paper's own data set for this claim"
 STAND_IN = "CIFAR-10 as a stand-in for the paper's ImageNet experiment"
-
-def _half_width() -> tuple[int, ...]:
-    """§3.2's footnote: half of CifarAlexNet's default kernels in conv1–conv4, all of conv5."""
-    import inspect
-
-    widths = inspect.signature(CifarAlexNet.__init__).parameters["channels"].default
-    return tuple(c // 2 for c in widths[:4]) + tuple(widths[4:])
-
-
-#: Every arm of every claim, by regime; the first arm of a regime is its baseline.
-ARMS = {
-    "lrn": [Arm("four-layer net with LRN", "lrn", (("lrn", True),)),
-            Arm("four-layer net without LRN", "lrn", (("lrn", False),))],
-    "overfit": [Arm("no dropout, no augmentation, 3/2 pooling", "overfit"),
-                Arm("dropout 0.5", "overfit", dropout=0.5),
-                Arm("crops and flips", "overfit", augment=True),
-                Arm("non-overlapping 2/2 pooling", "overfit", (("overlap_pooling", False),))],
-    "recipe": [Arm("CifarAlexNet, the paper's recipe", "recipe"),
-               Arm("no PCA lighting", "recipe", lighting=False),
-               Arm("one tower, half the conv1-conv4 kernels", "recipe",
-                   (("channels", _half_width()), ("groups", 1))),
-               Arm("without conv4", "recipe", remove="conv4")],
-}
-
-
-@dataclass
-class Context:
-    """What a claim's run needs: the scale, the device, and how many seeds each regime gets:
-    ``fixed_seeds`` if given, else the pilot's plan (:mod:`alexnet.reproduce.plan`), made the
-    first time a regime is needed and kept in ``plans`` (and in ``plan_file``)."""
-
-    scale: Scale
-    device: torch.device
-    progress: bool = False
-    fixed_seeds: int | None = None
-    plans: dict = field(default_factory=dict)
-    plan_file: Path | None = None
-
-    def seeds(self, regime: str) -> int:
-        if self.fixed_seeds:
-            return self.fixed_seeds
-        if regime not in self.plans:
-            from .plan import plan_regime
-
-            self.plans[regime] = plan_regime(regime, self)
-            if self.plan_file is not None:
-                write_json({"scale": self.scale.name, "regimes": self.plans}, self.plan_file)
-        return self.plans[regime]["seeds"]
-
-    def arm(self, regime: str, index: int) -> list:
-        """Every seed's run of arm ``index`` of ``regime``."""
-        arm = ARMS[regime][index]
-        return [train_arm(arm, self.scale, s, self.device, self.progress)
-                for s in range(self.seeds(regime))]
 
 
 @dataclass(frozen=True)
@@ -98,26 +49,42 @@ class Claim:
     statement: str                  # the paper's claim, in its words where possible
     paper_number: str               # the paper's figure for it
     model: str                      # the network we test it on
-    regime: str                     # the regime its arms train in
+    regime: str                     # the regime its primary test trains in
     data_note: str                  # CIFAR-10 as the paper's own data, or as a stand-in
     differs: str                    # why a small-scale run may not show it
     run: Callable = field(repr=False, compare=False)
 
 
+# ---------------------------------------------------------------- tests
+
 def test(name: str, differences: list[float | None], unit: str, paper: str, meaning: str,
-         paper_value: float | None = None, arms: dict | None = None, kind: str = "error") -> dict:
-    """One test: per-seed differences (positive = the paper's direction) and their summary.
-    ``unit``: "pp" (percentage points), "log" (log of a ratio) or "index"; ``paper_value`` is the
-    paper's effect in that unit where it has one; ``arms`` the per-seed values compared."""
+         paper_value: float | None = None, arms: dict | None = None, kind: str = "error",
+         bound: str | None = None) -> dict:
+    """A secondary result: per-seed differences (positive = the paper's direction), their mean
+    and 95% interval. ``unit``: "pp" (percentage points), "log" (log of a ratio), "nats",
+    "index" or "share"; ``paper_value`` the paper's effect in that unit where it has one;
+    ``arms`` the per-seed values compared; ``bound`` "lower"/"upper" for a censored estimate."""
     kept = [d for d in differences if d is not None]
-    summary = stats.summarise(kept)
     out = {"name": name, "meaning": meaning, "unit": unit, "paper": paper,
-           "paper_value": paper_value, "differences": differences, **summary,
-           "mde": stats.mde(summary["sd"], summary["n"])}
+           "paper_value": paper_value, "differences": differences, "primary": False,
+           "bound": bound, **stats.summarise(kept)}
     if arms is not None:
         out["arms"] = {"unit": kind, "values": arms,
                        "means": {k: _mean(v) for k, v in arms.items()}}
     return out
+
+
+def primary(claim: str, result: dict, context: Context) -> dict:
+    """``result`` made the claim's primary test: its interval at α/9 (descriptive 95% where the
+    plan found it not testable at this scale), the MDE at α/9, the plan's verdict on testing."""
+    plan = context.claim_plan(claim)
+    kept = [d for d in result["differences"] if d is not None]
+    alpha = stats.DECIDING if plan["testable"] else stats.ALPHA
+    summary = stats.summarise(kept, alpha)
+    return {**result, **summary, "primary": True, "testable": plan["testable"],
+            "not_testable_because": plan.get("why"), "seeds_needed": plan.get("seeds_needed"),
+            "declared_effect": PRIMARY[claim].effect, "effect_source": PRIMARY[claim].source,
+            "mde": stats.mde(summary["sd"], summary["n"])}
 
 
 def _mean(values: list) -> float | None:
@@ -132,7 +99,7 @@ def _metric(runs: list, key: str) -> list:
 def _versus(name: str, better: list, worse: list, labels: tuple[str, str], paper: str,
             meaning: str, key: str = "test_top1", paper_value: float | None = None) -> dict:
     """Paired test that ``key`` (an error or a gap) is lower in ``better`` than in ``worse``:
-    per seed, worse − better in percentage points."""
+    per seed, worse − better in percentage points (nats for a loss)."""
     x = _metric(better, key) if better and not isinstance(better[0], float) else better
     y = _metric(worse, key) if worse and not isinstance(worse[0], float) else worse
     kind = {"gap": "gap", "test_loss": "loss"}.get(key, "error")
@@ -145,158 +112,150 @@ def _records(*groups) -> list[dict]:
     return [r.record for group in groups for r in group]
 
 
+def convergence(runs: list) -> dict:
+    """Evidence that an arm converged: the validation-chosen epoch against the epochs run, how
+    many runs the validation error stopped (rather than the epoch cap), and the final training
+    error beside the test error. Fields a run does not record are None."""
+    def mean(key):
+        values = [r.metrics.get(key) for r in runs]
+        return None if None in values or not values else sum(values) / len(values)
+    stopped = [r.metrics.get("stopped_early") for r in runs]
+    return {"runs": len(runs), "best_epoch": mean("best_epoch"),
+            "epochs_run": sum(len(r.record["curve"]) for r in runs) / max(1, len(runs)),
+            "stopped_by_validation": None if None in stopped else sum(map(bool, stopped)),
+            "train_error": mean("train_top1"), "test_error": mean("test_top1")}
+
+
 # ---------------------------------------------------------------- Figure 1 (claim 1)
-
-def tune_learning_rate(activation: str, context: Context) -> dict:
-    """§3.1: "the learning rates for each network were chosen independently to make training as
-    fast as possible": each rate of the grid on the tuning seed (no test uses it); the fewest
-    epochs to the target wins, else the lowest training error at the end. Later rates get only as
-    many epochs as the best so far needed, since they cannot win with more."""
-    scale, runs, best = context.scale, [], None
-    for lr in scale.relu_lrs:
-        reached = best is not None and best["epochs_to_target"] is not None
-        budget = max(1, math.ceil(best["epochs_to_target"])) if reached else scale.relu_tune_epochs
-        run = figure1_run(activation, lr, scale.tuning_seed, scale, context.device, budget,
-                          context.progress)
-        runs.append(run)
-        if best is None or _faster(run, best):
-            best = run
-    return {"activation": activation, "lr": best["lr"], "grid": runs,
-            "at_grid_edge": best["lr"] in (min(scale.relu_lrs), max(scale.relu_lrs))}
-
-
-def _faster(run: dict, best: dict) -> bool:
-    a, b = run["epochs_to_target"], best["epochs_to_target"]
-    if a is not None and b is not None:
-        return a < b
-    if a is not None or b is not None:
-        return a is not None
-    return run["final_train_top1"] < best["final_train_top1"]
-
-
-def figure1(context: Context, seeds: int | None = None) -> dict:
-    """Both activations: the tuned rates and every test seed's run at its rate."""
-    scale, seeds = context.scale, seeds or context.seeds("figure1")
-    tuned = {a: tune_learning_rate(a, context) for a in ("relu", "tanh")}
-    runs = {a: [figure1_run(a, tuned[a]["lr"], s, scale, context.device, scale.relu_budget,
-                            context.progress) for s in range(seeds)] for a in tuned}
-    return {"tuned": tuned, "runs": runs}
-
 
 def claim_relu(context: Context) -> dict:
     """Claim 1 (§3.1, Figure 1): epochs to 25% training error, tanh ÷ ReLU, each at its best
     rate. A run that never gets there counts with its whole budget: the factor is then a bound."""
-    found = figure1(context)
-    epochs = {a: [r["epochs_to_target"] for r in found["runs"][a]] for a in found["runs"]}
-    slow = [len(r["curve"]) if e is None else e for e, r in zip(epochs["tanh"], found["runs"]["tanh"])]
-    fast = [len(r["curve"]) if e is None else e for e, r in zip(epochs["relu"], found["runs"]["relu"])]
-    result = test(f"epochs to {context.scale.relu_target:.0%} training error, tanh ÷ ReLU",
-                  [math.log(s / f) for s, f in zip(slow, fast)], "log", "about 6× (Figure 1)",
-                  "ReLU reaches the target error faster", math.log(6),
-                  {"ReLU": fast, "tanh": slow}, "epochs")
-    result["bound"] = ("lower" if any(e is None for e in epochs["tanh"]) else
-                       "upper" if any(e is None for e in epochs["relu"]) else None)
+    found = figure1(context, context.arm_seeds("figure1", "relu"))
+    epochs = figure1_epochs(found)
+    censored = {a: any(r["epochs_to_target"] is None for r in found["runs"][a]) for a in epochs}
+    bound = "lower" if censored["tanh"] else "upper" if censored["relu"] else None
+    result = primary("relu", test(
+        f"epochs to {context.scale.relu_target:.0%} training error, tanh ÷ ReLU",
+        [math.log(s / f) for s, f in zip(epochs["tanh"], epochs["relu"])], "log",
+        "about 6× (Figure 1)", "ReLU reaches the target error faster", math.log(6),
+        {"ReLU": epochs["relu"], "tanh": epochs["tanh"]}, "epochs", bound), context)
     tuned = found["tuned"]
     return {"tests": [result], "runs": found["runs"]["relu"] + found["runs"]["tanh"],
             "extra": {"learning_rates": {a: tuned[a]["lr"] for a in tuned},
                       "tuning_seed": context.scale.tuning_seed,
                       "tuning": [r for a in tuned for r in tuned[a]["grid"]],
+                      "grids": {a: tuned[a]["rates"] for a in tuned},
+                      "added_rates": {a: tuned[a]["added_rates"] for a in tuned},
                       "rate_at_grid_edge": {a: tuned[a]["at_grid_edge"] for a in tuned}}}
 
 
 # ---------------------------------------------------------------- §3.3, §3.4, §4.1, §4.2
 
 def claim_lrn(context: Context) -> dict:
-    """Claim 2 (§3.3): the four-layer net with and without LRN, test error and test loss."""
+    """Claim 2 (§3.3): the four-layer net with and without LRN: test error (primary), loss."""
     on, off = context.arm("lrn", 0), context.arm("lrn", 1)
     labels = ("with LRN", "without LRN")
-    return {"runs": _records(on, off), "tests": [
-        _versus("test error, without − with LRN", on, off, labels,
-                "13% → 11% on CIFAR-10 (2 points); 1.4 points top-1 on ImageNet",
-                "LRN lowers the test error", paper_value=2.0),
+    return {"runs": _records(on, off), "extra": {"convergence": {
+        labels[0]: convergence(on), labels[1]: convergence(off)}}, "tests": [
+        primary("lrn", _versus("test error, without − with LRN", on, off, labels,
+                               "13% → 11% on CIFAR-10 (2 points); 1.4 points top-1 on ImageNet",
+                               "LRN lowers the test error", paper_value=2.0), context),
         _versus("test loss, without − with LRN", on, off, labels, "(not reported)",
                 "LRN lowers the test loss", key="test_loss")]}
 
 
 def claim_overlap(context: Context) -> dict:
-    """Claim 3 (§3.4): 3/2 vs 2/2 max-pooling in a net that overfits; test error and gap."""
+    """Claim 3 (§3.4): 3/2 vs 2/2 max-pooling where the net overfits: test error (primary), gap."""
     base, plain = context.arm("overfit", 0), context.arm("overfit", 3)
     labels = ("3/2 pooling", "2/2 pooling")
-    return {"runs": _records(base, plain), "tests": [
-        _versus("test error, 2/2 − 3/2 pooling", base, plain, labels,
-                "0.4 points top-1 on ImageNet", "overlapping pooling lowers the error",
-                paper_value=0.4),
+    return {"runs": _records(base, plain), "extra": {"convergence": {
+        labels[0]: convergence(base), labels[1]: convergence(plain)}}, "tests": [
+        primary("overlap", _versus("test error, 2/2 − 3/2 pooling", base, plain, labels,
+                                   "0.4 points top-1 on ImageNet",
+                                   "overlapping pooling lowers the error", paper_value=0.4),
+                context),
         _versus("train–test gap, 2/2 − 3/2 pooling", base, plain, labels,
                 "\"slightly more difficult to overfit\"", "overlapping pooling overfits less",
                 key="gap")]}
 
 
+def _converged_at(run, budget: int) -> tuple[float, bool]:
+    """The epoch a run converged at and whether that is censored: the validation-chosen epoch
+    (censored when the epoch cap, not the validation error, ended the run); for records made
+    before runs kept validation curves, the epochs to the scale's training error."""
+    if "best_epoch" in run.metrics:
+        return run.metrics["best_epoch"], not run.metrics.get("stopped_early", False)
+    reached = run.metrics.get("epochs_to_converge")
+    return (budget, True) if reached is None else (reached, False)
+
+
 def claim_dropout(context: Context) -> dict:
-    """Claim 4 (§4.2): dropout 0.5 in fc6/fc7 vs none, in a net that overfits: test error, the
-    train–test gap, and epochs to the scale's training error (a run that never gets there counts
-    with its whole budget: the factor is then a bound)."""
+    """Claim 4 (§4.2): dropout 0.5 in fc6/fc7 vs none where the net overfits: test error
+    (primary), the train–test gap, and the epochs each arm's validation error chose, with ÷
+    without dropout (a bound where a run met the epoch cap)."""
     none, drop = context.arm("overfit", 0), context.arm("overfit", 1)
     budget = context.scale.regime("overfit").epochs
-    slow = [budget if e is None else e for e in _metric(drop, "epochs_to_converge")]
-    fast = [budget if e is None else e for e in _metric(none, "epochs_to_converge")]
-    target = f"{context.scale.converge_error:.0%}"
-    converge = test(f"epochs to {target} training error, with ÷ without dropout",
-                    [math.log(s / f) for s, f in zip(slow, fast)], "log",
+    slow, fast = ([_converged_at(r, budget) for r in runs] for runs in (drop, none))
+    bound = "lower" if any(c for _, c in slow) else "upper" if any(c for _, c in fast) else None
+    converge = test("epochs to the best validation error, with ÷ without dropout",
+                    [math.log(s / f) for (s, _), (f, _) in zip(slow, fast)], "log",
                     "\"roughly doubles\" the iterations (2×)", "dropout slows convergence",
-                    math.log(2), {"with dropout": slow, "without dropout": fast}, "epochs")
-    converge["bound"] = "lower" if any(e is None for e in _metric(drop, "epochs_to_converge")) \
-        else None
+                    math.log(2), {"with dropout": [s for s, _ in slow],
+                                  "without dropout": [f for f, _ in fast]}, "epochs", bound)
     labels = ("with dropout", "without dropout")
-    return {"runs": _records(none, drop), "tests": [
-        _versus("test error, without − with dropout", drop, none, labels,
-                "without it, \"substantial overfitting\"", "dropout lowers the test error"),
+    return {"runs": _records(none, drop), "extra": {"convergence": {
+        labels[0]: convergence(drop), labels[1]: convergence(none)}}, "tests": [
+        primary("dropout", _versus("test error, without − with dropout", drop, none, labels,
+                                   "without it, \"substantial overfitting\"",
+                                   "dropout lowers the test error"), context),
         _versus("train–test gap, without − with dropout", drop, none, labels,
                 "without it, \"substantial overfitting\"", "dropout reduces overfitting",
                 key="gap"),
         converge]}
 
 
-def _ten_crop_errors(runs: list, context: Context) -> list[float]:
-    """§4.1's test: the softmax averaged over ten 32×32 patches of the image padded by 4."""
-    data = cifar(context.scale.regime("recipe").train_images, context.scale.test_images)
-    loader = ten_crop_loader(data, context.device)
-    return [Trainer(r.model, TrainConfig(progress=False), context.device).evaluate(
-        loader, prefix="test", ten_crop=True)["test_top1"] for r in runs]
-
-
 def claim_augmentation(context: Context) -> dict:
-    """Claim 5 (§4.1): crops and flips vs none in a net that overfits (test error, gap); PCA
-    lighting vs none with the paper's recipe (test error); ten patches vs the centre patch at test
-    time, on the recipe's networks (test error)."""
+    """Claim 5 (§4.1): crops and flips vs none where the net overfits (test error: primary; the
+    gap); PCA lighting vs none with the paper's recipe; ten patches vs the centre patch at test
+    time, on networks trained on 24×24 patches by cuda-convnet's protocol."""
     bare, crops = context.arm("overfit", 0), context.arm("overfit", 2)
     full, dark = context.arm("recipe", 0), context.arm("recipe", 1)
-    ten = _ten_crop_errors(full, context)
-    centre = _metric(full, "test_top1")
-    return {"runs": _records(bare, crops, full, dark), "tests": [
-        _versus("test error, none − crops and flips", crops, bare, ("crops and flips", "none"),
-                "without it, \"substantial overfitting\"", "crops and flips lower the test error"),
-        _versus("train–test gap, none − crops and flips", crops, bare, ("crops and flips", "none"),
+    patched = context.runs(TEN_PATCH)
+    data = cifar(context.scale.regime("recipe").train_images, context.scale.test_images)
+    views = [ten_patch_errors(r.model, data, TEN_PATCH.crop, context.device) for r in patched]
+    ten, centre = [v["ten"] for v in views], [v["centre"] for v in views]
+    labels = ("crops and flips", "none")
+    return {"runs": _records(bare, crops, full, dark, patched), "extra": {
+        "ten_patch_test_top1": ten, "centre_patch_test_top1": centre, "convergence": {
+            labels[0]: convergence(crops), labels[1]: convergence(bare)}}, "tests": [
+        primary("augmentation", _versus(
+            "test error, none − crops and flips", crops, bare, labels,
+            "without it, \"substantial overfitting\"", "crops and flips lower the test error"),
+            context),
+        _versus("train–test gap, none − crops and flips", crops, bare, labels,
                 "without it, \"substantial overfitting\"", "crops and flips reduce overfitting",
                 key="gap"),
         _versus("test error, without − with PCA lighting", full, dark,
                 ("with PCA lighting", "without"), "over 1 point top-1 on ImageNet",
                 "PCA lighting lowers the error", paper_value=1.0),
-        _versus("test error, centre patch − ten patches", ten, centre,
+        _versus("test error, centre patch − ten patches (24×24)", ten, centre,
                 ("ten patches", "centre patch"), "39.0% → 37.5% top-1 on ILSVRC-2010 (1.5 points)",
-                "ten-patch averaging lowers the error", paper_value=1.5)],
-        "extra": {"ten_crop_test_top1": ten}}
+                "ten-patch averaging lowers the error", paper_value=1.5)]}
 
 
 # ---------------------------------------------------------------- §3.2, §7
 
 def claim_two_gpu(context: Context) -> dict:
     """Claim 6 (§3.2): the grouped two-tower net vs one tower with half the kernels in conv1–conv4
-    and the full conv5 and fc layers (the paper's footnote)."""
+    and the full conv5 and fc layers (the paper's footnote): test error (primary), test loss."""
     two, one = context.arm("recipe", 0), context.arm("recipe", 2)
     labels = ("two towers", "one tower, half the kernels")
-    return {"runs": _records(two, one), "tests": [
-        _versus("test error, one tower (half) − two towers", two, one, labels,
-                "1.7 points top-1 on ImageNet", "the two-tower net is better", paper_value=1.7),
+    return {"runs": _records(two, one), "extra": {"convergence": {
+        labels[0]: convergence(two), labels[1]: convergence(one)}}, "tests": [
+        primary("two-gpu", _versus("test error, one tower (half) − two towers", two, one, labels,
+                                   "1.7 points top-1 on ImageNet", "the two-tower net is better",
+                                   paper_value=1.7), context),
         _versus("test loss, one tower (half) − two towers", two, one, labels, "(not reported)",
                 "the two-tower net is better (test loss)", key="test_loss")]}
 
@@ -304,76 +263,72 @@ def claim_two_gpu(context: Context) -> dict:
 def claim_depth(context: Context) -> dict:
     """Claim 8 (§7): the net without conv4 (conv3 and conv4 have the same width) vs the whole."""
     whole, shallow = context.arm("recipe", 0), context.arm("recipe", 3)
-    return {"runs": _records(whole, shallow), "tests": [
-        _versus("test error, without conv4 − whole net", whole, shallow,
-                ("whole net", "without conv4"), "about 2 points top-1 on ImageNet",
-                "every middle conv layer matters", paper_value=2.0)]}
+    labels = ("whole net", "without conv4")
+    return {"runs": _records(whole, shallow), "extra": {"convergence": {
+        labels[0]: convergence(whole), labels[1]: convergence(shallow)}}, "tests": [
+        primary("depth", _versus("test error, without conv4 − whole net", whole, shallow, labels,
+                                 "about 2 points top-1 on ImageNet",
+                                 "every middle conv layer matters", paper_value=2.0), context)]}
 
 
 # ---------------------------------------------------------------- §6.1: Figures 3 and 4
 
-def filter_split(model, start) -> dict:
-    """Figure 3 for one network: each tower's colour-specificity index after training and at
-    initialisation, the gap between the towers, its permutation null (mean and p-value)."""
-    weight = conv1_weight(model)
-    index = colour_specificity(weight)
-    split = split_null(index)
-    return {"towers": tower_colour_specificity(weight),
-            "towers_at_init": tower_colour_specificity(start), "gap": split["gap"],
-            "null_gap_mean": split["null_mean"], "p_value": split["p_value"],
-            "index_per_kernel": [round(v, 5) for v in index.tolist()]}
+def _splits(runs: list, arm, scale) -> list[dict]:
+    """Figure 3 for each run of ``arm``: its towers' split, and its conv1 kernels."""
+    per_seed = []
+    for seed, run in enumerate(runs):
+        seed_everything(seed)                        # the same draw the run started from
+        start = conv1_weight(build(arm, scale.regime(arm.regime)))
+        weight = conv1_weight(run.model)
+        per_seed.append({"seed": seed, "arm": arm.label, **filter_split(run.model, start),
+                         "conv1_weight": [round(v, 5) for v in weight.flatten().tolist()],
+                         "conv1_shape": list(weight.shape)})
+    return per_seed
+
+
+def count_test(name: str, split: list[bool], controls: list[bool], context: Context) -> dict:
+    """Figure 3's primary test: how many grouped networks split beyond their permutation null
+    (p < 0.05), against the 5% a calibrated permutation test gives by chance (exact binomial,
+    Clopper–Pearson interval at the deciding level); the ``groups=1`` controls, whose "towers"
+    can only split by chance, are counted beside it as the check of that 5%."""
+    plan, k, n = context.claim_plan(name), sum(split), len(split)
+    alpha = stats.DECIDING if plan["testable"] else stats.ALPHA
+    low, high = stats.clopper_pearson(k, n, alpha) if n else (None, None)
+    return {"name": "share of grouped networks whose towers split beyond the permutation null",
+            "meaning": "the towers specialise in every run", "unit": "share",
+            "paper": "one tower colour-agnostic, the other colour-specific, in every run",
+            "paper_value": 1.0, "differences": [float(s) for s in split], "primary": True,
+            "bound": None, "n": n, "estimate": k / n if n else None, "sd": None, "se": None,
+            "low": low, "high": high, "level": 1 - alpha,
+            "p": stats.binomial_test(k, n, SPLIT_NULL_RATE) if n else None,
+            "null_rate": SPLIT_NULL_RATE, "controls_split": sum(controls),
+            "controls": len(controls), "testable": plan["testable"],
+            "not_testable_because": plan.get("why"), "seeds_needed": plan.get("seeds_needed"),
+            "declared_effect": PRIMARY[name].effect, "effect_source": PRIMARY[name].source,
+            "mde": None, "power_at_declared": stats.binomial_power(
+                n, PRIMARY[name].effect, SPLIT_NULL_RATE, alpha) if n else None}
 
 
 def claim_filters(context: Context) -> dict:
-    """Claim 7 (§6.1, Figure 3): per seed, the gap between the towers' colour-specificity indices
-    after training, against what a random assignment of the same kernels to towers gives (the
-    permutation null): the test is on the excess of the gap over the null's mean."""
-    runs, per_seed = context.arm("recipe", 0), []
-    for seed, run in enumerate(runs):
-        seed_everything(seed)                        # the same draw the run started from
-        start = conv1_weight(build(ARMS["recipe"][0], context.scale.regime("recipe")))
-        per_seed.append({"seed": seed, **filter_split(run.model, start),
-                         "conv1_weight": [round(v, 5) for v in
-                                          conv1_weight(run.model).flatten().tolist()],
-                         "conv1_shape": list(conv1_weight(run.model).shape)})
-    excess = [s["gap"] - s["null_gap_mean"] for s in per_seed]
-    result = test("colour-index gap between the towers, minus its permutation null", excess,
-                  "index", "one tower colour-agnostic, the other colour-specific, in every run",
-                  "the towers specialise more than a random split of the same kernels would",
-                  None, {"observed gap": [s["gap"] for s in per_seed],
-                         "null gap (mean)": [s["null_gap_mean"] for s in per_seed]}, "index")
-    result["significant_seeds"] = sum(s["p_value"] < 0.05 for s in per_seed)
-    return {"runs": _records(runs), "tests": [result], "extra": {"filters": per_seed}}
-
-
-def neighbours_of(model, data, queries: int, k: int, device) -> dict:
-    """Figure 4 for one network: the share of each query's ``k`` nearest training images (by fc7
-    distance, and by pixel distance) that have its class, and a few examples."""
-    centre = SubtractMean(data.mean)
-    chosen = spread(min(queries, len(data.test)), len(data.test))
-    query_images, query_labels = data.test.images[chosen], data.test.targets[chosen]
-    pixels_q, pixels_db = pixel_vectors(query_images), pixel_vectors(data.train.images)
-    _, by_pixels = nearest_neighbours(pixels_q, pixels_db, max(k, 6))
-    features = [torch.cat([last_hidden_features(model, centre(part).to(device)).cpu()
-                           for part in images.split(5000)])
-                for images in (query_images, data.train.images)]
-    _, by_features = nearest_neighbours(features[0], features[1], max(k, 6))
-    agree = {name: neighbour_agreement(query_labels, data.train.targets, idx[:, :k]).mean().item()
-             for name, idx in (("feature", by_features), ("pixel", by_pixels))}
-    shown = spread(5, len(chosen))
-    probabilities, classes = top_k_predictions(model, centre(query_images[spread(8, len(chosen))])
-                                               .to(device))
-    test_at = data.test_indices[chosen]
-    return {"feature_agreement": agree["feature"], "pixel_agreement": agree["pixel"],
-            "queries": len(chosen), "k": k,
-            "examples": [{"test_index": int(test_at[i]),
-                          "by_features": data.train_indices[by_features[i, :6]].tolist(),
-                          "by_pixels": data.train_indices[by_pixels[i, :6]].tolist()}
-                         for i in shown.tolist()],
-            "top5": {"test_index": test_at[spread(8, len(chosen))].tolist(),
-                     "classes": classes.cpu().tolist(),
-                     "probabilities": [[round(p, 5) for p in row]
-                                       for row in probabilities.cpu().tolist()]}}
+    """Claim 7 (§6.1, Figure 3): per grouped network, the gap between the towers' colour-
+    specificity indices against what a random assignment of the same kernels to towers gives
+    (the permutation null). Primary: the count of networks that split (:func:`count_test`);
+    secondary: the gap's excess over its null mean, grouped networks minus the controls' mean."""
+    grouped, controls = context.arm("recipe", 0), context.runs(CONTROL)
+    ours = _splits(grouped, ARMS["recipe"][0], context.scale)
+    theirs = _splits(controls, CONTROL, context.scale)
+    excess = [s["gap"] - s["null_gap_mean"] for s in ours]
+    chance = _mean([s["gap"] - s["null_gap_mean"] for s in theirs]) or 0.0
+    return {"runs": _records(grouped, controls), "tests": [
+        count_test("filters", [s["p_value"] < 0.05 for s in ours],
+                   [s["p_value"] < 0.05 for s in theirs], context),
+        test("colour-index gap between the towers minus its permutation null, beyond the "
+             "controls' mean", [e - chance for e in excess], "index",
+             "one tower colour-agnostic, the other colour-specific, in every run",
+             "the towers specialise more than a random split of the same kernels would", None,
+             {"observed gap": [s["gap"] for s in ours],
+              "null gap (mean)": [s["null_gap_mean"] for s in ours]}, "index")],
+        "extra": {"filters": ours, "controls": theirs}}
 
 
 def claim_neighbours(context: Context) -> dict:
@@ -386,13 +341,13 @@ def claim_neighbours(context: Context) -> dict:
                                             scale.neighbours_k, context.device)}
                 for s, r in enumerate(runs)]
     k = scale.neighbours_k
-    return {"runs": _records(runs), "tests": [test(
+    return {"runs": _records(runs), "tests": [primary("neighbours", test(
         f"share of the {k} nearest training images with the query's class, fc7 − pixels",
         [100 * (s["feature_agreement"] - s["pixel_agreement"]) for s in per_seed], "pp",
         "fc7 neighbours are semantically similar, pixel neighbours are not (Figure 4)",
         "feature-space neighbours share the class more often", None,
         {"fc7": [s["feature_agreement"] for s in per_seed],
-         "pixels": [s["pixel_agreement"] for s in per_seed]}, "share")],
+         "pixels": [s["pixel_agreement"] for s in per_seed]}, "share"), context)],
         "extra": {"neighbours": per_seed}}
 
 
@@ -407,13 +362,13 @@ CLAIMS = {c.name: c for c in [
     Claim(2, "lrn", "§3.3", "Local response normalisation lowers the error.",
           "CIFAR-10 four-layer net: 13% → 11% test error; ImageNet: 1.4 points top-1",
           "FourLayerCNN with and without cross-map LRN", "lrn", OWN_DATA,
-          "The paper's 2-point gain came from long training of cuda-convnet's net with locally "
-          "connected layers; ours is a shorter run of a smaller net.", claim_lrn),
+          "The paper's 2-point gain came from cuda-convnet's net with locally connected layers; "
+          "ours is a smaller net on fewer images.", claim_lrn),
     Claim(3, "overlap", "§3.4",
           "Overlapping pooling (z=3, s=2) lowers the error and overfits slightly less than "
           "z=2, s=2.", "0.4 points top-1, 0.3 top-5", _ALEXNET + ", overfitting regime", "overfit",
-          STAND_IN, "The ImageNet gain is 0.4 points, below what any CPU budget here can detect; "
-          "on 32×32 images both poolings give the same map sizes, so only the windows differ.",
+          STAND_IN, "The ImageNet gain is 0.4 points, below what a CPU budget can detect; on "
+          "32×32 images both poolings give the same map sizes, so only the windows differ.",
           claim_overlap),
     Claim(4, "dropout", "§4.2",
           "Dropout substantially reduces overfitting and roughly doubles the iterations needed to "
@@ -425,21 +380,21 @@ CLAIMS = {c.name: c for c in [
           "averaging ten patches at test time lowers the error.",
           "PCA: over 1 point top-1; ten patches: 39.0% → 37.5% top-1",
           _ALEXNET + " (overfitting regime for crops and flips, the paper's recipe for the rest)",
-          "recipe", STAND_IN, "CIFAR patches are 32 of 40 pixels (9² positions) where ImageNet's "
-          "are 224 of 256 (33²); PCA lighting's gain was measured after 90 ImageNet epochs.",
-          claim_augmentation),
+          "overfit", STAND_IN, "CIFAR patches are 32 of 40 pixels (9² positions) where "
+          "ImageNet's are 224 of 256 (33²); PCA lighting's gain was measured after 90 ImageNet "
+          "epochs.", claim_augmentation),
     Claim(6, "two-gpu", "§3.2",
           "The two-GPU net beats a one-GPU net with half the kernels in each conv layer (but the "
           "full last conv layer and fully-connected layers).", "1.7 points top-1, 1.2 top-5",
           _ALEXNET + " vs one tower with half the conv1–conv4 kernels", "recipe", STAND_IN,
-          "Half of a CifarAlexNet is a small net, and in short runs smaller nets can keep up.",
+          "Half of a CifarAlexNet is a small net, and smaller nets can keep up on small data.",
           claim_two_gpu),
     Claim(7, "filters", "§6.1, Figure 3",
           "The conv1 kernels of the two GPUs specialise: one set colour-agnostic, one colour-"
           "specific, in every run, independent of the initialisation.",
           "every run (qualitative)", _ALEXNET + ", conv1 of each tower", "recipe", STAND_IN,
           "Figure 3's kernels are 11×11 after 90 epochs on ImageNet; here conv1 is 5×5 on 32×32 "
-          "images after a short run.", claim_filters),
+          "images.", claim_filters),
     Claim(8, "depth", "§7", "Removing any middle convolutional layer costs about 2% top-1.",
           "about 2 points top-1", _ALEXNET + " with and without conv4", "recipe", STAND_IN,
           "A CIFAR-sized net with 8-pixel maps at conv3–conv5 needs less depth than ImageNet's.",

@@ -7,7 +7,8 @@ import shlex
 from ..errors import AlexNetError
 from ..runtime import positive_int
 from .claims import CLAIMS, ORDER
-from .experiment import GPU_GROUPS, run_all, run_group
+from .experiment import GPU_GROUPS, context_for, run_all, run_group
+from .pilot import pilot
 from .reference import run_reference
 from .results import RESULTS, finalise, result_path
 from .settings import SCALES
@@ -17,9 +18,12 @@ __all__ = ["add_arguments", "run"]
 
 def add_arguments(parser) -> None:
     """The ``reproduce`` subcommand's arguments."""
-    parser.add_argument("claim", nargs="+", choices=[*CLAIMS, "all", "reference", "ledger"],
+    parser.add_argument("claim", nargs="+",
+                        choices=[*CLAIMS, "all", "reference", "plan", "ledger"],
                         help="claims of the paper (runs they share train once), all of them, "
-                             "the reference run, or ledger (only redo verdicts and LEDGER.md)")
+                             "the reference run, plan (the pilot, then the plan of seeds, "
+                             "printed before the long runs), or ledger (only redo verdicts and "
+                             "LEDGER.md)")
     parser.add_argument("--scale", choices=list(SCALES), default="cpu",
                         help="cpu: hours on two CPU cores; gpu: all of CIFAR-10 on a CUDA GPU; "
                              "test: seconds, for the test suite")
@@ -50,6 +54,15 @@ def run(args) -> int:
             raise AlexNetError("ledger only redoes the verdicts and LEDGER.md: run it on its own")
         print(finalise(args.out, args.scale))
         return 0
+    if "plan" in names:
+        if len(names) > 1 or args.seeds:
+            raise AlexNetError("plan runs the pilot and prints the plan: run it on its own, "
+                               "without --seeds")
+        context = context_for(args.scale, args.device, None, args.out, args.progress)
+        context.command = command_line(args)
+        pilot(context)                     # prints the plan, writes pilot-<scale>.json
+        print(f"plan -> {result_path(args.out, 'pilot', args.scale)}", flush=True)
+        return 0
     if args.group and names != ["all"]:
         raise AlexNetError("--group picks claims itself: use it with `all` only")
     options = dict(out=args.out, progress=args.progress, device=args.device,
@@ -68,6 +81,7 @@ def run(args) -> int:
         chosen = ORDER if "all" in names else [n for n in ORDER if n in names]
         results = run_all(args.scale, seeds=args.seeds, names=chosen, **options)
     for name, result in results.items():
-        print(f"{name}: " + "; ".join(t.get("direction", "?") for t in result["tests"]) +
-              f" -> {result_path(args.out, name, args.scale)}", flush=True)
+        first = next(t for t in result["tests"] if t.get("primary"))
+        print(f"{name}: {first.get('direction', '?')} -> "
+              f"{result_path(args.out, name, args.scale)}", flush=True)
     return 0

@@ -9,8 +9,8 @@ images and scores them on all 10,000 test images, once each, after training:
   5e-4, batch 128, learning rate 0.01 divided by 10 three times; §4.1 crops, flips and PCA
   lighting; §4.2 dropout 0.5 in fc6 and fc7).
 
-The learning rates fall at fixed epochs (no schedule reads the test set); the test images are
-also scored after every epoch, for the curve only. The result, ``reference-<scale>.json``, holds
+The learning rates follow §5's rule on held-out training images (no schedule reads the test
+set); the test images are also scored after every epoch, for the curve only. The result, ``reference-<scale>.json``, holds
 per network its test error, curves, per-class errors, confusion matrix, conv1 kernels at the start
 and the end (Figure 3's material: each tower's kernels and W − W_init), its towers' colour split,
 and Figure 4's material (top-5 predictions for a few test images, and the nearest training images
@@ -27,14 +27,14 @@ from ..analysis import conv1_weight
 from ..runtime import machine, provenance, write_json
 from ..train import seed_everything
 from ..transforms import SubtractMean
-from .claims import filter_split, neighbours_of
+from .measures import filter_split, neighbours_of
 from .data import cifar, data_sha256
 from .experiment import context_for
 from .results import RESULTS, result_path
 from .runs import build, log, train_arm
-from .settings import Arm
+from .settings import SCHEMA, Arm
 
-__all__ = ["REFERENCE_ARMS", "run_reference", "confusion"]
+__all__ = ["REFERENCE_ARMS", "run_reference", "confusion", "schedule_words"]
 
 #: The two reference networks: their arms in the scale's ``reference-*`` regimes.
 REFERENCE_ARMS = (Arm("FourLayerCNN, cuda-convnet's recipe", "reference-four"),
@@ -96,12 +96,13 @@ def run_reference(scale: str = "cpu", out: str | os.PathLike | None = RESULTS,
                 for arm in REFERENCE_ARMS}
     wall = time.perf_counter() - began
     trained = sum(n["seconds"] for n in networks.values())
-    result = {"scale": context.scale.name,
+    result = {"scale": context.scale.name, "schema": SCHEMA,
               "regimes": {arm.regime: _regime_words(context.scale.regime(arm.regime))
                           for arm in REFERENCE_ARMS},
               "networks": networks,
               "provenance": {**provenance(context.device, command),
                              "load_average_start": load_start,
+                             "data_sha256": {n: e["data_sha256"] for n, e in networks.items()},
                              "wall_seconds": round(max(wall, trained), 1)}}
     for name, entry in networks.items():
         log(progress, f"reference {name}: test error {entry['test_error']:.2%}")
@@ -114,6 +115,19 @@ def _regime_words(g) -> str:
     images = f"{g.train_images:,}" if g.train_images else "all 50,000"
     regular = [x for x, on in (("crops and flips", g.augment), ("PCA lighting", g.lighting),
                                (f"dropout {g.dropout:g}", g.dropout > 0)) if on]
-    return (f"{images} training images, {g.epochs} epochs, SGD lr {g.lr:g} ÷10 after epochs "
-            f"{', '.join(map(str, g.milestones))}, momentum 0.9, weight decay {g.weight_decay:g}, "
-            f"batch {g.batch_size}, " + ", ".join(regular))
+    return (f"{images} training images, {schedule_words(g)}, momentum 0.9, weight decay "
+            f"{g.weight_decay:g}, batch {g.batch_size}, " + ", ".join(regular))
+
+
+def schedule_words(g) -> str:
+    """A regime's learning-rate schedule and stopping rule in words."""
+    if g.schedule == "step":
+        steps = ", ".join(map(str, g.milestones))
+        return f"{g.epochs} epochs, SGD lr {g.lr:g} ÷10 after epochs {steps}"
+    if g.schedule == "constant":
+        return f"up to {g.epochs} epochs at a constant lr"
+    stop = (f", stopped after {g.early_stopping} epochs without improvement"
+            if g.early_stopping else "")
+    return (f"up to {g.epochs} epochs, SGD lr {g.lr:g} ÷10 when the error on {g.val_images:,} "
+            f"held-out training images has not improved for {g.plateau_patience} epochs (at "
+            f"most {g.max_lr_drops} times){stop}, tested once at the best validation epoch")

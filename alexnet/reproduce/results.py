@@ -2,10 +2,11 @@
 
 A claim's result is ``<claim>-<scale>.json`` (in ``alexnet/results/`` for the shipped ones,
 inside the package so that a chapter opened in Colab finds them): the paper's claim, our setting
-in words, every test (estimate, 95% interval, MDE, p-value, Holm-adjusted p-value, direction,
-size, the verdict in words), every run's record, and the provenance. :func:`finalise` fills in the
-parts that look at every test of a scale at once (the Holm adjustment, hence the verdicts) and
-rewrites the files and ``LEDGER.md``; nothing in either is typed by hand.
+in words, every test (estimate, the interval its verdict uses, MDE, p-value, Bonferroni p,
+direction, size, the verdict in words; one test per claim is its declared primary test, the rest
+are secondary results without a verdict), every run's record, and the provenance.
+:func:`finalise` fills in the verdicts (:mod:`.stats`) and rewrites the files and ``LEDGER.md``;
+nothing in either is typed by hand.
 """
 from __future__ import annotations
 
@@ -18,9 +19,11 @@ from ..errors import AlexNetError
 from ..runtime import write_atomic, write_json
 from . import stats
 from .claims import CLAIMS
+from .settings import SCHEMA
 
-__all__ = ["RESULTS", "result_path", "load", "load_file", "finalise", "describe", "words",
-           "ledger_rows", "ledger_markdown", "ledger_html", "write_ledger"]
+__all__ = ["RESULTS", "result_path", "load", "load_file", "finalise", "verdict", "describe",
+           "words", "estimate_text", "ledger_rows", "ledger_markdown", "ledger_html",
+           "write_ledger"]
 
 #: The shipped results, inside the package.
 RESULTS = Path(__file__).resolve().parents[1] / "results"
@@ -60,6 +63,8 @@ def _amount(value: float, unit: str, signed: bool = False) -> str:
         return f"×{math.exp(value):.2f}" if signed else f"×{math.exp(value):.3g}"
     if unit == "pp":
         return f"{value:+.1f}" if signed else f"{value:.1f}"
+    if unit == "share":
+        return f"{value:.0%}"
     return f"{value:+.3f}" if signed else f"{value:.3f}"
 
 
@@ -67,46 +72,84 @@ def _unit_name(unit: str) -> str:
     return {"pp": " points", "nats": " nats"}.get(unit, "")
 
 
+def _level(test: dict) -> str:
+    level = test.get("level", 0.95)
+    return f"{100 * level:.2f}% CI" if round(level, 4) != 0.95 else "95% CI"
+
+
 def estimate_text(test: dict) -> str:
-    """The estimate and its 95% interval, e.g. "×1.99 (95% CI ×1.77 to ×2.23)"."""
-    unit, bound = test["unit"], {"lower": "≥", "upper": "≤"}.get(test.get("bound"), "")
-    text = bound + _amount(test["estimate"], unit, signed=True) + _unit_name(unit)
-    if test["low"] is not None:
-        text += (f" (95% CI {_amount(test['low'], unit, True)} to "
-                 f"{_amount(test['high'], unit, True)})")
-    return text
+    """The estimate and the interval the verdict uses, e.g. "×1.99 (99.44% CI ×1.57 to ×2.48)";
+    a censored estimate is "not estimable (≥ ×1.76)"."""
+    unit = test["unit"]
+    if test["estimate"] is None:
+        return "not measured"
+    amount = _amount(test["estimate"], unit, signed=True) + _unit_name(unit)
+    if test.get("bound"):
+        return f"not estimable ({ {'lower': '≥', 'upper': '≤'}[test['bound']] }{amount})"
+    if unit == "share":
+        amount = f"{round(test['estimate'] * test['n'])} of {test['n']} ({amount})"
+    if test["low"] is None:
+        return amount
+    return (f"{amount} ({_level(test)} {_amount(test['low'], unit, True)} to "
+            f"{_amount(test['high'], unit, True)})")
+
+
+def _size_sentence(test: dict) -> str:
+    unit, paper = test["unit"], test.get("paper_value")
+    if test.get("bound"):
+        return ("Size not estimable: an arm missed the target in some run, so the estimate is a "
+                "bound.")
+    if paper is None:
+        return "The paper gives no number to compare with."
+    where = {"consistent": "lies inside the interval",
+             "smaller": "lies above the interval: our effect is smaller",
+             "larger": "lies below the interval: our effect is larger"}.get(test["size"])
+    text = f"The paper's {_amount(paper, unit)}{_unit_name(unit)}"
+    return f"{text} {where}." if where else f"{text} cannot be placed: no interval."
+
+
+def _power_sentence(test: dict) -> str:
+    if test["unit"] == "share":
+        text = (f"With {test['n']} networks the test has {test['power_at_declared']:.0%} power at "
+                f"a split rate of {test['declared_effect']:.0%}.") \
+            if test.get("power_at_declared") is not None else ""
+        return (text + f" {test['controls_split']} of {test['controls']} groups=1 controls "
+                "split.").strip()
+    if test.get("mde") is None:
+        return "One seed: no interval."
+    return (f"With {test['n']} seeds the test detects {_amount(test['mde'], test['unit'])}"
+            f"{_unit_name(test['unit'])} or more with 80% power at α/9.")
 
 
 def words(test: dict) -> str:
-    """The verdict in a sentence: what the interval says about direction and size, and what the
-    run could have detected."""
-    unit, paper = test["unit"], test.get("paper_value")
-    paper_text = (f"the paper's {_amount(paper, unit)}{_unit_name(unit)}" if paper is not None
-                  else "the paper gives no number on this scale")
-    detect = (f"this run could detect {_amount(test['mde'], unit)}{_unit_name(unit)} or more"
-              if test.get("mde") is not None else "one seed: no interval")
-    if test["direction"] == "inconclusive":
-        reason = ""
-        if test["low"] is not None and (test["low"] > 0 or test["high"] < 0):
-            reason = (f" after the Holm adjustment for the ledger's tests (p = {test['p']:.3f}, "
-                      f"adjusted {test['p_adjusted']:.3f})")
-        elif paper is not None and test["size"] == "smaller":
-            reason = f"; an effect as large as {paper_text} lies above the interval"
-        return f"inconclusive{reason}: {detect}; {paper_text}"
-    side = "same direction as the paper" if test["direction"] == "paper" else \
-        "the opposite direction to the paper"
-    if paper is None or test["direction"] == "opposite":
-        return f"{side} ({'against ' if paper is not None else ''}{paper_text})"
-    if test["size"] == "consistent":
-        return f"{side}, consistent with {paper_text}"
-    share = math.exp(test["estimate"] - paper) if unit == "log" else test["estimate"] / paper
-    amount = f"{share:.0%} of it" if share < 1 else f"{share:.1f} times it"
-    return f"{side}, {test['size']} than {paper_text}: about {amount}"
+    """The verdict in whole sentences: direction (from the interval printed beside it), size
+    (the paper's value against the same interval), and what the test could detect. Secondary
+    results and claims not testable at this scale get no verdict."""
+    if not test.get("primary"):
+        return "Secondary result (95% interval, not adjusted): no verdict."
+    if not test.get("testable", True):
+        needs, why = test.get("seeds_needed"), test["not_testable_because"]
+        head = f"needs {needs} seeds: {why}" if needs else why
+        return (f"Not testable at this scale ({head}). The estimate beside it is descriptive, "
+                "with its 95% interval.")
+    level = _level(test).removesuffix(" CI")
+    side = {"paper": f"The paper's direction: the {level} interval excludes zero.",
+            "opposite": f"The opposite direction to the paper: the {level} interval excludes "
+                        "zero.",
+            "inconclusive": f"Inconclusive: the {level} interval includes zero."}
+    if test["unit"] == "share":
+        side = {"paper": f"The paper's direction: the {level} interval lies above the "
+                         f"{test['null_rate']:.0%} that chance gives.",
+                "opposite": f"Fewer splits than chance: the {level} interval lies below "
+                            f"{test['null_rate']:.0%}.",
+                "inconclusive": f"Inconclusive: the {level} interval includes the "
+                                f"{test['null_rate']:.0%} that chance gives."}
+    return " ".join([side[test["direction"]], _size_sentence(test), _power_sentence(test)])
 
 
 def describe(test: dict) -> str:
-    """One test's measurement in a sentence: the arms' means, the paired difference with its
-    interval, the MDE, and the verdict in words."""
+    """One test's measurement in a sentence: the arms' means, the difference with the interval
+    its verdict uses, and the verdict in words."""
     if not test["n"]:
         return f"{test['name']}: not measured"
     text = f"{test['name']}: {estimate_text(test)}, n={test['n']}"
@@ -115,7 +158,7 @@ def describe(test: dict) -> str:
         means = ", ".join(f"{label} {_arm_value(m, kind)}"
                           for label, m in test["arms"]["means"].items())
         text = f"{test['name']}: {means}; difference {estimate_text(test)}, n={test['n']}"
-    return text + (f" — {test['verdict_words']}" if test.get("verdict_words") else "")
+    return text + (f". {test['verdict_words']}" if test.get("verdict_words") else "")
 
 
 def _arm_value(value: float | None, kind: str) -> str:
@@ -131,19 +174,33 @@ def _tests_of(scale: str, out: Path) -> list[tuple[Path, dict]]:
             if (p := result_path(out, name, scale)).is_file()]
 
 
+def verdict(test: dict) -> dict:
+    """A test's verdict fields (:mod:`.stats`): for a testable primary test the Bonferroni p,
+    the direction and the size from its α/9 interval; "not testable" or none otherwise."""
+    if test.get("primary") and test.get("testable", True):
+        bound = test.get("bound")
+        return {"p_adjusted": stats.bonferroni(test["p"]), "family_size": stats.FAMILY,
+                "direction": stats.direction(test, bound, test.get("null_rate") or 0.0),
+                "size": stats.size(test, test.get("paper_value"), bound)}
+    direction = "not testable" if test.get("primary") else None
+    return {"p_adjusted": None, "family_size": stats.FAMILY, "direction": direction,
+            "size": "n/a" if direction else None}
+
+
 def finalise(out: str | os.PathLike = RESULTS, scale: str = "cpu") -> Path:
-    """Adjust every test's p-value for all the tests of ``scale`` (Holm), give each its verdict,
-    rewrite the result files and regenerate ``LEDGER.md``."""
+    """Give every test of ``scale`` its verdict fields and words, rewrite the result files and
+    regenerate ``LEDGER.md``. Every result must hold exactly one primary test."""
     out = Path(out)
     files = _tests_of(scale, out)
-    family = [t for _, result in files for t in result["tests"]]
-    for test, adjusted in zip(family, stats.holm([t["p"] for t in family])):
-        test["p_adjusted"] = adjusted
-        test["family_size"] = sum(t["p"] is not None for t in family)
-        test["direction"] = stats.direction(test, adjusted)
-        test["size"] = stats.size(test, test.get("paper_value"))
-        test["verdict_words"] = words(test)
     for path, result in files:
+        if sum(bool(t.get("primary")) for t in result["tests"]) != 1:
+            raise AlexNetError(f"{path} does not hold exactly one primary test (made before "
+                               f"schema {SCHEMA}): rerun `python -m alexnet reproduce "
+                               f"{result['claim']} --scale {scale}`")
+        result["schema"] = SCHEMA
+        for test in result["tests"]:
+            test.update(verdict(test))
+            test["verdict_words"] = words(test)
         write_json(result, path)
     return write_ledger(out, scale)
 
@@ -158,6 +215,7 @@ def ledger_rows(results: str | os.PathLike = RESULTS, scale: str = "cpu") -> lis
         claim = CLAIMS[result["claim"]]
         for test in result["tests"]:
             rows.append({"claim": f"{claim.number}. {claim.name} ({claim.section})",
+                         "primary": bool(test.get("primary")),
                          "statement": claim.statement, "paper": test["paper"],
                          "test": test["name"], "ours": estimate_text(test),
                          "mde": (f"{_amount(test['mde'], test['unit'])}"
@@ -178,13 +236,16 @@ def _run_note(p: dict) -> str:
 LEDGER_HEADER = """# Claims ledger
 
 Generated by `python -m alexnet reproduce ledger` from the result files in this folder; do not
-edit by hand. Each row is one test of a claim: a paired comparison by seed, oriented so that a
-positive difference is the paper's direction, with its 95% interval and the smallest effect the
-run could detect (MDE, 80% power). The verdict has two parts: the **direction** (the paper's, the
-opposite, or inconclusive; a direction needs an interval that excludes zero *and* a p-value below
-0.05 after Holm's adjustment for all the tests below) and the **size** (the paper's value above,
-inside or below our interval). CPU-scale rows are small runs of CIFAR-10 on a CPU, not the paper's
-ImageNet experiments; a rerun on another CPU model or thread count gives other per-seed numbers
+edit by hand. Each claim has one **primary** test, declared before the runs: a paired
+comparison by seed (a count of networks for Figure 3), oriented so that a positive difference is
+the paper's direction, with its interval at level 1 − 0.05/9 (Bonferroni over the nine claims) and
+the smallest effect it detects with 80% power at that level (MDE). Its verdict has two parts,
+both read from that interval: the **direction** (the paper's or the opposite where the interval
+excludes zero, else inconclusive) and the **size** (the paper's value above, inside or below the
+interval). A claim whose effect the CPU budget cannot power says "not testable at this scale" and
+how many seeds it needs. The other rows are **secondary** results: an estimate with its 95%
+interval, no verdict. CPU-scale rows are small runs of CIFAR-10 on a CPU, not the paper's ImageNet
+experiments; a rerun on another CPU model or thread count gives other per-seed numbers
 (floating-point sums in another order change every training run), within the seed-to-seed spread.
 """
 
@@ -195,10 +256,12 @@ def _cell(text: str) -> str:
 
 def ledger_markdown(rows: list[dict], scale: str = "cpu") -> str:
     lines = [LEDGER_HEADER, f"## {scale.upper()} scale", "",
-             "| Claim | Test | Paper | Ours (95% CI) | MDE | Verdict |", "|---|---|---|---|---|---|"]
+             "| Claim | Test | Paper | Ours (interval) | MDE at α/9 | Verdict |",
+             "|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append("| " + " | ".join(_cell(r[k]) for k in (
-            "claim", "test", "paper", "ours", "mde", "verdict")) + " |")
+        test = ("**primary**: " if r["primary"] else "secondary: ") + r["test"]
+        lines.append("| " + " | ".join(_cell(c) for c in (
+            r["claim"], test, r["paper"], r["ours"], r["mde"], r["verdict"])) + " |")
     settings = {r["claim"]: (r["setting"], r["file"], r["run"]) for r in rows}
     lines += ["", "### Settings", ""]
     lines += [f"- **{claim}** ({file}; {run}): {setting}"
@@ -211,7 +274,7 @@ def ledger_html(results: str | os.PathLike = RESULTS, scale: str = "cpu") -> str
     """The ledger as a compact HTML table for the book: claim · paper · ours · verdict, with each
     claim's setting in a dropdown."""
     rows, out, previous = ledger_rows(results, scale), [], None
-    head = "".join(f"<th>{h}</th>" for h in ("Claim", "Paper", "Ours (95% CI)", "Verdict"))
+    head = "".join(f"<th>{h}</th>" for h in ("Claim", "Paper", "Ours (interval)", "Verdict"))
     for r in rows:
         claim = "" if r["claim"] == previous else (
             f"<b>{html.escape(r['claim'])}</b><details><summary>setting</summary>"
