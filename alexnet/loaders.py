@@ -67,8 +67,8 @@ def _on_device(data: TensorImages, device: torch.device | str) -> TensorImages:
         return data.to(device)
     except torch.OutOfMemoryError:
         size = (data.images.numel() + 8 * data.targets.numel()) / 2 ** 30
-        raise AlexNetError(f"the data set ({len(data):,} images, {size:.1f} GiB as uint8) does not "
-                           f"fit in the memory of {device}: use a smaller packed set (--train-subset, "
+        raise AlexNetError(f"the data set ({len(data):,} images, {size:.1f} GiB as uint8) does "
+                           f"not fit in the memory of {device}: use fewer images (--train-subset, "
                            "or pack at a smaller --size), a device with more memory, or an image "
                            "folder, which is read batch by batch") from None
 

@@ -223,7 +223,7 @@ def _grid(t: Tensor, block_p: int, block_c: int) -> tuple[int, int, int]:
 
 
 def _fast_log() -> bool:
-    """libdevice's one-instruction ``fast_log2f``: compiled CUDA only (not ROCm, not interpreted)."""
+    """libdevice's one-instruction ``fast_log2f``: compiled CUDA only (not ROCm or interpreted)."""
     return not _interpreted() and not torch.version.hip
 
 
