@@ -36,8 +36,8 @@ import torch
 from .activations import ACTIVATIONS
 from .distributed import distributed, on_rank_zero
 from .errors import AlexNetError
-from .runtime import (default_workers, nonnegative_float, nonnegative_int, positive_float,
-                      positive_int, probability, resolve_device)
+from .runtime import (check_amp, default_workers, nonnegative_float, nonnegative_int,
+                      positive_float, positive_int, probability, resolve_device)
 from .recipe import MAX_BATCH_SIZE, MAX_SEED, SCHEDULES, TrainConfig
 
 __all__ = ["main", "build_parser", "Parser", "distributed", "local_devices", "make_model",
@@ -138,7 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--devices", nargs=2, metavar="DEV", help="the two devices of --arch two-tower "
                    "(under torchrun process r takes GPUs 2r and 2r+1 of its machine)")
     t.add_argument("--amp", choices=("bf16", "fp16"),
-                   help="autocast precision: bf16 (CUDA, or a CPU with bf16) or fp16 (CUDA only)")
+                   help="autocast precision: bf16 (GPUs of compute capability 8.0+, e.g. A100, "
+                   "H100; CPUs with bf16 instructions) or fp16 with a gradient scaler (any CUDA "
+                   "GPU, e.g. Colab's T4)")
     t.add_argument("--workers", type=nonnegative_int, default=default_workers(),
                    help="data-loading processes for image folders (default: one per usable core)")
     t.add_argument("--train-subset", type=positive_int, help="train on N images only, spread "
@@ -353,6 +355,7 @@ def _train(args) -> int:
     devices = local_devices(args)
     device = devices[0]                           # the loaders, the model and the trainer use it
     config = train_config(args)
+    check_amp(config.amp, device)                 # before the data loads (the Trainer checks too)
     if device.type == "cpu":
         keep_freed_memory()
     with distributed(device) as (rank, world), ExitStack() as held:

@@ -60,6 +60,19 @@ def _seed(*parts: int) -> int:
     return int.from_bytes(digest, "little") >> 1
 
 
+def _on_device(data: TensorImages, device: torch.device | str) -> TensorImages:
+    """The whole data set moved to ``device`` once; one line if it does not fit there (a smaller
+    batch would not help: the images themselves are too large for the device's memory)."""
+    try:
+        return data.to(device)
+    except torch.OutOfMemoryError:
+        size = (data.images.numel() + 8 * data.targets.numel()) / 2 ** 30
+        raise AlexNetError(f"the data set ({len(data):,} images, {size:.1f} GiB as uint8) does "
+                           f"not fit in the memory of {device}: use fewer images (--train-subset, "
+                           "or pack at a smaller --size), a device with more memory, or an image "
+                           "folder, which is read batch by batch") from None
+
+
 class BatchLoader:
     """Minibatches of a :class:`TensorImages` held on one device, augmented there (§4.1).
 
@@ -87,7 +100,7 @@ class BatchLoader:
         if not 0 <= rank < world_size:
             raise AlexNetError(f"rank {rank} must be in 0..{world_size - 1} for world_size "
                                f"{world_size}")
-        self.data = data.to(device)
+        self.data = _on_device(data, device)
         self.mean = SubtractMean(mean if mean is not None else torch.zeros(3)).to(device)
         self.lighting = lighting.to(device) if lighting is not None else None
         if augment and crop is None:

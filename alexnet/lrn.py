@@ -51,7 +51,9 @@ dtype: squaring an activation of 300 in float16 would overflow.
 """
 from __future__ import annotations
 
+import functools
 import numbers
+import warnings
 from types import MappingProxyType
 
 import torch
@@ -108,19 +110,22 @@ def local_response_norm_reference(x: Tensor, size: int = PAPER_LRN["size"],
     ``a`` holds the activities :math:`a^j` of one group's ``N`` maps; padding the squares with
     ``n/2`` zero maps on each side turns the clipped window :math:`\max(0, i-n/2)..\min(N-1, i+n/2)`
     into ``n`` shifted slices. Equal to ``F.local_response_norm(a, n, alpha=alpha * n, beta, k)``
-    (which divides its α by n) up to rounding.
+    (which divides its α by n) up to rounding. Half-precision inputs are computed in float32 and
+    returned in their dtype (in float16 a square above 65,504, an activity above 255, is infinite,
+    and the output would be 0).
     """
     check_arguments(size, alpha, beta, k, groups)
     _check_input(x, groups)
     batch, c, h, w = x.shape
     a = x.reshape(batch * groups, c // groups, h, w)
+    a = a.float() if a.dtype in (torch.float16, torch.bfloat16) else a   # 300² overflows fp16
     N, half = a.shape[1], size // 2
     squares = F.pad(a * a, (0, 0, 0, 0, half, half))
     total = squares[:, :N]
     for j in range(1, size):                  # Σ over the n adjacent maps of (a^j)²
         total = total + squares[:, j:j + N]
     b = a * (k + alpha * total).pow(-beta)
-    return b.reshape(batch, c, h, w)
+    return b.reshape(batch, c, h, w).to(x.dtype)
 
 
 # ---------------------------------------------------------------- the CPU path
@@ -251,11 +256,27 @@ def _use_analytic(x: Tensor) -> bool:
 
 
 def _use_kernel(x: Tensor) -> bool:
+    """The fused Triton kernel: CUDA tensors on a device Triton supports (capability 8.0+, or
+    ROCm: :func:`alexnet.runtime.triton_supports`); elsewhere the reference, said once."""
     if not x.is_cuda:
         return False
     from .kernels import lrn as kernel  # imported lazily: Triton is only needed on CUDA
+    from .runtime import triton_supports
 
-    return kernel.available()
+    if not kernel.available():
+        return False
+    if triton_supports(x.device):
+        return True
+    _say_reference_once(x.device)
+    return False
+
+
+@functools.lru_cache(maxsize=None)
+def _say_reference_once(device: torch.device) -> None:
+    major, minor = torch.cuda.get_device_capability(device)
+    warnings.warn(f"LRN on {device} (compute capability {major}.{minor}) runs the reference "
+                  "implementation in PyTorch ops: Triton supports capability 8.0 and above",
+                  stacklevel=4)
 
 
 def local_response_norm(x: Tensor, size: int = PAPER_LRN["size"],

@@ -123,16 +123,24 @@ def _changes(trainer, state: dict) -> list[dict]:
                                f"{old!r} but this run asks for {own[name]!r}: resume with the "
                                f"same {flag} (the saved schedule continues), or start a new run "
                                "in another --checkpoint-dir")
-    return [{"after_epoch": state["epoch"], "option": name, "from": saved.get(name, defaults[name]),
-             "to": own[name]} for name in CHANGEABLE_ON_RESUME
-            if saved.get(name, defaults[name]) != own[name]]
+    changes = [{"after_epoch": state["epoch"], "option": name,
+                "from": saved.get(name, defaults[name]), "to": own[name]}
+               for name in CHANGEABLE_ON_RESUME if saved.get(name, defaults[name]) != own[name]]
+    for change in changes:
+        if change["option"] == "amp" and change["to"] == "fp16" and not state["scaler"]:
+            change["grad_scaler"] = "fresh"          # the saved run had none (_load_states)
+    return changes
 
 
 def _load_states(trainer, state: dict) -> None:
+    """The optimizer, schedule and gradient-scaler states. A run without ``--amp fp16`` saved an
+    empty scaler state (its scaler was disabled): resumed with fp16, the scaler starts fresh, as
+    a new fp16 run's does (its first steps find the scale), and the ``amp`` change says so."""
     try:
         trainer.optimizer.load_state_dict(state["optimizer"])
         trainer.scheduler.load_state_dict(state["scheduler"])
-        trainer.scaler.load_state_dict(state["scaler"])
+        if state["scaler"] or not trainer.scaler.is_enabled():
+            trainer.scaler.load_state_dict(state["scaler"])
     except _ERRORS as e:
         raise _refuse(trainer, f"has an optimizer or schedule state that does not fit this run "
                                f"({type(e).__name__})") from None
@@ -148,10 +156,11 @@ def _apply(trainer, changes: list[dict]) -> None:
         if option == "weight_decay":
             trainer.optimizer.param_groups[0]["weight_decay"] = new
         if option != "lr":
+            scaler = " with a fresh gradient scaler" if change.get("grad_scaler") else ""
             _note(trainer, f"resuming with {option} {new!r} where the checkpoint's run used "
-                           f"{old!r}: it applies from epoch {after + 1} (so the run is not the one "
-                           "an uninterrupted run would be), and the change is recorded in the "
-                           "checkpoint")
+                           f"{old!r}: it applies from epoch {after + 1}{scaler} (so the run is not "
+                           "the one an uninterrupted run would be), and the change is recorded in "
+                           "the checkpoint")
             continue
         ratio, current = new / old, trainer.optimizer.param_groups[0]["lr"]
         for group in trainer.optimizer.param_groups:
@@ -205,7 +214,10 @@ def set_rng_state(state: dict) -> None:
 
     torch.set_rng_state(state["torch"])
     if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        # one state per GPU the saving process saw; a machine with fewer visible GPUs takes the
+        # states of those it has (its GPUs' streams go on; the others have no GPU to run on)
+        for index, cuda_state in enumerate(state["cuda"][:torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(cuda_state, index)
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     kind, keys, pos, has_gauss, cached = state["numpy"]

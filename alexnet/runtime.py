@@ -3,6 +3,11 @@
 Small helpers that the trainer, the command line, the benchmarks and the experiments share:
 
 - :func:`resolve_device`: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``, with one clear line otherwise;
+- :func:`amp_support` and :func:`check_amp`: the autocast precisions the device's hardware has
+  (its capability decides, never an emulation flag), the one place the trainer, the command line
+  and the benchmarks ask; :func:`triton_supports`: whether Triton supports the device;
+  :func:`memory_format`: channels-last for convolutional networks on CUDA;
+  :func:`exact_float32`: TF32 off inside a block, for equality checks;
 - :func:`usable_cpus` and :func:`default_workers`: the cores this process may use (its CPU
   affinity and its cgroup's quota, as in a container or a Colab runtime), and how many
   data-loading workers fit them;
@@ -29,6 +34,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -39,7 +45,8 @@ import torch
 from .errors import AlexNetError
 
 __all__ = ["positive_int", "nonnegative_int", "positive_float", "nonnegative_float", "probability",
-           "resolve_device", "usable_cpus", "default_workers", "keep_freed_memory", "cpu_model",
+           "resolve_device", "amp_support", "check_amp", "triton_supports", "memory_format",
+           "exact_float32", "usable_cpus", "default_workers", "keep_freed_memory", "cpu_model",
            "cpu_has_bf16", "machine", "code_state", "provenance", "write_atomic", "write_json"]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,6 +106,89 @@ def resolve_device(name: str) -> torch.device:
     elif device.type != "cpu":
         raise AlexNetError(f"unsupported device {name!r}: use auto, cpu, cuda or cuda:N")
     return device
+
+
+#: The compute capability from which Triton supports NVIDIA GPUs (its README since 3.3), and from
+#: which they compute bfloat16 in hardware (Ampere, sm_80). Colab's free T4 is 7.5: neither.
+TRITON_MIN_CAPABILITY = (8, 0)
+BF16_MIN_CAPABILITY = (8, 0)
+
+
+def _capability(device: torch.device) -> tuple[int, int]:
+    return tuple(torch.cuda.get_device_capability(device))
+
+
+def amp_support(device: torch.device | str) -> tuple[str, ...]:
+    """The autocast precisions ``device`` computes in hardware, the preferred one first.
+
+    - CUDA: ``("bf16", "fp16")`` from capability 8.0 (and on ROCm); below it ``("fp16",)``, since a
+      T4 (7.5) has no bfloat16 arithmetic and cuDNN no bfloat16 convolutions there. This is
+      ``torch.cuda.is_bf16_supported(including_emulation=False)``, asked of ``device`` rather than
+      of the current GPU; the default ``is_bf16_supported()`` counts emulation and says True.
+    - CPU: ``("bf16",)`` where oneDNN reports bfloat16 instructions (:func:`cpu_has_bf16`), else
+      none; float16 autocast on a CPU is slower than float32 and is not offered.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        if torch.version.hip or _capability(device) >= BF16_MIN_CAPABILITY:
+            return ("bf16", "fp16")
+        return ("fp16",)
+    if device.type == "cpu":
+        return ("bf16",) if cpu_has_bf16() else ()
+    return ()
+
+
+def check_amp(amp: str | None, device: torch.device | str) -> None:
+    """One line if ``device``'s hardware lacks the ``amp`` precision (:func:`amp_support`)."""
+    if amp is None:
+        return
+    device = torch.device(device)
+    supported = amp_support(device)
+    if amp in supported:
+        return
+    if device.type == "cuda":
+        major, minor = _capability(device)
+        raise AlexNetError(f"--amp {amp}: {device} ({torch.cuda.get_device_name(device)}, compute "
+                           f"capability {major}.{minor}) has no bfloat16 arithmetic (it needs "
+                           "8.0+): use --amp fp16 (with a gradient scaler), or leave --amp out")
+    if amp == "fp16":
+        raise AlexNetError(f"--amp fp16 needs a CUDA device, but training runs on {device}: use "
+                           "--amp bf16 (CPUs with bfloat16 instructions), leave --amp out, or "
+                           "train on a GPU")
+    raise AlexNetError(f"--amp {amp}: this CPU ({cpu_model()}) has no bfloat16 instructions "
+                       "(AVX-512 BF16 or AMX), so bf16 would run emulated and slower than fp32: "
+                       "leave --amp out")
+
+
+def triton_supports(device: torch.device | str) -> bool:
+    """Whether Triton supports ``device``: NVIDIA GPUs of capability 8.0+ (Triton's README since
+    3.3; on a T4, 7.5, "it may work at times"), and AMD GPUs under ROCm."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return False
+    return bool(torch.version.hip) or _capability(device) >= TRITON_MIN_CAPABILITY
+
+
+def memory_format(model: torch.nn.Module, device: torch.device | str) -> torch.memory_format:
+    """Channels-last for a network with 2-d convolutions on CUDA (cuDNN's tensor-core kernels
+    are NHWC; ``bench`` measures this layout), the default NCHW elsewhere."""
+    convolutional = any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+    if torch.device(device).type == "cuda" and convolutional:
+        return torch.channels_last
+    return torch.contiguous_format
+
+
+@contextmanager
+def exact_float32():
+    """TF32 off for matrix products and cuDNN convolutions inside the block (restored after):
+    an Ampere or later GPU otherwise rounds float32 operands to 10-bit mantissas (cuDNN's
+    default), too coarse for a 1e-5 equality between two float32 computations."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
 def _cgroup_cpus() -> float | None:

@@ -36,10 +36,15 @@ from .errors import AlexNetError
 from .recipe import (AMP_DTYPES, MAX_BATCH_SIZE, MAX_SEED, SCHEDULES, TrainConfig, make_scheduler,
                      parameter_groups, seed_everything, step_rate)
 from .resume import class_difference, plain_config, restore, rng_state
+from .runtime import check_amp, memory_format
 
 __all__ = ["TrainConfig", "Trainer", "Diverged", "topk_errors", "seed_everything",
            "parameter_groups", "make_scheduler", "step_rate", "class_difference", "SCHEDULES",
            "MAX_SEED", "MAX_BATCH_SIZE"]
+
+
+#: On a GPU, training steps between two reads of the losses (each read waits for the device).
+GPU_CHECK_STEPS = 50
 
 
 class Diverged(AlexNetError):
@@ -59,7 +64,10 @@ def topk_errors(logits: Tensor, targets: Tensor, ks: tuple[int, ...] = (1, 5)) -
 
 
 class Meter:
-    """Sums of loss, top-1 and top-5 mistakes and images over an epoch, kept on the device."""
+    """Sums of loss, top-1 and top-5 mistakes and images over an epoch, kept on the device.
+
+    :meth:`add` only launches device work (no tensor is built from a Python number, nothing is
+    read back), so a GPU runs ahead of the training loop; :meth:`result` reads the sums once."""
 
     def __init__(self, device: torch.device) -> None:
         self.device, self.sums = device, None
@@ -68,7 +76,7 @@ class Meter:
         n = targets.shape[0]
         batch = torch.cat([(loss.detach().double() * n).reshape(1),
                            topk_errors(logits.detach(), targets).double(),
-                           torch.tensor([n], dtype=torch.float64, device=targets.device)])
+                           targets.new_full((1,), n, dtype=torch.float64)])   # a fill, no copy
         self.sums = batch if self.sums is None else self.sums + batch
 
     def result(self, prefix: str) -> dict:
@@ -104,6 +112,9 @@ class Trainer:
         self.config = c = config or TrainConfig()
         self.module = model
         self.device = _place(model, device)
+        check_amp(c.amp, self.device)                      # the hardware has it, or one line
+        self.memory_format = memory_format(model, self.device)
+        model.to(memory_format=self.memory_format)         # channels-last for conv nets on CUDA
         self.distributed = is_distributed()
         self.rank = dist.get_rank() if self.distributed else 0
         self.model = self._wrap(model)
@@ -118,10 +129,6 @@ class Trainer:
         self.config_changes: list[dict] = []               # options changed by --resume
         self.saved_epoch: int | None = None                # the epoch of the checkpoint on disk
         self.best_state: dict | None = None                # restore_best: the best epoch's weights
-        if c.amp == "fp16" and self.device.type != "cuda":
-            raise AlexNetError(f"--amp fp16 needs a CUDA device, but training runs on "
-                               f"{self.device}: use --amp bf16 (CPUs with bfloat16 "
-                               "instructions), leave --amp out, or train on a GPU")
 
     def _wrap(self, model: nn.Module) -> nn.Module:
         if not self.distributed:
@@ -133,6 +140,12 @@ class Trainer:
     def checkpoint_path(self) -> Path | None:
         d = self.config.checkpoint_dir
         return Path(d) / "last.pt" if d else None
+
+    @property
+    def check_every(self) -> int:
+        """Steps between the checks for a non-finite loss: each check waits for a GPU, so on one it
+        comes every :data:`GPU_CHECK_STEPS` steps (and at the epoch's end); every step on a CPU."""
+        return 1 if self.device.type == "cpu" else GPU_CHECK_STEPS
 
     @property
     def best_epoch(self) -> int | None:
@@ -228,9 +241,9 @@ class Trainer:
             loader.set_epoch(epoch)
         self.model.train()
         meter, pending = Meter(self.device), []
-        check_every = 1 if self.device.type == "cpu" else 50   # each check waits for the GPU
+        check_every = self.check_every
         for step, (x, y) in enumerate(self._progress(loader, f"epoch {epoch + 1}")):
-            x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+            x, y = self._to_device(x, y)
             with self._autocast():
                 logits = self.model(x)
             loss = F.cross_entropy(logits.float(), y)
@@ -254,7 +267,7 @@ class Trainer:
         self.model.eval()
         meter = Meter(self.device)
         for x, y in self._progress(loader, prefix):
-            x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+            x, y = self._to_device(x, y)
             with self._autocast():
                 if ten_crop:
                     logits = ten_crop_predict(self.model, x, self.module.image_size).clamp_min(1e-12).log()
@@ -273,6 +286,11 @@ class Trainer:
             with claim_folder(self.checkpoint_path.parent if self.checkpoint_path else None):
                 self.save()
         return result
+
+    def _to_device(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """A batch on the trainer's device, in the model's memory format (asynchronous copies)."""
+        return (x.to(self.device, non_blocking=True, memory_format=self.memory_format),
+                y.to(self.device, non_blocking=True))
 
     def _autocast(self):
         dtype = AMP_DTYPES.get(self.config.amp)

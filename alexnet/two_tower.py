@@ -19,6 +19,7 @@ Dropout in fc6 and fc7 is §4.2's (×(1 − p) at test time) unless ``dropout_st
 """
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 import torch
@@ -31,7 +32,8 @@ from .lrn import LocalResponseNorm
 from .model import AlexNet
 from .pooling import pool_layer, pool_window
 
-__all__ = ["TwoTowerAlexNet", "Tower", "CROSSINGS", "crossing_traffic", "gather"]
+__all__ = ["TwoTowerAlexNet", "Tower", "CROSSINGS", "crossing_traffic", "gather", "default_devices",
+           "logits_difference"]
 
 
 class Tower(nn.Module):
@@ -60,17 +62,20 @@ class TwoTowerAlexNet(nn.Module):
     """AlexNet split over two devices as in §3.2; same options as :class:`alexnet.AlexNet`.
 
     ``devices`` names the device of each tower: two GPUs, one GPU twice, or ``("cpu", "cpu")``.
-    The output (logits) is on ``devices[0]``.
+    The output (logits) is on ``devices[0]``. By default (``None``) ``cuda:0`` and ``cuda:1``; on a
+    machine with one GPU both towers share ``cuda:0`` (with a warning); without CUDA, one line
+    asks for ``devices=("cpu", "cpu")``. A GPU the machine does not have is refused in one line.
     """
 
     image_size = AlexNet.image_size
 
-    def __init__(self, num_classes: int = 1000, devices: Sequence[str | torch.device] = ("cuda:0", "cuda:1"),
+    def __init__(self, num_classes: int = 1000, devices: Sequence[str | torch.device] | None = None,
                  *, lrn: bool = True, overlap_pooling: bool = True, dropout: float = 0.5,
                  activation: str = "relu", channels: Sequence[int] = (96, 256, 384, 384, 256),
                  hidden: int = 4096, lrn_kwargs: dict | None = None, init: str = "paper",
                  dropout_style: str = "paper") -> None:
         super().__init__()
+        devices = default_devices() if devices is None else devices
         if isinstance(devices, (str, torch.device)) or len(devices) != 2:
             raise AlexNetError(f"TwoTowerAlexNet needs two devices (one per tower), got "
                                f"{devices if isinstance(devices, (str, torch.device)) else list(devices)}")
@@ -96,15 +101,16 @@ class TwoTowerAlexNet(nn.Module):
         self.to_devices(self.devices)
 
     @classmethod
-    def from_grouped(cls, model: AlexNet, devices: Sequence[str | torch.device] = ("cuda:0", "cuda:1")
+    def from_grouped(cls, model: AlexNet, devices: Sequence[str | torch.device] | None = None
                      ) -> "TwoTowerAlexNet":
-        """A two-tower copy of a grouped ``AlexNet`` (``groups=2``), with the same weights."""
+        """A two-tower copy of a grouped ``AlexNet`` (``groups=2``), with the same weights
+        (``devices`` as in the constructor)."""
         if model.groups != 2:
             raise AlexNetError(f"from_grouped needs an AlexNet with groups=2, got groups={model.groups}")
         options = {k: v for k, v in model.config.items() if k not in ("arch", "num_classes", "groups")}
         new = cls(model.num_classes, ("cpu", "cpu"), **options, init="pytorch")
         new.load_grouped(model)
-        return new.to_devices(devices)
+        return new.to_devices(default_devices() if devices is None else devices)
 
     def to_grouped(self) -> AlexNet:
         """The equivalent single-device ``AlexNet(groups=2)`` on ``devices[0]``, same weights."""
@@ -144,17 +150,58 @@ class TwoTowerAlexNet(nn.Module):
         return self.fc8(gather(h, d0))                                             # into fc8
 
 
+def default_devices() -> tuple[str, str]:
+    """§3.2's layout where the machine allows it: one tower per GPU on two GPUs, both towers on
+    ``cuda:0`` on one GPU (said once), one line without CUDA."""
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count >= 2:
+        return ("cuda:0", "cuda:1")
+    if count == 1:
+        warnings.warn("this machine has one GPU: both towers of the TwoTowerAlexNet share cuda:0 "
+                      "(the same function, without the paper's split of the memory)", stacklevel=3)
+        return ("cuda:0", "cuda:0")
+    raise AlexNetError("TwoTowerAlexNet's default devices are two GPUs, and this machine has no "
+                       "CUDA device: pass devices=('cpu', 'cpu')")
+
+
 def _devices(devices: Sequence[str | torch.device]) -> tuple[torch.device, torch.device]:
     try:
-        return tuple(torch.device(d) for d in devices)
+        placed = tuple(torch.device(d) for d in devices)
     except (RuntimeError, TypeError):
         raise AlexNetError(f"unknown device in {list(devices)}: name each tower's device as cpu, "
                            "cuda or cuda:N") from None
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    for d in placed:
+        if d.type == "cuda" and (d.index or 0) >= count:
+            raise AlexNetError(f"a tower on {d}, but this machine has {count} CUDA device(s): "
+                               + ("use devices=('cuda:0', 'cuda:0') to put both towers on the one "
+                                  "GPU" if count == 1 else "use devices=('cpu', 'cpu')"))
+    return placed
 
 
 def gather(halves: list[Tensor], device: torch.device) -> Tensor:
-    """The one place where activations cross between devices: concatenate both halves on ``device``."""
-    return torch.cat([h.to(device, non_blocking=True) for h in halves], dim=1)
+    """The one place where activations cross between devices: concatenate both halves on ``device``.
+
+    Copies onto a GPU are asynchronous (ordered on its stream); a copy from a GPU onto the CPU is
+    not, since the CPU would read the result before the copy has finished."""
+    device = torch.device(device)
+    return torch.cat([h.to(device, non_blocking=device.type == "cuda") for h in halves], dim=1)
+
+
+@torch.no_grad()
+def logits_difference(grouped: AlexNet, towers: "TwoTowerAlexNet", images: Tensor
+                      ) -> tuple[float, float]:
+    """(largest difference, largest magnitude) of the logits of a grouped AlexNet and its
+    two-tower copy on ``images``, on the towers' first device in exact float32: TF32, on by
+    default for cuDNN's convolutions on Ampere and later, is turned off for the comparison
+    (:func:`alexnet.runtime.exact_float32`), so that a 1e-5 relative bound holds on any GPU."""
+    from .runtime import exact_float32
+
+    device = towers.devices[0]
+    with exact_float32():
+        expected = grouped.to(device)(images.to(device))
+        got = towers(images.to(device))
+    return (expected - got).abs().max().item(), expected.abs().max().item()
 
 
 def _split_layers(model: AlexNet) -> list[nn.Module]:

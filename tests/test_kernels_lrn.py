@@ -207,3 +207,79 @@ def test_alexnet_training_step_same_with_kernel_and_reference(monkeypatch):
     reference = loss_and_grad()
     assert _relative_error(fused[0], reference[0].double()) < 1e-4
     assert _relative_error(fused[1], reference[1].double()) < 1e-3
+
+
+# ---------------------------------------------------------------- launches (issue 20)
+
+def test_a_batch_over_the_grid_z_limit_is_launched_in_slices(monkeypatch):
+    """CUDA caps a grid's z (the batch axis) at 65,535: with the cap patched to 2, a batch of 5
+    goes in 3 launches each way, and every image is computed (forward and backward)."""
+    monkeypatch.setattr(kernel, "MAX_GRID_Z", 2)
+    launched, grid = [], kernel._grid
+    monkeypatch.setattr(kernel, "_grid", lambda t, *blocks: launched.append(t.shape[0]) or
+                        grid(t, *blocks))
+    x = _random((5, 7, 3, 4), seed=5)
+    grad = _random((5, 7, 3, 4), seed=6)
+    y, dx = _kernel(x, grad, 5, 1)
+    y64, dx64 = _reference(x, grad, 5, 1)
+    assert launched == [2, 2, 1, 2, 2, 1]
+    assert _relative_error(y, y64) < TOLERANCE[torch.float32]
+    assert _relative_error(dx, dx64) < TOLERANCE[torch.float32]
+
+
+class _OnGpu:
+    """A stand-in for a tensor on ``device`` (a GPU this machine lacks): a meta tensor's shape and
+    strides, the GPU's name."""
+
+    def __init__(self, t: torch.Tensor, device: torch.device):
+        self.t, self.device, self.shape = t, device, t.shape
+
+    def stride(self, dim: int) -> int:
+        return self.t.stride(dim)
+
+    def narrow(self, dim: int, start: int, length: int) -> "_OnGpu":
+        return _OnGpu(self.t.narrow(dim, start, length), self.device)
+
+
+def test_the_kernel_launches_on_the_tensors_gpu_not_the_current_one(monkeypatch):
+    """Triton launches on the current GPU; a tensor on cuda:1 (the second tower, --device cuda:1,
+    a torchrun process's second GPU) must make cuda:1 current for its launches, and only then."""
+    current = [torch.device("cuda", 0)]
+
+    class Guard:
+        def __init__(self, device):
+            self.device = torch.device(device)
+
+        def __enter__(self):
+            self.saved, current[0] = current[0], self.device
+
+        def __exit__(self, *exc):
+            current[0] = self.saved
+
+    launches = []
+
+    class FakeKernel:
+        def __getitem__(self, grid):
+            return lambda *args, **meta: launches.append((grid[2], current[0]))
+
+    monkeypatch.setattr(torch.cuda, "device", Guard)
+    monkeypatch.setattr(kernel, "MAX_GRID_Z", 3)
+    monkeypatch.setattr(kernel, "_fast_log", lambda: True)
+    on_one = [_OnGpu(torch.empty(7, 4, 5, 5, device="meta"), torch.device("cuda", 1))
+              for _ in range(2)]
+    kernel.launch(FakeKernel(), on_one, 4, 1e-4, 0.75, 2.0, block_p=32, block_c=4, HALF=2)
+    assert launches == [(3, torch.device("cuda", 1)), (3, torch.device("cuda", 1)),
+                        (1, torch.device("cuda", 1))]
+    assert current[0] == torch.device("cuda", 0)          # restored after the launch
+
+
+def test_fast_log2_only_in_compiled_cuda_code(monkeypatch):
+    """ROCm's libdevice has no ``fast_log2f`` (tl.log2 there); the interpreter has none either."""
+    monkeypatch.setattr(kernel, "_interpreted", lambda: False)
+    monkeypatch.setattr(torch.version, "hip", None)
+    assert kernel._fast_log()
+    monkeypatch.setattr(torch.version, "hip", "6.2")
+    assert not kernel._fast_log()
+    monkeypatch.setattr(kernel, "_interpreted", lambda: True)
+    monkeypatch.setattr(torch.version, "hip", None)
+    assert not kernel._fast_log()

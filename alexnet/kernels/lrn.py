@@ -48,6 +48,12 @@ in CI cannot do with fake tensors.) Under autocast the op keeps its input dtype 
 autocast's cast lists, nor is ``nn.LocalResponseNorm``): a bf16 activation gives a bf16 output,
 computed in float32 inside the kernel.
 
+**Devices.** Each launch runs under ``torch.cuda.device(x.device)``: Triton launches on the
+*current* GPU, and ``cuda:1``, the second tower of a two-GPU model, or a torchrun process's second
+GPU is not the current one. The batch axis is the grid's z axis, which CUDA caps at 65,535: a
+larger batch is launched in slices of :data:`MAX_GRID_Z` images. ROCm's libdevice has no
+``fast_log2f``: there (and under the interpreter) ``tl.log2`` is used.
+
 **Limits.** Offsets inside one image are 32-bit (C·H·W < 2³¹ elements); the backward is not
 itself differentiable (no double backward). Launch settings (``tile`` elements per program,
 ``num_warps``) are arguments of :func:`lrn_forward` / :func:`lrn_backward`; ``bench/lrn_sweep.py``
@@ -55,6 +61,7 @@ times them on a GPU.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 
@@ -206,9 +213,37 @@ def _tile_shape(t: Tensor, tile: int) -> tuple[int, int]:
     return block_p, max(min(tile // block_p, triton.next_power_of_2(c)), 1)
 
 
+#: CUDA's limit on a grid's z dimension (the batch axis here): larger batches go in slices.
+MAX_GRID_Z = 65_535
+
+
 def _grid(t: Tensor, block_p: int, block_c: int) -> tuple[int, int, int]:
     n, c, h, w = t.shape
     return triton.cdiv(h * w, block_p), triton.cdiv(c, block_c), n
+
+
+def _fast_log() -> bool:
+    """libdevice's one-instruction ``fast_log2f``: compiled CUDA only (not ROCm or interpreted)."""
+    return not _interpreted() and not torch.version.hip
+
+
+def _on_device(device: torch.device):
+    """Make ``device`` the current GPU while a kernel is launched (a no-op off CUDA)."""
+    return torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext()
+
+
+def launch(kernel, tensors: list[Tensor], group_size: int, alpha: float, beta: float, k: float,
+           *, block_p: int, block_c: int, **meta) -> None:
+    """Launch ``kernel`` over ``tensors`` (the first sets the grid; each one's three strides
+    follow) on the first tensor's device, in slices of at most :data:`MAX_GRID_Z` images."""
+    first, n = tensors[0], tensors[0].shape[0]
+    with _on_device(first.device):
+        for i in range(0, n, MAX_GRID_Z):
+            part = [t.narrow(0, i, min(MAX_GRID_Z, n - i)) for t in tensors]
+            strides = [s for t in part for s in _strides(t)]
+            kernel[_grid(part[0], block_p, block_c)](
+                *part, first.shape[1], first.shape[2] * first.shape[3], group_size, *strides,
+                alpha, beta, k, BLOCK_P=block_p, BLOCK_C=block_c, FAST_LOG=_fast_log(), **meta)
 
 
 def lrn_forward(x: Tensor, size: int, alpha: float, beta: float, k: float, groups: int,
@@ -223,11 +258,8 @@ def lrn_forward(x: Tensor, size: int, alpha: float, beta: float, k: float, group
     if x.numel() == 0:
         return y
     block_p, block_c = _tile_shape(x, tile)
-    forward, _ = _kernels()
-    forward[_grid(x, block_p, block_c)](
-        x, y, x.shape[1], x.shape[2] * x.shape[3], x.shape[1] // groups, *_strides(x),
-        *_strides(y), alpha, beta, k, HALF=size // 2, BLOCK_P=block_p, BLOCK_C=block_c,
-        FAST_LOG=not _interpreted(), num_warps=num_warps)
+    launch(_kernels()[0], [x, y], x.shape[1] // groups, alpha, beta, k, block_p=block_p,
+           block_c=block_c, HALF=size // 2, num_warps=num_warps)
     return y
 
 
@@ -240,11 +272,8 @@ def lrn_backward(grad: Tensor, x: Tensor, size: int, alpha: float, beta: float, 
     if x.numel() == 0:
         return dx
     block_p, block_c = _tile_shape(x, tile)
-    _, backward = _kernels()
-    backward[_grid(x, block_p, block_c)](
-        x, grad, dx, x.shape[1], x.shape[2] * x.shape[3], x.shape[1] // groups, *_strides(x),
-        *_strides(grad), *_strides(dx), alpha, beta, k, HALF=size // 2, BLOCK_P=block_p,
-        BLOCK_C=block_c, FAST_LOG=not _interpreted(), num_warps=num_warps)
+    launch(_kernels()[1], [x, grad, dx], x.shape[1] // groups, alpha, beta, k, block_p=block_p,
+           block_c=block_c, HALF=size // 2, num_warps=num_warps)
     return dx
 
 
