@@ -15,6 +15,7 @@ from alexnet.errors import AlexNetError
 from alexnet.reproduce import stats
 from alexnet.reproduce.settings import CROSS_CPU, SCHEMA
 from alexnet.transforms import TenPatches, ten_crop_predict
+from helpers import run_alexnet
 
 
 # ---------------------------------------------------------------- pieces (statistics: test_reproduce_stats.py)
@@ -136,6 +137,13 @@ def test_unknown_claims_and_a_gpu_scale_without_a_gpu_are_refused():
     if not torch.cuda.is_available():
         with pytest.raises(AlexNetError, match="needs a CUDA device"):
             reproduce.run_claim("lrn", scale="gpu")
+
+
+def test_a_gpu_group_at_cpu_scale_is_one_line_from_the_command_line():
+    done = run_alexnet("reproduce", "all", "--scale", "cpu", "--group", "1", timeout=120)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert "--group splits --scale gpu" in done.stderr.strip().splitlines()[-1]
 
 
 # ---------------------------------------------------------------- the results the package ships

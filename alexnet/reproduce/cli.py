@@ -65,6 +65,9 @@ def run(args) -> int:
         return 0
     if args.group and names != ["all"]:
         raise AlexNetError("--group picks claims itself: use it with `all` only")
+    if args.group and args.scale != "gpu":
+        raise AlexNetError("--group splits --scale gpu into parts that each fit one GPU call: "
+                           "drop --group, or use --scale gpu")
     options = dict(out=args.out, progress=args.progress, device=args.device,
                    command=command_line(args))
     if "reference" in names:
