@@ -198,7 +198,7 @@ def logits_difference(grouped: AlexNet, towers: "TwoTowerAlexNet", images: Tenso
     from .runtime import exact_float32
 
     device = towers.devices[0]
-    with exact_float32():
+    with exact_float32(), torch.no_grad():
         expected = grouped.to(device)(images.to(device))
         got = towers(images.to(device))
     return (expected - got).abs().max().item(), expected.abs().max().item()
