@@ -28,13 +28,16 @@ def test_bench_writes_json_with_provenance_and_numbers(tmp_path, capsys):
     out = tmp_path / "result.json"
     code = bench.run(_args("--device", "cpu", "--batch-size", "2", "--cifar-batch-size", "4",
                            "--warmup", "0", "--rounds", "2", "--lrn-shape", "2,8,6,6",
-                           "--baseline", "--out", str(out)))
+                           "--baseline", "--contention", "1", "--out", str(out)))
     result = json.loads(out.read_text())
     assert code == 0, result
     for key in ("command", "git_commit", "date", "device", "versions", "settings", "cpu_model",
                 "threads", "load_average", "load_average_end"):
         assert result[key], key
     assert isinstance(result["cpu_bf16"], bool) and isinstance(result["freed_memory_kept"], bool)
+    assert result["busy_processes"] == 1 and result["settings"]["contention"] == 1
+    assert result["settings"]["threads"] == result["threads"] >= 1
+    assert result["cpu_caches"]["L2"] > 0 and result["cpu_caches"]["source"]
     assert set(result["versions"]) >= {"torch", "triton", "torchvision"}
     assert result["settings"]["batch_size"] == 2 and result["settings"]["precision"] == "fp32"
     assert result["settings"]["channels_last"] is False         # the CPU default, as training
@@ -129,3 +132,27 @@ def test_readme_speed_table_is_the_shipped_bench():
         assert row[2] == ratio(f, digits), row
         checked += 1
     assert checked == 4
+
+
+def test_contention_starts_busy_processes_and_stops_them():
+    import os
+
+    with bench.contention(2) as pids:
+        assert len(pids) == 2
+        for pid in pids:
+            os.kill(pid, 0)                                  # alive: no error
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_workers_part_sets_each_worker_count_beside_the_in_memory_step():
+    from alexnet.runtime import usable_cpus
+
+    s = bench.settings_from(_args("--device", "cpu", "--batch-size", "2", "--rounds", "1"))
+    result = bench.bench_workers(s, steps=1)
+    assert set(result["workers"]) == {str(w) for w in range(usable_cpus() + 1)}
+    for row in result["workers"].values():
+        _positive(row, "step_s", "in_memory_step_s", "workers_cpu_share")
+        _positive(row["slowdown"], "median")
+    assert result["decode_cpu_s_per_image"] > 0
