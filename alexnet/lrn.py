@@ -31,10 +31,16 @@ blocks and each block is normalised on its own, with :math:`N` = channels per bl
 - :func:`local_response_norm_reference`: the equation as written, in stock PyTorch ops; autograd
   differentiates it. The tests' yardstick, and the path for devices other than CPU and CUDA.
 - On the CPU, :class:`_AnalyticLRN`: the forward above and the gradient written out (below),
-  computed a few images at a time so that the intermediate tensors stay in the CPU's cache:
-  main memory sees one read of :math:`a` and one write of :math:`b` forward, one read of
-  :math:`a` and :math:`g` and one write of the gradient backward, and nothing is saved but
-  :math:`a` (the backward recomputes the denominators).
+  computed in chunks sized from the core's L2 cache (:func:`chunk_elements`) so that the
+  intermediate tensors stay in cache: main memory sees one read of :math:`a` and one write of
+  :math:`b` forward, one read of :math:`a` and :math:`g` and one write of the gradient backward,
+  and nothing is saved but :math:`a` (the backward recomputes the denominators). The chunks
+  run on one thread each, every thread taking the next chunk when done (:class:`_Team`), so a
+  core shared with another process slows LRN in proportion instead of stalling every
+  operation.
+
+:func:`use_implementation` chooses one of them for a block of code (the benchmarks time the
+reference this way).
 - On CUDA, a fused Triton kernel (:mod:`alexnet.kernels.lrn`) computes the same two formulas in
   one pass each way.
 
@@ -399,7 +405,8 @@ def use_implementation(name: str):
     forward pass; the backward follows it.
     """
     if name not in IMPLEMENTATIONS:
-        raise AlexNetError(f"LRN implementation {name!r} is not one of {', '.join(IMPLEMENTATIONS)}")
+        raise AlexNetError(f"LRN implementation {name!r} is not one of "
+                           f"{', '.join(IMPLEMENTATIONS)}")
     token = _CHOICE.set(name)
     try:
         yield

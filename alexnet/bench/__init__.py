@@ -45,13 +45,15 @@ from .lrn_floor import LRN, LRN_PASSES, bench_lrn
 from .report import format_table
 from .settings import DTYPES, PARTS, Settings, add_arguments, settings_from
 from .steps import bench_cifar, bench_training, forward_macs, training_step
-from .timing import contention, copy_bandwidth, guarded, interleaved, matmul_rate, ratio, time_calls
+from .timing import (Busy, contention, copy_bandwidth, guarded, interleaved, matmul_rate, ratio,
+                     time_calls)
 from .workers import bench_workers
 
 __all__ = ["add_arguments", "run", "main", "Settings", "settings_from", "time_calls", "interleaved",
-           "ratio", "copy_bandwidth", "matmul_rate", "contention", "format_table", "bench_training",
-           "bench_cifar", "bench_lrn", "bench_input", "bench_folder", "bench_workers",
-           "training_step", "forward_macs", "DTYPES", "PARTS", "LRN", "LRN_PASSES"]
+           "ratio", "copy_bandwidth", "matmul_rate", "contention", "Busy", "format_table",
+           "bench_training", "bench_cifar", "bench_lrn", "bench_input", "bench_folder",
+           "bench_workers", "training_step", "forward_macs", "DTYPES", "PARTS", "LRN",
+           "LRN_PASSES"]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,11 +63,12 @@ def run(args: argparse.Namespace) -> int:
     kept = keep_freed_memory() if s.keep_freed_memory else False
     result = {**provenance(s.device), "settings": asdict(s), "freed_memory_kept": kept}
     with contention(s.contention) as busy:
-        result["busy_processes"] = len(busy)
+        result["busy_processes"] = len(busy.pids)
         result["matmul"] = guarded(lambda: matmul_rate(s.device, s.dtype))
         matmul = result["matmul"] if "error" not in result["matmul"] else None
-        parts = {"train": lambda: bench_training(s, matmul), "cifar": lambda: bench_cifar(s, matmul),
-                 "lrn": lambda: bench_lrn(s), "input": lambda: bench_input(s),
+        parts = {"train": lambda: bench_training(s, matmul),
+                 "cifar": lambda: bench_cifar(s, matmul),
+                 "lrn": lambda: bench_lrn(s, busy), "input": lambda: bench_input(s),
                  "workers": lambda: bench_workers(s)}
         for part, measure in parts.items():
             if part in s.parts:

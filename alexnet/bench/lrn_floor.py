@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from .settings import Settings
-from .timing import interleaved, ratio
+from .timing import Busy, interleaved, ratio
 
 __all__ = ["LRN", "LRN_PASSES", "bench_lrn"]
 
@@ -39,9 +39,11 @@ def _lrn_variants(s: Settings) -> dict:
     return variants
 
 
-def bench_lrn(s: Settings) -> dict:
+def bench_lrn(s: Settings, busy: Busy | None = None) -> dict:
     """LRN forward + backward (§3.3, groups=2 as in conv1) per implementation, each interleaved
-    with the elementwise add that prices its floor."""
+    with the elementwise add that prices its floor. With ``busy`` processes (``--contention``),
+    the package's and the stock LRN are also timed while they run (``*_contended``), in the
+    same rounds as without them, so that the slowdown is a ratio of interleaved rounds."""
     generator = torch.Generator(s.device).manual_seed(0)
     x = torch.rand(s.lrn_shape, device=s.device, generator=generator).mul_(50).to(s.dtype)
     x = x.contiguous(memory_format=s.memory_format).requires_grad_(True)
@@ -59,8 +61,17 @@ def bench_lrn(s: Settings) -> dict:
             skipped[name] = {"skipped": fn}
         else:
             timed[name] = (lambda f: lambda: torch.autograd.grad(f(x), x, grad))(fn)
+    contended = ("package", "torch") if busy is not None and busy.pids else ()
+    for name in contended:
+        timed[f"{name}_contended"] = (lambda f: lambda: _while(busy, f))(timed[name])
     calls = 10 if s.is_cuda else 1
-    timing = interleaved(timed, s.device, max(s.warmup, 1), s.rounds, calls)
+    if contended:
+        busy.pause()
+    try:
+        timing = interleaved(timed, s.device, max(s.warmup, 1), s.rounds, calls)
+    finally:
+        if contended:
+            busy.resume()
     add, fresh = timing.pop("add"), timing.pop("add_fresh")
     scale = LRN_PASSES / 3
     result["floor"] = {k: v * scale if k.endswith("_s") and k != "rounds_s" else v
@@ -74,5 +85,16 @@ def bench_lrn(s: Settings) -> dict:
                         "times_floor": {k: v / scale for k, v in times.items()},
                         "times_floor_fresh": {k: v / scale
                                               for k, v in ratio(entry, fresh).items()}}
+    result["package_speed_over_torch"] = ratio(timing["torch"], timing["package"])
+    for name in contended:
+        result[f"{name}_contended_over_quiet"] = ratio(timing[f"{name}_contended"], timing[name])
+    if contended:
+        result["package_speed_over_torch_contended"] = ratio(timing["torch_contended"],
+                                                             timing["package_contended"])
     result.update(skipped)
     return result
+
+
+def _while(busy: Busy, fn) -> None:
+    with busy.running():
+        fn()

@@ -38,7 +38,7 @@ def format_table(result: dict) -> str:
                  f"{s['batch_size']} (CIFAR {s['cifar_batch_size']}) | load {load} | commit "
                  f"{(result.get('git_commit') or 'unknown')[:10]}")
     caches = result.get("cpu_caches", {})
-    sizes = ", ".join(f"{k} {caches[k] / 2 ** 20:g} MiB" for k in ("L1d", "L2", "L3") if k in caches)
+    sizes = ", ".join(f"{k} {caches[k] >> 10:,} KiB" for k in ("L1d", "L2", "L3") if k in caches)
     lines.append(f"  {s.get('threads')} threads, {s.get('contention', 0)} busy processes beside; "
                  f"CPU caches {sizes} ({caches.get('source', 'unknown')})")
     for part, label in (("train", "train"), ("cifar", "cifar")):
@@ -51,11 +51,18 @@ def format_table(result: dict) -> str:
                      f"{lrn['floor']['median_s'] * 1e3:.2f} ms ({lrn['floor_bytes'] / 1e9:.2f} GB "
                      f"at {lrn['bandwidth_bytes_per_s'] / 1e9:,.0f} GB/s); with fresh outputs "
                      f"{lrn['floor_fresh']['median_s'] * 1e3:.2f} ms")
-    for key in ("package", "reference", "torch", "fused", "compiled_reference"):
+    for key in ("package", "package_contended", "reference", "torch", "torch_contended", "fused",
+                "compiled_reference"):
         if key in lrn:
             entry = lrn[key]
             times = f" {_range(entry['times_floor'])} floor" if "times_floor" in entry else ""
             lines.append(f"    {key:20s} ms {_ms(entry)}{times}")
+    for key, label in (("package_speed_over_torch", "package LRN speed / stock LRN's"),
+                       ("package_speed_over_torch_contended", "the same, busy processes beside"),
+                       ("package_contended_over_quiet", "package LRN time, busy beside / quiet"),
+                       ("torch_contended_over_quiet", "stock LRN time, busy beside / quiet")):
+        if key in lrn:
+            lines.append(f"    {label}: {_range(lrn[key])}")
     inputs = result.get("input", {})
     for key, label in (("tensors", "on-device tensors"), ("folder", "JPEG folder")):
         entry = inputs.get(key, {})

@@ -4,6 +4,7 @@ timed one (``--contention``)."""
 from __future__ import annotations
 
 import contextlib
+import signal
 import statistics
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from typing import Callable
 import torch
 
 __all__ = ["time_calls", "interleaved", "ratio", "copy_bandwidth", "matmul_rate", "guarded",
-           "contention"]
+           "contention", "Busy"]
 
 
 def _synchronize(device: str) -> None:
@@ -97,23 +98,55 @@ def guarded(measure: Callable[[], dict]) -> dict:
         return {"error": f"{type(error).__name__}: {error}"}
 
 
-@contextlib.contextmanager
-def contention(processes: int):
-    """``processes`` busy Python processes (an endless ``while True: pass``) running while the
-    block runs, each competing for a core as a browser tab, a notebook server or a DataLoader
-    worker does; stopped (terminated, then killed) when it ends, however it ends."""
-    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            for _ in range(processes)]
-    try:
-        time.sleep(0.2 if busy else 0)                    # let them reach their loop
-        yield [p.pid for p in busy]
-    finally:
-        for process in busy:
+class Busy:
+    """Busy Python processes (an endless ``while True: pass``), each competing for a core as a
+    browser tab, a notebook server or a DataLoader worker does. They run from the start;
+    :meth:`pause` stops them (SIGSTOP) and :meth:`running` lets them run for a block, so that
+    rounds with and without them can be interleaved."""
+
+    def __init__(self, processes: int) -> None:
+        self.processes = [subprocess.Popen([sys.executable, "-c", "while True: pass"],
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                          for _ in range(processes)]
+        self.pids = [p.pid for p in self.processes]
+        time.sleep(0.2 if processes else 0)                 # let them reach their loop
+
+    def _signal(self, number) -> None:
+        for process in self.processes:
+            process.send_signal(number)
+
+    def pause(self) -> None:
+        self._signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._signal(signal.SIGCONT)
+
+    @contextlib.contextmanager
+    def running(self):
+        self.resume()
+        try:
+            yield
+        finally:
+            self.pause()
+
+    def stop(self) -> None:
+        """Terminate them (killed if they do not end within 5 s)."""
+        self.resume()
+        for process in self.processes:
             process.terminate()
-        for process in busy:
+        for process in self.processes:
             try:
                 process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@contextlib.contextmanager
+def contention(processes: int):
+    """A :class:`Busy` of ``processes`` processes for the block, stopped however it ends."""
+    busy = Busy(processes)
+    try:
+        yield busy
+    finally:
+        busy.stop()
