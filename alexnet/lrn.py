@@ -197,9 +197,10 @@ def chunk_elements(dtype: torch.dtype = torch.float32) -> int:
     one chunk-sized tensor of ``dtype`` half the L2 cache of the core running it
     (:func:`alexnet.runtime.cpu_caches`): 262,144 float32 values on a 2 MiB L2.
 
-    Half the L2 was the fastest of 1/8, 1/4, 1/2, 1 and 2 L2s per tensor measured on an Intel
-    Xeon (``bench/NOTES.md``): smaller chunks lose to the few microseconds of Python each of a
-    chunk's ~24 operations costs, larger ones spill the intermediates out of the core's caches.
+    Of 1/8, 1/4, 1/2, 1 and 2 L2s per tensor, measured on two Intel Xeon cores
+    (``bench/NOTES.md``), half the L2 was among the fastest both quiet and beside a busy
+    process: smaller chunks lose to the few microseconds of Python each of a chunk's ~24
+    operations costs, larger ones to caches shared with the other process.
     """
     if CHUNK_ELEMENTS:
         return CHUNK_ELEMENTS
