@@ -130,24 +130,20 @@ def usable_cpus() -> int:
     return max(1, count)
 
 
-def default_workers(device: torch.device | str | None = None) -> int:
-    """Data-loading worker processes for image folders, for training on ``device`` (None: CUDA
-    if present, else the CPU, as ``--device auto``).
+def default_workers() -> int:
+    """Data-loading worker processes for image folders: one per usable core, at most 8.
 
-    - **CPU**: one. The training process's threads already use every core, and decoding is a
-      small load beside them: measured on two Intel Xeon cores (``alexnet bench --parts workers``,
-      ``bench/results/cpu-intel-xeon-workers.json``), JPEG decoding plus §4.1's augmentation takes
-      1.6 ms of CPU an image, under 1 % of the cores' time during an AlexNet step of batch 32; a
-      step fed by one worker ran at 0.93× (0.88–0.99) the time of the same step on a batch in
-      memory, by two workers 1.09× (0.99–1.18), by none (decoding in the training process,
-      between its steps) 1.49× (1.17–1.81).
-    - **CUDA**: one per usable core, at most 8: the accelerator consumes images faster than one
-      core decodes them, and the cores are otherwise idle.
+    Decoding JPEGs in the training process itself is slower than in workers, and more workers
+    than cores only make PyTorch warn. Measured on two Intel Xeon cores with the training process
+    on the same cores (``alexnet bench --parts workers``,
+    ``bench/results/cpu-intel-xeon-workers.json``, load average 6 from other processes): an
+    AlexNet SGD step of batch 32 fed from the ImageNet sample folder took 1.08× (1.06–1.11) the
+    time of the same step on a batch in memory with 2 workers, 1.19× (1.10–1.29) with 1 and
+    1.26× (1.00–1.51) with none. Decoding plus §4.1's augmentation is 1.5 ms of CPU an image,
+    under 1 % of the two cores during a step; the rest of the loss is batching and handing the
+    batch over, and an earlier run at load 8 ranked 1 worker above 2, so between one and two
+    the difference is within that machine's noise.
     """
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if torch.device(device).type == "cpu":
-        return 1
     return min(8, usable_cpus())
 
 

@@ -153,3 +153,14 @@ def test_readme_speed_table_is_the_shipped_bench():
                 assert row[4] == (_ratio(_at(bf16, path)) if bf16 else "—"), row
             checked += 1
     assert checked == 10
+
+
+def test_lrn_part_in_bf16_on_the_cpu_skips_the_stock_lrn():
+    """torch.nn.LocalResponseNorm has no bfloat16 CPU kernel: skipped with the reason, not an error."""
+    s = bench.settings_from(_args("--device", "cpu", "--precision", "bf16", "--warmup", "0",
+                                  "--rounds", "1", "--lrn-shape", "2,8,6,6"))
+    with bench.contention(1) as busy:
+        result = bench.bench_lrn(s, busy)
+    assert "bfloat16" in result["dtype"] and "no bf16 kernel" in result["torch"]["skipped"]
+    _positive(result["package"], "median_s")
+    assert "package_contended" not in result and "package_speed_over_torch" not in result

@@ -1,5 +1,4 @@
-"""alexnet.runtime on the CPU: cache sizes read from the system (with a stated fallback), and the
-default number of loader workers."""
+"""alexnet.runtime.cpu_caches: read from the system, with a stated fallback."""
 import sys
 
 import pytest
@@ -37,12 +36,3 @@ def test_nothing_readable_falls_back_to_the_stated_sizes(tmp_path, monkeypatch):
     caches = runtime.cpu_caches.__wrapped__()
     assert caches["source"] == "assumed"
     assert {k: caches[k] for k in runtime.ASSUMED_CACHES} == runtime.ASSUMED_CACHES
-
-
-def test_default_workers_follow_the_training_device():
-    import torch
-
-    assert runtime.default_workers("cpu") == 1              # bench/results/cpu-intel-xeon-workers.json
-    assert runtime.default_workers("cuda") == min(8, runtime.usable_cpus())
-    auto = "cuda" if torch.cuda.is_available() else "cpu"
-    assert runtime.default_workers() == runtime.default_workers(auto)

@@ -66,7 +66,7 @@ def bench_folder(s: Settings) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         root, what = jpeg_folder(Path(tmp))
         dataset = image_folder(root, train=True, verify=False)
-        workers, batch = default_workers(s.device), 32
+        workers, batch = default_workers(), 32
         loader = FolderLoader(dataset, batch, device=s.device, workers=workers, drop_last=True)
         seen, start = 0, None
         for i, (images, _) in enumerate(loader):
