@@ -31,10 +31,16 @@ blocks and each block is normalised on its own, with :math:`N` = channels per bl
 - :func:`local_response_norm_reference`: the equation as written, in stock PyTorch ops; autograd
   differentiates it. The tests' yardstick, and the path for devices other than CPU and CUDA.
 - On the CPU, :class:`_AnalyticLRN`: the forward above and the gradient written out (below),
-  computed a few images at a time so that the intermediate tensors stay in the CPU's cache:
-  main memory sees one read of :math:`a` and one write of :math:`b` forward, one read of
-  :math:`a` and :math:`g` and one write of the gradient backward, and nothing is saved but
-  :math:`a` (the backward recomputes the denominators).
+  computed in chunks sized from the core's L2 cache (:func:`chunk_elements`) so that the
+  intermediate tensors stay in cache: main memory sees one read of :math:`a` and one write of
+  :math:`b` forward, one read of :math:`a` and :math:`g` and one write of the gradient backward,
+  and nothing is saved but :math:`a` (the backward recomputes the denominators). The chunks
+  run on one thread each, every thread taking the next chunk when done (:class:`_Team`), so a
+  core shared with another process slows LRN in proportion instead of stalling every
+  operation.
+
+:func:`use_implementation` chooses one of them for a block of code (the benchmarks time the
+reference this way).
 - On CUDA, a fused Triton kernel (:mod:`alexnet.kernels.lrn`) computes the same two formulas in
   one pass each way.
 
@@ -51,10 +57,17 @@ dtype: squaring an activation of 300 in float16 would overflow.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
+import itertools
 import numbers
+import os
+import queue
+import threading
 import warnings
 from types import MappingProxyType
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -64,15 +77,15 @@ from torch.autograd.function import once_differentiable
 from .errors import AlexNetError
 
 __all__ = ["PAPER_LRN", "LocalResponseNorm", "local_response_norm",
-           "local_response_norm_reference", "check_arguments"]
+           "local_response_norm_reference", "check_arguments", "use_implementation",
+           "IMPLEMENTATIONS", "chunk_elements"]
 
 #: §3.3's constants, "determined using a validation set": n = 5, α = 10⁻⁴ (on the sum of
 #: squares), β = 0.75, k = 2. Read-only; ``LocalResponseNorm(**PAPER_LRN)`` is the paper's layer.
 PAPER_LRN = MappingProxyType({"size": 5, "alpha": 1e-4, "beta": 0.75, "k": 2.0})
 
-#: Elements per chunk of the CPU path: 2^19 float32 values (2 MiB) per intermediate tensor, so that
-#: the handful of them stay in the cache; one image at least.
-CHUNK_ELEMENTS = 1 << 19
+#: Elements per chunk of the CPU path; 0: from the CPU's cache (:func:`chunk_elements`).
+CHUNK_ELEMENTS = 0
 
 
 def check_arguments(size, alpha, beta, k, groups) -> None:
@@ -174,12 +187,12 @@ class _Window:
 
 
 class _Chunk:
-    """The buffers of one chunk of images, reused from chunk to chunk (no allocation inside the
-    loop): the window, the denominator ``s`` and its powers."""
+    """The buffers of one chunk's shape, reused from chunk to chunk by one thread (no allocation
+    inside the loop): the window, the denominator ``s`` and its powers."""
 
-    def __init__(self, block: Tensor, dim: int, size: int, dtype: torch.dtype) -> None:
-        self.window = _Window(block.shape, dim, size, dtype)
-        self.s, self.r, self.p = (torch.empty(block.shape, dtype=dtype) for _ in range(3))
+    def __init__(self, shape: torch.Size, dim: int, size: int, dtype: torch.dtype) -> None:
+        self.window = _Window(shape, dim, size, dtype)
+        self.s, self.r, self.p = (torch.empty(shape, dtype=dtype) for _ in range(3))
         self.zero = torch.zeros((), dtype=dtype)
 
     def denominator(self, a: Tensor, alpha: float, beta: float, k: float) -> Tensor:
@@ -192,19 +205,150 @@ class _Chunk:
         return torch.pow(s, -beta, out=self.p)
 
 
-def _chunks(x: Tensor, groups: int):
-    """(first image, images) of each chunk of about :data:`CHUNK_ELEMENTS` elements."""
-    step = max(1, CHUNK_ELEMENTS // max(1, x[0].numel()))
-    return [(i, min(step, len(x) - i)) for i in range(0, len(x), step)]
+def chunk_elements(dtype: torch.dtype = torch.float32) -> int:
+    """Elements per chunk of the CPU path: :data:`CHUNK_ELEMENTS` if set, else as many as make
+    one chunk-sized tensor of ``dtype`` half the L2 cache of the core running it
+    (:func:`alexnet.runtime.cpu_caches`): 262,144 float32 values on a 2 MiB L2.
+
+    Of 1/8, 1/4, 1/2, 1 and 2 L2s per tensor, measured on two Intel Xeon cores
+    (``bench/NOTES.md``), half the L2 was among the fastest both quiet and beside a busy
+    process: smaller chunks lose to the few microseconds of Python each of a chunk's ~24
+    operations costs, larger ones to caches shared with the other process.
+    """
+    if CHUNK_ELEMENTS:
+        return CHUNK_ELEMENTS
+    from .runtime import cpu_caches
+
+    itemsize = torch.empty((), dtype=dtype).element_size()
+    return max(1 << 15, cpu_caches()["L2"] // (2 * itemsize))
+
+
+class _Plan:
+    """How the CPU path cuts a tensor: views of one group's channels (:func:`_blocks`), cut along
+    the images and, where one image is larger than a chunk, along the positions too (the window
+    runs along the channels only, so any cut between positions is exact)."""
+
+    def __init__(self, x: Tensor, groups: int) -> None:
+        self.groups, self.dtype = groups, _compute_dtype(x)
+        view, self.dim = _blocks(x, groups)
+        self.position_dim = 2 if self.dim == 1 else 1
+        rows, positions = view.shape[0], view.shape[self.position_dim]
+        per_row, elements = view[0].numel(), chunk_elements(self.dtype)
+        if per_row <= elements:
+            step = elements // per_row
+            self.pieces = [(r, min(step, rows - r), 0, positions) for r in range(0, rows, step)]
+        else:
+            step = -(-positions // -(-per_row // elements))
+            self.pieces = [(r, 1, p, min(step, positions - p)) for r in range(rows)
+                           for p in range(0, positions, step)]
+
+    def cut(self, t: Tensor, i: int) -> Tensor:
+        """Piece ``i`` of ``t`` (a tensor of the planned shape and layout), as a blocks view."""
+        row, rows, position, positions = self.pieces[i]
+        view = _blocks(t, self.groups)[0]
+        return view.narrow(0, row, rows).narrow(self.position_dim, position, positions)
+
+    def chunk(self, buffers: dict, piece: Tensor, size: int) -> _Chunk:
+        """The calling thread's buffers for a piece of this shape (``buffers`` is its own)."""
+        if piece.shape not in buffers:
+            buffers[piece.shape] = _Chunk(piece.shape, self.dim, size, self.dtype)
+        return buffers[piece.shape]
+
+
+class _Team:
+    """Helper threads that run the chunks of the CPU path, each chunk on one thread with one
+    intra-op thread, each thread taking the next chunk when it is done with its last.
+
+    Why: with PyTorch's own parallelism every small operation of every chunk is a parallel
+    region split evenly between the threads, and waits at its end for the slowest. When another
+    process shares a core, the thread sharing it is descheduled for a scheduler time slice (about
+    2 ms on Linux) at a time, and each region's wait becomes that long: measured on two Intel
+    Xeon cores beside one busy process, LRN forward + backward of 64×96×55×55 went from 72 ms to
+    2.5–3.9 s (about 1,600 regions per call; ``bench/NOTES.md``). Here a chunk waits for nobody,
+    a slowed thread just takes fewer chunks, and there is one wait per call.
+
+    ``torch.set_num_threads`` acts on the calling thread's OpenMP setting and on the default of
+    threads started later: each helper sets its own to 1, then the caller's default is put back.
+    :attr:`usable` is False where a build's thread count is process-wide (the setting could not
+    be made per thread); the CPU path then runs its chunks in the calling thread.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size, self.jobs, results = size, queue.SimpleQueue(), []
+        threads = torch.get_num_threads()
+        set_one, put_back, checked = (threading.Barrier(size + 1) for _ in range(3))
+
+        def serve() -> None:
+            torch.get_num_threads()               # PyTorch initialises this thread's setting,
+            torch.set_num_threads(1)              # then it is set to one for this thread only
+            set_one.wait()
+            put_back.wait()
+            results.append(torch.get_num_threads() == 1)
+            checked.wait()
+            for job in iter(self.jobs.get, None):
+                job()
+
+        for _ in range(size):
+            threading.Thread(target=serve, daemon=True, name="alexnet-lrn").start()
+        set_one.wait()
+        torch.set_num_threads(threads)            # the default for threads started later
+        put_back.wait()
+        checked.wait()
+        self.usable = all(results) and torch.get_num_threads() == threads
+
+    def run(self, work: Callable[[int, dict], None], count: int) -> None:
+        """``work(i, buffers)`` for every ``i < count``; ``buffers`` is one thread's own dict."""
+        order, errors, done = itertools.count(), [], threading.Semaphore(0)
+
+        def loop() -> None:
+            buffers: dict = {}
+            try:
+                with torch.no_grad():
+                    while not errors and (i := next(order)) < count:
+                        work(i, buffers)
+            except BaseException as error:  # noqa: BLE001 - raised again in the caller
+                errors.append(error)
+            finally:
+                done.release()
+
+        helpers = min(self.size, count)
+        for _ in range(helpers):
+            self.jobs.put(loop)
+        for _ in range(helpers):
+            done.acquire()
+        if errors:
+            raise errors[0]
+
+    def close(self) -> None:
+        for _ in range(self.size):
+            self.jobs.put(None)
+
+
+_TEAM: dict = {}
+_TEAM_LOCK = threading.Lock()
+
+
+def _run(work: Callable[[int, dict], None], count: int) -> None:
+    """``work(i, buffers)`` for each chunk ``i``: on :func:`torch.get_num_threads` helper threads
+    (:class:`_Team`), or in the calling thread when there is one thread or one chunk."""
+    threads = torch.get_num_threads()
+    if threads > 1 and count > 1:
+        with _TEAM_LOCK:
+            team = _TEAM.get("team")
+            if team is None or _TEAM.get("key") != (os.getpid(), threads):   # new size, or forked
+                if team is not None and _TEAM["key"][0] == os.getpid():
+                    team.close()
+                team = _TEAM["team"] = _Team(threads)
+                _TEAM["key"] = (os.getpid(), threads)
+        if team.usable:
+            return team.run(work, count)
+    buffers: dict = {}
+    for i in range(count):
+        work(i, buffers)
 
 
 def _compute_dtype(x: Tensor) -> torch.dtype:
     return torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
-
-
-def _resized(chunk: _Chunk | None, block: Tensor, dim: int, size: int, dtype) -> _Chunk:
-    same = chunk is not None and chunk.s.shape == block.shape
-    return chunk if same else _Chunk(block, dim, size, dtype)
 
 
 class _AnalyticLRN(torch.autograd.Function):
@@ -215,14 +359,17 @@ class _AnalyticLRN(torch.autograd.Function):
                 groups: int) -> Tensor:
         if not (x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last)):
             x = x.contiguous()
-        out, dtype, chunk = torch.empty_like(x), _compute_dtype(x), None
-        for i, m in _chunks(x, groups):
-            a, dim = _blocks(x.narrow(0, i, m), groups)
-            b = _blocks(out.narrow(0, i, m), groups)[0]
-            chunk = _resized(chunk, a, dim, size, dtype)
-            a = a.to(dtype)
+        out, plan = torch.empty_like(x), _Plan(x, groups)
+        x_ = x.detach()
+
+        def piece(i: int, buffers: dict) -> None:
+            a, b = plan.cut(x_, i), plan.cut(out, i)
+            chunk = plan.chunk(buffers, a, size)
+            a = a.to(plan.dtype)
             p = chunk.denominator(a, alpha, beta, k)
-            torch.mul(p, a, out=b) if b.dtype == dtype else b.copy_(p.mul_(a))   # b = a s^-β
+            torch.mul(p, a, out=b) if b.dtype == plan.dtype else b.copy_(p.mul_(a))  # a s^-β
+
+        _run(piece, len(plan.pieces))
         ctx.save_for_backward(x)
         ctx.constants = (size, alpha, beta, k, groups)
         return out
@@ -233,32 +380,64 @@ class _AnalyticLRN(torch.autograd.Function):
         (x,), (size, alpha, beta, k, groups) = ctx.saved_tensors, ctx.constants
         layout = torch.contiguous_format if x.is_contiguous() else torch.channels_last
         grad = grad.contiguous(memory_format=layout)
-        dx, dtype, chunk = torch.empty_like(x), _compute_dtype(x), None
-        for i, m in _chunks(x, groups):
-            a, dim = _blocks(x.narrow(0, i, m), groups)
-            g = _blocks(grad.narrow(0, i, m), groups)[0].to(dtype)
-            d = _blocks(dx.narrow(0, i, m), groups)[0]
-            chunk = _resized(chunk, a, dim, size, dtype)
-            a = a.to(dtype)
+        dx, plan = torch.empty_like(x), _Plan(x, groups)
+
+        def piece(i: int, buffers: dict) -> None:
+            a, g, d = plan.cut(x, i), plan.cut(grad, i).to(plan.dtype), plan.cut(dx, i)
+            chunk = plan.chunk(buffers, a, size)
+            a = a.to(plan.dtype)
             p = chunk.denominator(a, alpha, beta, k)
-            da = torch.mul(g, p, out=d) if d.dtype == dtype else torch.mul(g, p)  # g_i s_i^-β
+            da = torch.mul(g, p, out=d) if d.dtype == plan.dtype else torch.mul(g, p)  # g s^-β
             torch.mul(da, a, out=chunk.window.x).div_(chunk.s)        # g_j a_j s_j^(-β-1)
             total = chunk.window.sum(chunk.s)                          # summed over W(i)
             da.addcmul_(a, total, value=-2 * alpha * beta)
             if da is not d:
                 d.copy_(da)
+
+        _run(piece, len(plan.pieces))
         return dx, None, None, None, None, None
+
+
+#: The implementations :func:`use_implementation` chooses between.
+IMPLEMENTATIONS = ("auto", "reference", "analytic", "kernel")
+_CHOICE: contextvars.ContextVar[str] = contextvars.ContextVar("alexnet_lrn", default="auto")
+
+
+@contextlib.contextmanager
+def use_implementation(name: str):
+    """Within the ``with`` block, :func:`local_response_norm` (and every
+    :class:`LocalResponseNorm`) computes with ``name``:
+
+    - ``"auto"`` (the default): the analytic chunked path on the CPU (eager), the fused Triton
+      kernel on CUDA where Triton runs, the reference elsewhere;
+    - ``"reference"``: :func:`local_response_norm_reference` everywhere (stock PyTorch ops and
+      autograd: the speed before the fast paths, as ``alexnet bench --baseline`` times it);
+    - ``"analytic"`` or ``"kernel"``: that path, on tensors of its device (CPU, CUDA); tensors of
+      another device take the reference.
+
+    The choice holds for the current thread (a :mod:`contextvars` variable) and is made at the
+    forward pass; the backward follows it.
+    """
+    if name not in IMPLEMENTATIONS:
+        raise AlexNetError(f"LRN implementation {name!r} is not one of "
+                           f"{', '.join(IMPLEMENTATIONS)}")
+    token = _CHOICE.set(name)
+    try:
+        yield
+    finally:
+        _CHOICE.reset(token)
 
 
 def _use_analytic(x: Tensor) -> bool:
     """The chunked analytic path: eager CPU tensors (under torch.compile the reference is traced)."""
-    return x.device.type == "cpu" and not torch.compiler.is_compiling()
+    return (_CHOICE.get() in ("auto", "analytic") and x.device.type == "cpu"
+            and not torch.compiler.is_compiling())
 
 
 def _use_kernel(x: Tensor) -> bool:
     """The fused Triton kernel: CUDA tensors on a device Triton supports (capability 8.0+, or
     ROCm: :func:`alexnet.runtime.triton_supports`); elsewhere the reference, said once."""
-    if not x.is_cuda:
+    if not x.is_cuda or _CHOICE.get() not in ("auto", "kernel"):
         return False
     from .kernels import lrn as kernel  # imported lazily: Triton is only needed on CUDA
     from .runtime import triton_supports

@@ -47,7 +47,8 @@ from .errors import AlexNetError
 __all__ = ["positive_int", "nonnegative_int", "positive_float", "nonnegative_float", "probability",
            "resolve_device", "amp_support", "check_amp", "triton_supports", "memory_format",
            "exact_float32", "usable_cpus", "default_workers", "keep_freed_memory", "cpu_model",
-           "cpu_has_bf16", "machine", "code_state", "provenance", "write_atomic", "write_json"]
+           "cpu_caches", "cpu_has_bf16", "machine", "code_state", "provenance", "write_atomic",
+           "write_json"]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -222,8 +223,17 @@ def usable_cpus() -> int:
 def default_workers() -> int:
     """Data-loading worker processes for image folders: one per usable core, at most 8.
 
-    Decoding JPEGs in the training process itself is several times slower than in workers, and
-    more workers than cores only make PyTorch warn."""
+    Decoding JPEGs in the training process itself is slower than in workers, and more workers
+    than cores only make PyTorch warn. Measured on two Intel Xeon cores with the training process
+    on the same cores (``alexnet bench --parts workers``,
+    ``bench/results/cpu-intel-xeon-workers.json``, load average 6 from other processes): an
+    AlexNet SGD step of batch 32 fed from the ImageNet sample folder took 1.08× (1.06–1.11) the
+    time of the same step on a batch in memory with 2 workers, 1.19× (1.10–1.29) with 1 and
+    1.26× (1.00–1.51) with none. Decoding plus §4.1's augmentation is 1.5 ms of CPU an image,
+    under 1 % of the two cores during a step; the rest of the loss is batching and handing the
+    batch over, and an earlier run at load 8 ranked 1 worker above 2, so between one and two
+    the difference is within that machine's noise.
+    """
     return min(8, usable_cpus())
 
 
@@ -262,6 +272,56 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+#: Cache sizes assumed where the system does not say (per core: L1 data, L2; L3 shared): a
+#: typical x86 core of the last decade. :func:`cpu_caches` reports ``"source": "assumed"``.
+ASSUMED_CACHES = {"L1d": 32 << 10, "L2": 1 << 20, "L3": 8 << 20}
+
+
+@lru_cache(maxsize=1)
+def cpu_caches() -> dict:
+    """The data caches of the CPU this process runs on, in bytes, and where that was read.
+
+    ``{"L1d": ..., "L2": ..., "L3": ..., "L3_shared_by": cores, "source": ...}``. On Linux from
+    ``/sys/devices/system/cpu/cpu0/cache/index*/`` (``level``, ``type``, ``size``,
+    ``shared_cpu_list``); elsewhere from ``os.sysconf`` (``SC_LEVEL2_CACHE_SIZE``, glibc) or
+    macOS's ``sysctl hw.l2cachesize``; any size none of them gives is :data:`ASSUMED_CACHES`'s.
+    Block sizes of the CPU code (the LRN's chunks) are derived from these, not tuned constants.
+    """
+    found, source, shared = {}, None, 1
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            level, kind, size = ((index / f).read_text().strip() for f in ("level", "type", "size"))
+            cpus = (index / "shared_cpu_list").read_text().strip()
+        except OSError:
+            continue
+        if kind in ("Data", "Unified") and size[:-1].isdigit():
+            name = "L1d" if level == "1" else f"L{level}"
+            found[name] = int(size[:-1]) << {"K": 10, "M": 20, "G": 30}.get(size[-1], 0)
+            if name == "L3":
+                shared = sum(1 + (int(b) - int(a) if "-" in part else 0)
+                             for part in cpus.split(",") for a, _, b in [part.partition("-")])
+            source = "/sys/devices/system/cpu/cpu0/cache"
+    for name, key in (("L1d", "SC_LEVEL1_DCACHE_SIZE"), ("L2", "SC_LEVEL2_CACHE_SIZE"),
+                      ("L3", "SC_LEVEL3_CACHE_SIZE")):
+        if name not in found and key in getattr(os, "sysconf_names", {}):
+            value = os.sysconf(key)
+            if value > 0:
+                found[name], source = value, source or "os.sysconf"
+    if "L2" not in found and sys.platform == "darwin":
+        try:
+            out = subprocess.run(["sysctl", "-n", "hw.l1dcachesize", "hw.l2cachesize"],
+                                 capture_output=True, text=True, timeout=5).stdout.split()
+            found.update(L1d=int(out[0]), L2=int(out[1]))
+            source = "sysctl"
+        except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+            pass
+    assumed = [name for name in ASSUMED_CACHES if name not in found]
+    caches = {**ASSUMED_CACHES, **found, "L3_shared_by": shared}
+    caches["source"] = (source or "assumed") + (f"; assumed {', '.join(assumed)}"
+                                                if assumed and source else "")
+    return caches
+
+
 def cpu_has_bf16() -> bool:
     """Whether the CPU computes bfloat16 natively (AVX-512 BF16 or AMX), as oneDNN reports it."""
     try:
@@ -282,7 +342,7 @@ def machine(device: torch.device | str = "cpu") -> dict:
     device = torch.device(device)
     info = {"cpu_model": cpu_model(), "cpu_cores_usable": usable_cpus(),
             "threads": torch.get_num_threads(), "load_average": _load(),
-            "cpu_bf16": cpu_has_bf16()}
+            "cpu_bf16": cpu_has_bf16(), "cpu_caches": cpu_caches()}
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
         info.update(device=props.name, gpu_capability=f"{props.major}.{props.minor}",

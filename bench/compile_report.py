@@ -18,6 +18,7 @@ from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
 from alexnet.kernels import lrn
+from alexnet.lrn import PAPER_LRN
 
 SHAPE = (256, 96, 55, 55)
 
@@ -51,7 +52,8 @@ def compile_kernel(backward: bool, channels_last: bool, arch: int, tile: int, wa
     n, c, h, w = SHAPE
     block_p, block_c = lrn._tile_shape(_FakeShape(channels_last), tile)
     strides = _strides(channels_last) * (3 if backward else 2)
-    values = ["ptr"] * (3 if backward else 2) + [c, h * w, c // 2, *strides, 1e-4, 0.75, 2.0]
+    values = ["ptr"] * (3 if backward else 2) + [c, h * w, c // 2, *strides, PAPER_LRN["alpha"], PAPER_LRN["beta"],
+                                                PAPER_LRN["k"]]
     names = jit_fn.arg_names[: len(values)]
     source = _source(jit_fn, names, values, "bf16",
                      {"HALF": 2, "BLOCK_P": block_p, "BLOCK_C": block_c,

@@ -18,9 +18,9 @@ import torch
 
 from alexnet import bench
 from alexnet.kernels import lrn as kernel
-from alexnet.lrn import local_response_norm_reference
+from alexnet.lrn import PAPER_LRN, local_response_norm_reference
 
-LRN = dict(size=5, alpha=1e-4, beta=0.75, k=2.0, groups=2)
+LRN = dict(PAPER_LRN, groups=2)
 FORWARD = {"tile": (512, 1024, 2048, 4096), "num_warps": (4, 8)}
 BACKWARD = {"tile": (256, 512, 1024, 2048), "num_warps": (4, 8)}  # 2048 x 2 warps spills
 

@@ -170,3 +170,68 @@ def test_paper_constants_are_defined_once_and_read_only():
         defaults = inspect.signature(function).parameters
         assert [defaults[name].default for name in ("n", "alpha", "beta", "k")] == \
             [PAPER_LRN[name] for name in ("size", "alpha", "beta", "k")]
+
+
+@pytest.fixture
+def two_threads():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_chunks_on_helper_threads_match_the_reference(monkeypatch, two_threads, channels_last):
+    """With two threads the chunks (here cut inside an image as well) run on the helper threads,
+    each taking the next chunk: the result is still the equation's, and the caller's thread count
+    is unchanged."""
+    import alexnet.lrn as lrn
+
+    monkeypatch.setattr(lrn, "CHUNK_ELEMENTS", 50)           # 6·12·... images cut in pieces
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    a = activations(6, 12, 5, 4).contiguous(memory_format=layout).requires_grad_()
+    grad = torch.randn(6, 12, 5, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    plan = lrn._Plan(a, 2)
+    assert len(plan.pieces) > 2 and any(p[3] < 20 for p in plan.pieces)   # cut between positions
+    b = local_response_norm(a, groups=2)
+    torch.testing.assert_close(b, local_response_norm_reference(a, groups=2), rtol=1e-12, atol=0)
+    (da,) = torch.autograd.grad(b, a, grad)
+    (dref,) = torch.autograd.grad(local_response_norm_reference(a, groups=2), a, grad)
+    torch.testing.assert_close(da, dref, rtol=1e-10, atol=1e-14)
+    assert torch.get_num_threads() == 2 and lrn._TEAM["team"].usable
+
+
+def test_an_error_on_a_helper_thread_reaches_the_caller(two_threads):
+    import alexnet.lrn as lrn
+
+    def work(i, buffers):
+        if i == 3:
+            raise ValueError("chunk 3")
+
+    with pytest.raises(ValueError, match="chunk 3"):
+        lrn._run(work, 8)
+
+
+def test_chunk_size_follows_the_l2_cache(monkeypatch):
+    import alexnet.lrn as lrn
+    import alexnet.runtime as runtime
+
+    for l2 in (512 << 10, 2 << 20):
+        monkeypatch.setattr(runtime, "cpu_caches", lambda l2=l2: {"L2": l2})
+        assert lrn.chunk_elements(torch.float32) == l2 // 8
+        assert lrn.chunk_elements(torch.float64) == l2 // 16
+
+
+def test_use_implementation_chooses_the_path():
+    from alexnet.lrn import use_implementation
+
+    a = activations(2, 8, 3, 3).requires_grad_()
+    assert type(local_response_norm(a).grad_fn).__name__ == "_AnalyticLRNBackward"
+    with use_implementation("reference"):
+        b = local_response_norm(a)
+        assert type(b.grad_fn).__name__ != "_AnalyticLRNBackward"
+    torch.testing.assert_close(b, local_response_norm(a), rtol=1e-12, atol=0)
+    assert type(local_response_norm(a).grad_fn).__name__ == "_AnalyticLRNBackward"
+    with pytest.raises(AlexNetError, match="LRN implementation 'fast' is not one of auto"):
+        with use_implementation("fast"):
+            pass
