@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import offline_folder
 import torch
-from conftest_data import cifar_test, offline_folder, session_cache  # noqa: F401
 from PIL import Image
 
 from alexnet import AlexNetError, CifarAlexNet, CifarAlexNet_Weights, FourLayerCNN, weights
