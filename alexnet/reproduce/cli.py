@@ -58,8 +58,8 @@ def run(args) -> int:
         if len(names) > 1 or args.seeds:
             raise AlexNetError("plan runs the pilot and prints the plan: run it on its own, "
                                "without --seeds")
-        context = context_for(args.scale, args.device, None, args.out, args.progress)
-        context.command = command_line(args)
+        context = context_for(args.scale, args.device, None, args.out, args.progress,
+                              command_line(args))
         pilot(context)                     # prints the plan, writes pilot-<scale>.json
         print(f"plan -> {result_path(args.out, 'pilot', args.scale)}", flush=True)
         return 0

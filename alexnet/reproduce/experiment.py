@@ -23,12 +23,13 @@ from ..errors import AlexNetError
 from ..runtime import keep_freed_memory, machine, provenance, resolve_device, write_json
 from ..train import TrainConfig, Trainer
 from .claims import CLAIMS, ORDER, Context
-from .data import cifar, data_sha256
+from .data import data_sha256, for_regime
 from .results import RESULTS, finalise, load_file, result_path
 from .runs import CLOCK, log
 from .settings import SCALES
 
-__all__ = ["GPU_GROUPS", "context_for", "run_claim", "run_all", "setting_words"]
+__all__ = ["GPU_GROUPS", "context_for", "run_claim", "run_all", "setting_words", "regime_words",
+           "schedule_words"]
 
 #: Claims in groups that each fit one GPU call of a few minutes (sharing regimes within a group).
 GPU_GROUPS = {1: ("relu", "lrn"), 2: ("overlap", "dropout"),
@@ -36,9 +37,10 @@ GPU_GROUPS = {1: ("relu", "lrn"), 2: ("overlap", "dropout"),
 
 
 def context_for(scale: str, device: str | None = None, seeds: int | None = None,
-                out: str | os.PathLike | None = RESULTS, progress: bool = False) -> Context:
+                out: str | os.PathLike | None = RESULTS, progress: bool = False,
+                command: str | None = None) -> Context:
     """The context claims run in; the seed plan is read from (and added to) ``out``'s
-    ``pilot-<scale>.json``."""
+    ``pilot-<scale>.json``; ``command`` is what the pilot's provenance records."""
     if scale not in SCALES:
         raise AlexNetError(f"unknown scale {scale!r}: choose one of {', '.join(SCALES)}")
     size = SCALES[scale]
@@ -49,7 +51,7 @@ def context_for(scale: str, device: str | None = None, seeds: int | None = None,
         keep_freed_memory()
     plan_file = result_path(out, "pilot", scale) if out is not None else None
     plans = load_file(plan_file)["regimes"] if plan_file and plan_file.is_file() else {}
-    return Context(size, where, progress, seeds, plans, plan_file)
+    return Context(size, where, progress, seeds, plans, plan_file, command)
 
 
 def setting_words(name: str, context: Context) -> str:
@@ -60,8 +62,8 @@ def setting_words(name: str, context: Context) -> str:
     parts = []
     for r in regimes:
         g = scale.regime(r)
-        images = f"{g.train_images:,}" if g.train_images else "all 50,000"
         if r == "figure1":
+            images = f"{g.train_images:,}" if g.train_images else "all 50,000"
             rates = ", ".join(f"{x:g}" for x in scale.relu_lrs)
             parts.append(f"{images} training images, up to {scale.relu_budget} epochs to "
                          f"{scale.relu_target:.0%} training error at a constant learning rate, "
@@ -69,23 +71,40 @@ def setting_words(name: str, context: Context) -> str:
                          f"{scale.tuning_seed}, which no test uses), no weight decay, dropout or "
                          "augmentation")
             continue
-        regular = [x for x, on in (("crops and flips", g.augment), ("PCA lighting", g.lighting),
-                                   (f"dropout {g.dropout:g}", g.dropout > 0)) if on]
-        steps = ", ".join(map(str, g.milestones)) or "none"
-        parts.append(f"{r} regime: {images} training images, {g.epochs} epochs, SGD lr "
-                     f"{g.lr:g} ÷10 after epochs {steps}, momentum 0.9, weight decay "
-                     f"{g.weight_decay:g}, batch {g.batch_size}, "
-                     + (", ".join(regular) if regular else "no dropout or augmentation")
-                     + f"; {context.seeds(r)} seeds")
+        parts.append(f"{r} regime: {regime_words(g)}; {context.seeds(r)} seeds")
     tested = f"{scale.test_images:,}" if scale.test_images else "all 10,000"
     return (f"{scale.name.upper()} scale: {claim.data_note}; {claim.model}; "
             + "; ".join(parts) + f"; scored on {tested} test images")
 
 
+def regime_words(g) -> str:
+    """A regime (:class:`~.settings.Regime`) in words: images, schedule, recipe, regularisers."""
+    images = f"{g.train_images:,}" if g.train_images else "all 50,000"
+    regular = [x for x, on in (("crops and flips", g.augment), ("PCA lighting", g.lighting),
+                               (f"dropout {g.dropout:g}", g.dropout > 0)) if on]
+    return (f"{images} training images, {schedule_words(g)}, momentum 0.9, weight decay "
+            f"{g.weight_decay:g}, batch {g.batch_size}, "
+            + (", ".join(regular) if regular else "no dropout or augmentation"))
+
+
+def schedule_words(g) -> str:
+    """A regime's learning-rate schedule and stopping rule in words."""
+    if g.schedule == "step":
+        steps = ", ".join(map(str, g.milestones))
+        return f"{g.epochs} epochs, SGD lr {g.lr:g} ÷10 after epochs {steps}"
+    if g.schedule == "constant":
+        return f"up to {g.epochs} epochs at a constant lr"
+    stop = (f", stopped after {g.early_stopping} epochs without improvement"
+            if g.early_stopping else "")
+    return (f"up to {g.epochs} epochs, SGD lr {g.lr:g} ÷10 when the error on {g.val_images:,} "
+            f"held-out training images has not improved for {g.plateau_patience} epochs (at "
+            f"most {g.max_lr_drops} times){stop}, tested once at the best validation epoch")
+
+
 def _data_hashes(name: str, context: Context) -> dict:
     regimes = ["figure1"] if name == "relu" else \
         ["overfit", "recipe"] if name == "augmentation" else [CLAIMS[name].regime]
-    return {r: data_sha256(cifar(context.scale.regime(r).train_images, context.scale.test_images))
+    return {r: data_sha256(for_regime(context.scale.regime(r), context.scale.test_images))
             for r in regimes}
 
 
@@ -105,7 +124,7 @@ def run_claim(name: str, scale: str = "cpu", out: str | os.PathLike | None = RES
     ``why_it_may_differ`` and ``provenance``."""
     if name not in CLAIMS:
         raise AlexNetError(f"unknown claim {name!r}: choose one of {', '.join(CLAIMS)} or all")
-    context = context or context_for(scale, device, seeds, out, progress)
+    context = context or context_for(scale, device, seeds, out, progress, command)
     spec, load_start = CLAIMS[name], machine(context.device)["load_average"]
     began, trained_before = time.perf_counter(), CLOCK["training_seconds"]
     found = spec.run(context)
@@ -138,7 +157,7 @@ def run_all(scale: str = "cpu", out: str | os.PathLike | None = RESULTS, progres
             names=ORDER) -> dict:
     """Claims ``names`` (default all, in :data:`ORDER`) in one context, so runs they share train
     once; each result is written as soon as its claim is done, the ledger at the end."""
-    context = context_for(scale, device, seeds, out, progress)
+    context = context_for(scale, device, seeds, out, progress, command)
     results = {n: run_claim(n, out=out, command=command, context=context, finalise_now=False)
                for n in names}
     if out is None:

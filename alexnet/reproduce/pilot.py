@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from ..runtime import provenance, write_json
-from .data import cifar, data_sha256
+from .data import data_sha256, for_regime
 from .measures import figure1, figure1_epochs, neighbours_of
 from .plan import make_plan, plan_table
 from .runs import train_arm
@@ -99,7 +99,7 @@ def _values(name: str, runs: list[list], context: Context) -> dict:
     """The per-seed values a primary test compares (worse arm first), in its unit."""
     if name == "neighbours":
         scale = context.scale
-        data = cifar(scale.regime("recipe").train_images, scale.test_images)
+        data = for_regime(scale.regime("recipe"), scale.test_images)
         found = [neighbours_of(r.model, data, scale.neighbour_queries, scale.neighbours_k,
                                context.device) for r in runs[0]]
         return {"fc7": [100 * f["feature_agreement"] for f in found],
@@ -143,8 +143,8 @@ def pilot(context: Context) -> dict:
         write_json({"scale": scale.name, "schema": SCHEMA, "regimes": regimes, "plan": plan,
                     "pilot_values": {n: c["values"] for n, c in claims.items()}, "table": table,
                     "provenance": {**provenance(context.device, context.command),
-                                   "data_sha256": {r: data_sha256(cifar(
-                                       scale.regime(r).train_images, scale.test_images))
+                                   "data_sha256": {r: data_sha256(for_regime(
+                                       scale.regime(r), scale.test_images))
                                        for r in regimes},
                                    "wall_seconds": round(seconds, 1)}}, context.plan_file)
     return regimes
