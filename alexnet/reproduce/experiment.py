@@ -25,11 +25,12 @@ from ..train import TrainConfig, Trainer
 from .claims import CLAIMS, ORDER, Context
 from .data import data_sha256, for_regime
 from .results import RESULTS, finalise, load_file, result_path
-from .runs import CLOCK, log
-from .settings import SCALES
+from .pilot import piloted_arms
+from .runs import CLOCK, build, log, time_arm
+from .settings import ARMS, CONTROL, PRIMARY, SCALES, Arm, arm_key, with_overrides
 
 __all__ = ["GPU_GROUPS", "context_for", "run_claim", "run_all", "setting_words", "regime_words",
-           "schedule_words"]
+           "schedule_words", "plan_estimate", "estimate_table"]
 
 #: Claims in groups that each fit one GPU call of a few minutes (sharing regimes within a group).
 GPU_GROUPS = {1: ("relu", "lrn"), 2: ("overlap", "dropout"),
@@ -82,9 +83,10 @@ def regime_words(g) -> str:
     images = f"{g.train_images:,}" if g.train_images else "all 50,000"
     regular = [x for x, on in (("crops and flips", g.augment), ("PCA lighting", g.lighting),
                                (f"dropout {g.dropout:g}", g.dropout > 0)) if on]
-    return (f"{images} training images, {schedule_words(g)}, momentum 0.9, weight decay "
-            f"{g.weight_decay:g}, batch {g.batch_size}, "
-            + (", ".join(regular) if regular else "no dropout or augmentation"))
+    return (f"{images} training images, "
+            + (", ".join(regular) if regular else "no dropout or augmentation")
+            + f", batch {g.batch_size}, momentum 0.9, weight decay {g.weight_decay:g}; "
+            + schedule_words(g))
 
 
 def schedule_words(g) -> str:
@@ -166,6 +168,79 @@ def run_all(scale: str = "cpu", out: str | os.PathLike | None = RESULTS, progres
     return {n: load_file(result_path(out, n, context.scale.name)) for n in names}
 
 
+def _epoch_seconds(timing: dict) -> float:
+    """Seconds of one epoch: training, then scoring the validation images."""
+    n = timing["images"]
+    return n["train"] * timing["train"] + n["val"] * timing["score"]
+
+
+def _cap_minutes(timing: dict, epochs: int) -> float:
+    """Minutes of one run that trains (and validates) for all ``epochs``, then scores once."""
+    return (epochs * _epoch_seconds(timing) + timing["images"]["scored"] * timing["score"]) / 60
+
+
+def _figure1_estimate(context: Context) -> dict:
+    """Figure 1's search and pilot seeds at their epoch caps, per activation."""
+    scale, rows = context.scale, {}
+    rated = with_overrides(scale, "figure1", lr=scale.relu_lrs[0])   # the search sets the rate
+    for activation in ("relu", "tanh"):
+        arm = Arm(activation, "figure1", (("activation", activation),))
+        timing = time_arm(arm, rated, context.device)
+        epochs = ((len(scale.relu_lrs) + scale.relu_grid_extensions) * scale.relu_tune_epochs
+                  + scale.pilot_seeds * scale.relu_budget)
+        rows[arm_key("figure1", activation)] = {
+            "regime": "figure1", "label": activation, "seconds_per_epoch": _epoch_seconds(timing),
+            "epochs": scale.relu_budget, "minutes": _cap_minutes(timing, scale.relu_budget),
+            "pilot_runs": scale.pilot_seeds, "pilot_minutes": _cap_minutes(timing, epochs),
+            "least_seeds": scale.pilot_seeds}
+    return rows
+
+
+def plan_estimate(context: Context) -> dict:
+    """What ``reproduce plan`` (the pilot) and the plan's least seeds would cost here, trained
+    nothing: each arm's seconds per image measured on a few batches of its own loaders
+    (:func:`.runs.time_arm`), every run at its regime's epoch cap (early stopping usually ends
+    runs sooner, so these are upper bounds), Figure 1 with its whole search at its caps. The
+    seeds beyond the least depend on the pilot's spreads, which only the pilot measures."""
+    scale, rows = context.scale, _figure1_estimate(context)
+    piloted = {id(a) for p in PRIMARY.values() if p.regime != "figure1" for a in piloted_arms(p)}
+    for regime in ("lrn", "overfit", "recipe"):
+        g = scale.regime(regime)
+        for arm in ARMS[regime]:
+            timing = time_arm(arm, scale, context.device)
+            minutes, k = _cap_minutes(timing, g.epochs), scale.pilot_seeds
+            rows[arm_key(regime, arm)] = {
+                "regime": regime, "label": arm.label, "epochs": g.epochs, "minutes": minutes,
+                "seconds_per_epoch": _epoch_seconds(timing),
+                "pilot_runs": k if id(arm) in piloted else 0,
+                "pilot_minutes": minutes * k if id(arm) in piloted else 0.0,
+                "least_seeds": scale.controls if arm == CONTROL else scale.min_seeds}
+    least = sum(r["pilot_minutes"] if r["regime"] == "figure1" else r["least_seeds"] * r["minutes"]
+                for r in rows.values())
+    return {"scale": scale.name, "device": machine(context.device)["device"],
+            "load_average": machine(context.device)["load_average"], "arms": rows,
+            "pilot_minutes": sum(r["pilot_minutes"] for r in rows.values()),
+            "least_plan_minutes": least, "budget_minutes": scale.budget_minutes}
+
+
+def estimate_table(estimate: dict) -> str:
+    """:func:`plan_estimate` as text."""
+    lines = [f"Estimate for --scale {estimate['scale']} on {estimate['device']} (load average "
+             f"{estimate['load_average']}), every run at its epoch cap: an upper bound", "",
+             f"{'regime':8} {'arm':48} {'s/epoch':>8} {'epochs':>6} {'min/run':>8} "
+             f"{'pilot':>5} {'pilot min':>9}"]
+    for r in estimate["arms"].values():
+        lines.append(f"{r['regime']:8} {r['label'][:48]:48} {r['seconds_per_epoch']:>8.1f} "
+                     f"{r['epochs']:>6} {r['minutes']:>8.1f} {r['pilot_runs']:>5} "
+                     f"{r['pilot_minutes']:>9.0f}")
+    lines += ["", f"reproduce plan (the pilot; Figure 1 with its whole search): at most "
+                  f"{estimate['pilot_minutes']:.0f} minutes",
+              f"every arm at the least seeds the plan can give: at most "
+              f"{estimate['least_plan_minutes']:.0f} minutes, budget "
+              f"{estimate['budget_minutes']:.0f}; more seeds follow from the pilot's spreads"]
+    return "\n".join(lines)
+
+
 class _TimedBatches:
     """``steps`` copies of one random CIFAR-sized batch; the clock starts after ``warmup`` steps
     (the device waited for) and :meth:`images_per_second` stops it."""
@@ -192,9 +267,6 @@ def gpu_estimate(group: int, context: Context) -> float:
     """Seconds a GPU group should take at most: every arm's images × epochs × the most seeds,
     over images/s of :meth:`~alexnet.train.Trainer.fit` measured on this device for each network
     (printed before the group runs)."""
-    from .claims import ARMS
-    from .runs import build
-
     rates = {}
     for arch_regime in ("lrn", "recipe"):
         regime = context.scale.regime(arch_regime)

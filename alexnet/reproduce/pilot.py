@@ -21,9 +21,9 @@ from .data import data_sha256, for_regime
 from .measures import figure1, figure1_epochs, neighbours_of
 from .plan import make_plan, plan_table
 from .runs import train_arm
-from .settings import ARMS, CONTROL, PRIMARY, SCHEMA, Arm, Scale, arm_key
+from .settings import ARMS, CONTROL, PRIMARY, SCHEMA, Arm, Primary, Scale, arm_key
 
-__all__ = ["Context", "pilot"]
+__all__ = ["Context", "pilot", "piloted_arms"]
 
 
 @dataclass
@@ -108,6 +108,12 @@ def _values(name: str, runs: list[list], context: Context) -> dict:
     return {"worse": worse, "better": better}
 
 
+def piloted_arms(p: Primary) -> list[Arm]:
+    """The arms the pilot trains for a primary test: both arms of a paired test, the grouped arm
+    of Figure 3's count (its controls are not compared by spread)."""
+    return [ARMS[p.regime][i] for i in p.arms[:1 if p.kind == "count" else None]]
+
+
 def pilot(context: Context) -> dict:
     """Train the pilot, make the plan, print it, write ``plan_file``; the plan per regime."""
     scale, k = context.scale, context.scale.pilot_seeds
@@ -117,7 +123,7 @@ def pilot(context: Context) -> dict:
     for name, p in PRIMARY.items():
         if p.regime == "figure1":
             continue
-        piloted = [ARMS[p.regime][i] for i in p.arms[:1 if p.kind == "count" else None]]
+        piloted = piloted_arms(p)
         for arm in piloted:
             if arm_key(p.regime, arm) not in trained:
                 trained[arm_key(p.regime, arm)] = context.runs(arm, k)

@@ -24,6 +24,7 @@ baseline train it once. Delete the folder to start afresh.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import sys
 import time
@@ -38,11 +39,11 @@ from ..data import cache_dir
 from ..model import CifarAlexNet, FourLayerCNN, without_conv
 from ..runtime import write_atomic
 from ..train import Diverged, TrainConfig, Trainer, seed_everything
-from .data import for_regime, loaders
+from .data import EVAL_BATCH, for_regime, loaders
 from .settings import Arm, Regime, Scale
 
 __all__ = ["Run", "build", "without_conv", "train_arm", "figure1_run", "epochs_to", "log",
-           "train_config", "TRAINING_CODE"]
+           "train_config", "time_arm", "TRAINING_CODE"]
 
 #: The package files whose code decides what a run computes (the layers, the data and its
 #: augmentation, the recipe and the loop); on CUDA the LRN kernel too (:data:`CUDA_CODE`).
@@ -153,6 +154,12 @@ def _curve(history: list[dict]) -> list[dict]:
     return _rounded([{k: v for k, v in row.items() if k != "seconds"} for row in history])
 
 
+def _augmentation(arm: Arm, regime: Regime) -> tuple[bool, bool]:
+    """(crops and flips, PCA lighting) of an arm: its own where it sets them, else its regime's."""
+    return (regime.augment if arm.augment is None else arm.augment,
+            regime.lighting if arm.lighting is None else arm.lighting)
+
+
 def train_config(regime: Regime, seed: int) -> TrainConfig:
     """The recipe of a regime (§5): its schedule ("constant" is the step schedule without
     milestones), and with a validation split early stopping and the best epoch's weights."""
@@ -193,8 +200,7 @@ def train_arm(arm: Arm, scale: Scale, seed: int, device: torch.device,
     ``metrics`` (``test_top1``, ``test_loss``, ``train_top1``, ``train_loss``, ``gap``,
     ``val_top1``, ``best_epoch``, ``stopped_early``) and ``seconds``."""
     regime = scale.regime(arm.regime)
-    augment = regime.augment if arm.augment is None else arm.augment
-    lighting = regime.lighting if arm.lighting is None else arm.lighting
+    augment, lighting = _augmentation(arm, regime)
     seed_everything(seed)
     model = build(arm, regime)
     path = _cache_path(scale, device, {"arm": asdict(arm), "regime": asdict(regime),
@@ -223,6 +229,47 @@ def train_arm(arm: Arm, scale: Scale, seed: int, device: torch.device,
     _store(path, run)
     CLOCK["training_seconds"] += record["seconds"]
     return run
+
+
+class _First:
+    """The first ``steps`` batches of a loader (its ``set_epoch`` kept)."""
+
+    def __init__(self, loader, steps: int) -> None:
+        self.loader, self.steps = loader, steps
+
+    def set_epoch(self, epoch: int) -> None:
+        self.loader.set_epoch(epoch)
+
+    def __iter__(self):
+        return itertools.islice(iter(self.loader), self.steps)
+
+
+def _seconds(work, device: torch.device) -> float:
+    start = time.perf_counter()
+    work()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - start
+
+
+def time_arm(arm: Arm, scale: Scale, device: torch.device, steps: int = 4) -> dict:
+    """Seconds per image of ``arm``, measured here on its own loaders and network: training
+    (``steps`` batches, after one of warm-up) and scoring (two batches), and the images of one
+    run (``train``, ``val``, ``scored`` once at the end: test and clean training images). Trains
+    nothing that is kept."""
+    regime = scale.regime(arm.regime)
+    seed_everything(0)
+    data = for_regime(regime, scale.test_images)
+    sets = loaders(data, regime.batch_size, 0, device, *_augmentation(arm, regime), arm.crop)
+    trainer = Trainer(build(arm, regime), train_config(regime, 0), device)
+    trainer.train_epoch(_First(sets["train"], 1), 0)
+    train = _seconds(lambda: trainer.train_epoch(_First(sets["train"], steps), 0), device)
+    score = _seconds(lambda: trainer.evaluate(_First(sets["test"], 2)), device)
+    per_image = min(2 * EVAL_BATCH, len(data.test))
+    return {"train": train / min(steps * regime.batch_size, len(data.train)),
+            "score": score / per_image,
+            "images": {"train": len(data.train), "val": len(data.val),
+                       "scored": len(data.test) + min(len(data.train), len(data.test))}}
 
 
 # ---------------------------------------------------------------- Figure 1
