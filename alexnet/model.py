@@ -57,7 +57,7 @@ from .activations import ACTIVATIONS
 from .dropout import DROPOUT_STYLES, dropout_layer
 from .errors import AlexNetError, choice, integer, real
 from .lrn import LocalResponseNorm
-from .pooling import OVERLAPPING, pool_layer, pool_window
+from .pooling import OVERLAPPING, pool_layer, pool_window, pooled_size
 from .weights import AlexNet_Weights, CifarAlexNet_Weights, PretrainedMixin, init_pretrained
 
 __all__ = ["AlexNet", "CifarAlexNet", "FourLayerCNN", "init_paper_", "check_options",
@@ -161,6 +161,7 @@ class AlexNet(PretrainedMixin, nn.Module):
         self._act, self._lrn = ACTIVATIONS[activation], dict(lrn_kwargs or {}) if lrn else None
         self.pool_window = pool_window(overlap_pooling)                      # (z, s), §3.4
         self.features = nn.Sequential(*self._conv_layers(channels))
+        self.pooled_size = self.pooled_side(self.image_size, self.pool_window)
         flat = channels[-1] * self.pooled_size ** 2
         drop = (lambda: dropout_layer(dropout, dropout_style))                # §4.2
         self.classifier = nn.Sequential(
@@ -186,6 +187,12 @@ class AlexNet(PretrainedMixin, nn.Module):
         model = cls(**caffe.alexnet_options(blobs, path))
         model.load_state_dict(caffe.alexnet_state_dict(model, blobs))
         return model
+
+    @classmethod
+    def pooled_side(cls, image_size: int, window: tuple[int, int]) -> int:
+        """Side of conv5's pooled maps, fc6's input: 55 -> 27 -> 13 -> 6 for 224 and 227 inputs,
+        with 3/2 and 2/2 windows alike."""
+        return cls.pooled_size
 
     def pool(self) -> nn.Module:
         """§3.4: overlapping max-pooling, z=3 s=2 (or z=2 s=2 when switched off)."""
@@ -234,11 +241,15 @@ class CifarAlexNet(AlexNet):
     keeps every feature of the ImageNet network (LRN, groups, overlapping pooling, dropout) at
     about 1/41 of its multiply-adds (17.8 million against 724 million per image, as
     :func:`alexnet.summary.layer_table` counts them) and 1/64 of its parameters (945,354).
+
+    ``image_size=24`` builds it for 24x24 inputs (24 -> 12 -> 6 -> 3, fc6 reads 3x3 maps): the
+    random patches of the 32x32 image that cuda-convnet trained on for its ten-patch test (§4.1,
+    :class:`alexnet.transforms.TenPatches`).
     """
 
     image_size = 32
-    image_sizes = (32,)
-    pooled_size = 4
+    image_sizes = (32, 24)
+    pooled_size = 4        # for 32x32 inputs; each model's own is pooled_side(image_size)
     pool_ceil_mode = True  # cuda-convnet's rounding: 32 -> 16 -> 8 -> 4 for 3/2 and 2/2 alike
     weights_enum = CifarAlexNet_Weights
 
@@ -249,6 +260,15 @@ class CifarAlexNet(AlexNet):
     @staticmethod
     def stem(out_channels: int, image_size: int = 32) -> list[nn.Module]:
         return [nn.Conv2d(3, out_channels, 5, padding=2)]
+
+    @classmethod
+    def pooled_side(cls, image_size: int, window: tuple[int, int]) -> int:
+        """conv1 keeps the input's size, then three pools rounding up: 32 -> 16 -> 8 -> 4, and
+        24 -> 12 -> 6 -> 3 for cuda-convnet's 24x24 patches (§4.1's ten-patch protocol)."""
+        side = image_size
+        for _ in range(3):
+            side = pooled_size(side, *window, ceil_mode=cls.pool_ceil_mode)
+        return side
 
 
 class FourLayerCNN(PretrainedMixin, nn.Sequential):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 from alexnet import CifarAlexNet, reproduce
+from alexnet.train import TrainConfig, Trainer
 from alexnet.errors import AlexNetError
 from alexnet.reproduce import stats
 from alexnet.reproduce.settings import CROSS_CPU, SCHEMA
@@ -57,7 +58,92 @@ def test_ten_patches_follow_cuda_convnets_protocol():
         TenPatches(40)(images)
 
 
+def test_cifar_alexnet_takes_24_pixel_patches_and_keeps_32_as_it_was():
+    torch.manual_seed(0)
+    small, whole = CifarAlexNet(image_size=24), CifarAlexNet()
+    assert (small.pooled_size, whole.pooled_size) == (3, CifarAlexNet.pooled_size) == (3, 4)
+    assert CifarAlexNet(image_size=24, overlap_pooling=False).pooled_size == 3   # 2/2 alike
+    assert small.config["image_size"] == 24 and "image_size" not in whole.config
+    assert list(small.state_dict()) == list(whole.state_dict())     # same layers, same names
+    assert sum(p.numel() for p in whole.parameters()) == 945_354    # the documented count
+    assert small.classifier[0].in_features == 64 * 3 * 3
+    assert small(torch.randn(2, 3, 24, 24)).shape == (2, 10)
+    with pytest.raises(AlexNetError, match=r"\(N, 3, 24, 24\)"):
+        small(torch.randn(2, 3, 32, 32))
+
+
+def test_the_training_code_hash_covers_every_module_that_decides_a_run():
+    from alexnet.reproduce import runs
+
+    package = Path(reproduce.__file__).resolve().parents[1]
+    needed = {"activations", "pooling", "recipe", "resume", "train", "loaders", "datasets",
+              "data", "model", "lrn", "transforms", "dropout", "two_tower", "reproduce/data",
+              "reproduce/runs"}
+    assert {f"{n}.py" for n in needed} <= set(runs.TRAINING_CODE)
+    assert all((package / name).is_file() for name in runs.TRAINING_CODE + runs.CUDA_CODE)
+    assert runs.training_code_sha256("cuda") != runs.training_code_sha256("cpu")
+
+
+def test_regimes_are_described_by_their_schedule():
+    from alexnet.reproduce.experiment import regime_words
+
+    words = regime_words(reproduce.SCALES["cpu"].regime("overfit"))
+    assert "÷10 when the error on 5,000 held-out training images" in words
+    assert "after epochs" not in words and "stopped after 8 epochs" in words
+
+
 # ---------------------------------------------------------------- end to end, real CIFAR-10
+
+def test_validation_images_lie_outside_the_training_subset(offline):
+    from alexnet.reproduce.data import cifar, for_regime, loaders
+
+    scale = reproduce.SCALES["cpu"]
+    data = for_regime(scale.regime("overfit"), 1000)
+    assert len(data.train) == 8000 and len(data.val) == 5000 and len(data.test) == 1000
+    assert not set(data.train_indices.tolist()) & set(data.val_indices.tolist())
+    assert torch.bincount(data.val.targets).tolist() == [500] * 10     # every class its share
+    assert torch.bincount(data.train.targets).tolist() == [800] * 10
+    assert data.split == {"held_out": 5000, "of": 50_000, "seed": 0}
+    other = cifar(8000, 1000, 5000, 1)                                  # val_seed draws them
+    assert not torch.equal(other.val_indices, data.val_indices)
+    figure1 = for_regime(scale.regime("figure1"))     # no split: the subset it always had
+    assert len(figure1.val) == 0 and torch.equal(figure1.train_indices,
+                                                 torch.arange(10_000) * 5)
+    sets = loaders(data, 16, 0, "cpu", augment=True, lighting=True, crop=24)
+    assert next(iter(sets["train"]))[0].shape == (16, 3, 24, 24)       # random 24×24 patches
+    centre = (data.test.images[:500].float() - data.mean)[..., 4:28, 4:28]
+    assert torch.allclose(next(iter(sets["test"]))[0], centre)         # scored: the centre
+    assert next(iter(sets["val"]))[0].shape[-1] == 24
+
+
+def test_an_arm_trains_to_its_best_validation_epoch_and_is_scored_there(offline):
+    """The network a run returns is the best validation epoch's: scoring the validation and
+    test images again with it gives the record's numbers; the record says why it stopped."""
+    from alexnet.reproduce.data import for_regime, loaders
+
+    scale = reproduce.with_overrides(reproduce.SCALES["test"], "lrn", epochs=4, lr=0.01,
+                                     early_stopping=1)
+    arm = reproduce.ARMS["lrn"][0]
+    run = reproduce.train_arm(arm, scale, 0, torch.device("cpu"))
+    m, curve = run.metrics, run.record["curve"]
+    assert run.record["val_images"] == 256 and run.record["val_seed"] == 0
+    assert run.record["epochs"] == len(curve) and {"val_top1", "val_loss", "lr"} <= set(curve[0])
+    best = min(curve, key=lambda row: row["val_top1"])
+    assert m["best_epoch"] == best["epoch"] and m["val_top1"] == pytest.approx(best["val_top1"])
+    assert m["stopped_early"] == (len(curve) - m["best_epoch"] >= 1)
+    assert m["stopped_early"] or len(curve) == 4
+    assert m["gap"] == pytest.approx(m["test_top1"] - m["train_top1"])
+    sets = loaders(for_regime(scale.regime("lrn"), scale.test_images), 128, 0, "cpu",
+                   augment=False, lighting=False)
+    trainer = Trainer(run.model, TrainConfig(progress=False))
+    assert trainer.evaluate(sets["val"])["val_top1"] == pytest.approx(best["val_top1"], abs=1e-6)
+    assert trainer.evaluate(sets["test"], "test")["test_top1"] == pytest.approx(m["test_top1"])
+    again = reproduce.train_arm(arm, scale, 0, torch.device("cpu"))     # from the cache
+    assert again.record == run.record
+    moved = reproduce.with_overrides(scale, "lrn", val_seed=1)        # any field: another run
+    assert reproduce.train_arm(arm, moved, 0, torch.device("cpu")).record["val_seed"] == 1
+
+
 
 def test_a_claim_end_to_end_writes_its_result_and_ledger_row(offline, tmp_path):
     result = reproduce.run_claim("lrn", scale="test", out=tmp_path)
@@ -129,6 +215,20 @@ def test_the_command_line_runs_claims_and_the_ledger(offline, tmp_path, capsys):
         reproduce.run(parser.parse_args(["ledger", "lrn", "--out", str(tmp_path)]))
     with pytest.raises(AlexNetError, match="on its own"):
         reproduce.run(parser.parse_args(["plan", "lrn", "--out", str(tmp_path)]))
+
+
+def test_a_dry_run_estimates_the_plan_and_trains_nothing(offline, tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    reproduce.add_arguments(parser)
+    assert reproduce.run(parser.parse_args(["plan", "--dry-run", "--scale", "test", "--out",
+                                            str(tmp_path)])) == 0
+    printed = capsys.readouterr().out
+    assert "Estimate for --scale test" in printed and "reproduce plan (the pilot" in printed
+    for arm in reproduce.ARMS["recipe"]:
+        assert arm.label[:48] in printed
+    assert not list(tmp_path.iterdir())                     # no pilot, no result
+    with pytest.raises(AlexNetError, match="with `plan` only"):
+        reproduce.run(parser.parse_args(["lrn", "--dry-run", "--out", str(tmp_path)]))
 
 
 def test_unknown_claims_and_a_gpu_scale_without_a_gpu_are_refused():

@@ -25,7 +25,7 @@ from typing import Callable
 from ..analysis import conv1_weight
 from ..train import seed_everything
 from . import stats
-from .data import cifar
+from .data import for_regime
 from .measures import (figure1, figure1_epochs, filter_split, neighbours_of,
                        ten_patch_errors)
 from .pilot import Context
@@ -222,7 +222,7 @@ def claim_augmentation(context: Context) -> dict:
     bare, crops = context.arm("overfit", 0), context.arm("overfit", 2)
     full, dark = context.arm("recipe", 0), context.arm("recipe", 1)
     patched = context.runs(TEN_PATCH)
-    data = cifar(context.scale.regime("recipe").train_images, context.scale.test_images)
+    data = for_regime(context.scale.regime("recipe"), context.scale.test_images)
     views = [ten_patch_errors(r.model, data, TEN_PATCH.crop, context.device) for r in patched]
     ten, centre = [v["ten"] for v in views], [v["centre"] for v in views]
     labels = ("crops and flips", "none")
@@ -335,7 +335,7 @@ def claim_neighbours(context: Context) -> dict:
     """Claim 9 (§6.1, Figure 4): for test images, the share of their k nearest training images
     that have their class, by last-hidden-layer (fc7) distance vs by pixel distance."""
     scale = context.scale
-    data = cifar(scale.regime("recipe").train_images, scale.test_images)
+    data = for_regime(scale.regime("recipe"), scale.test_images)
     runs = context.arm("recipe", 0)
     per_seed = [{"seed": s, **neighbours_of(r.model, data, scale.neighbour_queries,
                                             scale.neighbours_k, context.device)}

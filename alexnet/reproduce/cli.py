@@ -7,7 +7,7 @@ import shlex
 from ..errors import AlexNetError
 from ..runtime import positive_int
 from .claims import CLAIMS, ORDER
-from .experiment import GPU_GROUPS, context_for, run_all, run_group
+from .experiment import GPU_GROUPS, context_for, estimate_table, plan_estimate, run_all, run_group
 from .pilot import pilot
 from .reference import run_reference
 from .results import RESULTS, finalise, result_path
@@ -34,6 +34,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", default=os.path.relpath(RESULTS),
                         help="folder for the result files and LEDGER.md")
     parser.add_argument("--device", help="default: cpu for --scale cpu/test, cuda for gpu")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="with `plan`: train nothing; time a few batches of every arm and "
+                             "print what the pilot and the least plan would cost at the epoch caps")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
 
 
@@ -58,11 +61,16 @@ def run(args) -> int:
         if len(names) > 1 or args.seeds:
             raise AlexNetError("plan runs the pilot and prints the plan: run it on its own, "
                                "without --seeds")
-        context = context_for(args.scale, args.device, None, args.out, args.progress)
-        context.command = command_line(args)
+        context = context_for(args.scale, args.device, None, args.out, args.progress,
+                              command_line(args))
+        if args.dry_run:
+            print(estimate_table(plan_estimate(context)), flush=True)
+            return 0
         pilot(context)                     # prints the plan, writes pilot-<scale>.json
         print(f"plan -> {result_path(args.out, 'pilot', args.scale)}", flush=True)
         return 0
+    if args.dry_run:
+        raise AlexNetError("--dry-run estimates the plan: use it with `plan` only")
     if args.group and names != ["all"]:
         raise AlexNetError("--group picks claims itself: use it with `all` only")
     if args.group and args.scale != "gpu":

@@ -23,12 +23,14 @@ from ..errors import AlexNetError
 from ..runtime import keep_freed_memory, machine, provenance, resolve_device, write_json
 from ..train import TrainConfig, Trainer
 from .claims import CLAIMS, ORDER, Context
-from .data import cifar, data_sha256
+from .data import data_sha256, for_regime
 from .results import RESULTS, finalise, load_file, result_path
-from .runs import CLOCK, log
-from .settings import SCALES
+from .pilot import piloted_arms
+from .runs import CLOCK, build, log, time_arm
+from .settings import ARMS, CONTROL, PRIMARY, SCALES, Arm, arm_key, with_overrides
 
-__all__ = ["GPU_GROUPS", "context_for", "run_claim", "run_all", "setting_words"]
+__all__ = ["GPU_GROUPS", "context_for", "run_claim", "run_all", "setting_words", "regime_words",
+           "schedule_words", "plan_estimate", "estimate_table"]
 
 #: Claims in groups that each fit one GPU call of a few minutes (sharing regimes within a group).
 GPU_GROUPS = {1: ("relu", "lrn"), 2: ("overlap", "dropout"),
@@ -36,9 +38,10 @@ GPU_GROUPS = {1: ("relu", "lrn"), 2: ("overlap", "dropout"),
 
 
 def context_for(scale: str, device: str | None = None, seeds: int | None = None,
-                out: str | os.PathLike | None = RESULTS, progress: bool = False) -> Context:
+                out: str | os.PathLike | None = RESULTS, progress: bool = False,
+                command: str | None = None) -> Context:
     """The context claims run in; the seed plan is read from (and added to) ``out``'s
-    ``pilot-<scale>.json``."""
+    ``pilot-<scale>.json``; ``command`` is what the pilot's provenance records."""
     if scale not in SCALES:
         raise AlexNetError(f"unknown scale {scale!r}: choose one of {', '.join(SCALES)}")
     size = SCALES[scale]
@@ -49,7 +52,7 @@ def context_for(scale: str, device: str | None = None, seeds: int | None = None,
         keep_freed_memory()
     plan_file = result_path(out, "pilot", scale) if out is not None else None
     plans = load_file(plan_file)["regimes"] if plan_file and plan_file.is_file() else {}
-    return Context(size, where, progress, seeds, plans, plan_file)
+    return Context(size, where, progress, seeds, plans, plan_file, command)
 
 
 def setting_words(name: str, context: Context) -> str:
@@ -60,8 +63,8 @@ def setting_words(name: str, context: Context) -> str:
     parts = []
     for r in regimes:
         g = scale.regime(r)
-        images = f"{g.train_images:,}" if g.train_images else "all 50,000"
         if r == "figure1":
+            images = f"{g.train_images:,}" if g.train_images else "all 50,000"
             rates = ", ".join(f"{x:g}" for x in scale.relu_lrs)
             parts.append(f"{images} training images, up to {scale.relu_budget} epochs to "
                          f"{scale.relu_target:.0%} training error at a constant learning rate, "
@@ -69,23 +72,41 @@ def setting_words(name: str, context: Context) -> str:
                          f"{scale.tuning_seed}, which no test uses), no weight decay, dropout or "
                          "augmentation")
             continue
-        regular = [x for x, on in (("crops and flips", g.augment), ("PCA lighting", g.lighting),
-                                   (f"dropout {g.dropout:g}", g.dropout > 0)) if on]
-        steps = ", ".join(map(str, g.milestones)) or "none"
-        parts.append(f"{r} regime: {images} training images, {g.epochs} epochs, SGD lr "
-                     f"{g.lr:g} ÷10 after epochs {steps}, momentum 0.9, weight decay "
-                     f"{g.weight_decay:g}, batch {g.batch_size}, "
-                     + (", ".join(regular) if regular else "no dropout or augmentation")
-                     + f"; {context.seeds(r)} seeds")
+        parts.append(f"{r} regime: {regime_words(g)}; {context.seeds(r)} seeds")
     tested = f"{scale.test_images:,}" if scale.test_images else "all 10,000"
     return (f"{scale.name.upper()} scale: {claim.data_note}; {claim.model}; "
             + "; ".join(parts) + f"; scored on {tested} test images")
 
 
+def regime_words(g) -> str:
+    """A regime (:class:`~.settings.Regime`) in words: images, schedule, recipe, regularisers."""
+    images = f"{g.train_images:,}" if g.train_images else "all 50,000"
+    regular = [x for x, on in (("crops and flips", g.augment), ("PCA lighting", g.lighting),
+                               (f"dropout {g.dropout:g}", g.dropout > 0)) if on]
+    return (f"{images} training images, "
+            + (", ".join(regular) if regular else "no dropout or augmentation")
+            + f", batch {g.batch_size}, momentum 0.9, weight decay {g.weight_decay:g}; "
+            + schedule_words(g))
+
+
+def schedule_words(g) -> str:
+    """A regime's learning-rate schedule and stopping rule in words."""
+    if g.schedule == "step":
+        steps = ", ".join(map(str, g.milestones))
+        return f"{g.epochs} epochs, SGD lr {g.lr:g} ÷10 after epochs {steps}"
+    if g.schedule == "constant":
+        return f"up to {g.epochs} epochs at a constant lr"
+    stop = (f", stopped after {g.early_stopping} epochs without improvement"
+            if g.early_stopping else "")
+    return (f"up to {g.epochs} epochs, SGD lr {g.lr:g} ÷10 when the error on {g.val_images:,} "
+            f"held-out training images has not improved for {g.plateau_patience} epochs (at "
+            f"most {g.max_lr_drops} times){stop}, tested once at the best validation epoch")
+
+
 def _data_hashes(name: str, context: Context) -> dict:
     regimes = ["figure1"] if name == "relu" else \
         ["overfit", "recipe"] if name == "augmentation" else [CLAIMS[name].regime]
-    return {r: data_sha256(cifar(context.scale.regime(r).train_images, context.scale.test_images))
+    return {r: data_sha256(for_regime(context.scale.regime(r), context.scale.test_images))
             for r in regimes}
 
 
@@ -105,7 +126,7 @@ def run_claim(name: str, scale: str = "cpu", out: str | os.PathLike | None = RES
     ``why_it_may_differ`` and ``provenance``."""
     if name not in CLAIMS:
         raise AlexNetError(f"unknown claim {name!r}: choose one of {', '.join(CLAIMS)} or all")
-    context = context or context_for(scale, device, seeds, out, progress)
+    context = context or context_for(scale, device, seeds, out, progress, command)
     spec, load_start = CLAIMS[name], machine(context.device)["load_average"]
     began, trained_before = time.perf_counter(), CLOCK["training_seconds"]
     found = spec.run(context)
@@ -138,13 +159,86 @@ def run_all(scale: str = "cpu", out: str | os.PathLike | None = RESULTS, progres
             names=ORDER) -> dict:
     """Claims ``names`` (default all, in :data:`ORDER`) in one context, so runs they share train
     once; each result is written as soon as its claim is done, the ledger at the end."""
-    context = context_for(scale, device, seeds, out, progress)
+    context = context_for(scale, device, seeds, out, progress, command)
     results = {n: run_claim(n, out=out, command=command, context=context, finalise_now=False)
                for n in names}
     if out is None:
         return results
     finalise(out, context.scale.name)
     return {n: load_file(result_path(out, n, context.scale.name)) for n in names}
+
+
+def _epoch_seconds(timing: dict) -> float:
+    """Seconds of one epoch: training, then scoring the validation images."""
+    n = timing["images"]
+    return n["train"] * timing["train"] + n["val"] * timing["score"]
+
+
+def _cap_minutes(timing: dict, epochs: int) -> float:
+    """Minutes of one run that trains (and validates) for all ``epochs``, then scores once."""
+    return (epochs * _epoch_seconds(timing) + timing["images"]["scored"] * timing["score"]) / 60
+
+
+def _figure1_estimate(context: Context) -> dict:
+    """Figure 1's search and pilot seeds at their epoch caps, per activation."""
+    scale, rows = context.scale, {}
+    rated = with_overrides(scale, "figure1", lr=scale.relu_lrs[0])   # the search sets the rate
+    for activation in ("relu", "tanh"):
+        arm = Arm(activation, "figure1", (("activation", activation),))
+        timing = time_arm(arm, rated, context.device)
+        epochs = ((len(scale.relu_lrs) + scale.relu_grid_extensions) * scale.relu_tune_epochs
+                  + scale.pilot_seeds * scale.relu_budget)
+        rows[arm_key("figure1", activation)] = {
+            "regime": "figure1", "label": activation, "seconds_per_epoch": _epoch_seconds(timing),
+            "epochs": scale.relu_budget, "minutes": _cap_minutes(timing, scale.relu_budget),
+            "pilot_runs": scale.pilot_seeds, "pilot_minutes": _cap_minutes(timing, epochs),
+            "least_seeds": scale.pilot_seeds}
+    return rows
+
+
+def plan_estimate(context: Context) -> dict:
+    """What ``reproduce plan`` (the pilot) and the plan's least seeds would cost here, trained
+    nothing: each arm's seconds per image measured on a few batches of its own loaders
+    (:func:`.runs.time_arm`), every run at its regime's epoch cap (early stopping usually ends
+    runs sooner, so these are upper bounds), Figure 1 with its whole search at its caps. The
+    seeds beyond the least depend on the pilot's spreads, which only the pilot measures."""
+    scale, rows = context.scale, _figure1_estimate(context)
+    piloted = {id(a) for p in PRIMARY.values() if p.regime != "figure1" for a in piloted_arms(p)}
+    for regime in ("lrn", "overfit", "recipe"):
+        g = scale.regime(regime)
+        for arm in ARMS[regime]:
+            timing = time_arm(arm, scale, context.device)
+            minutes, k = _cap_minutes(timing, g.epochs), scale.pilot_seeds
+            rows[arm_key(regime, arm)] = {
+                "regime": regime, "label": arm.label, "epochs": g.epochs, "minutes": minutes,
+                "seconds_per_epoch": _epoch_seconds(timing),
+                "pilot_runs": k if id(arm) in piloted else 0,
+                "pilot_minutes": minutes * k if id(arm) in piloted else 0.0,
+                "least_seeds": scale.controls if arm == CONTROL else scale.min_seeds}
+    least = sum(r["pilot_minutes"] if r["regime"] == "figure1" else r["least_seeds"] * r["minutes"]
+                for r in rows.values())
+    return {"scale": scale.name, "device": machine(context.device)["device"],
+            "load_average": machine(context.device)["load_average"], "arms": rows,
+            "pilot_minutes": sum(r["pilot_minutes"] for r in rows.values()),
+            "least_plan_minutes": least, "budget_minutes": scale.budget_minutes}
+
+
+def estimate_table(estimate: dict) -> str:
+    """:func:`plan_estimate` as text."""
+    lines = [f"Estimate for --scale {estimate['scale']} on {estimate['device']} (load average "
+             f"{estimate['load_average']}), every run at its epoch cap: an upper bound", "",
+             f"{'regime':8} {'arm':48} {'s/epoch':>8} {'epochs':>6} {'min/run':>8} "
+             f"{'pilot':>5} {'pilot min':>9}"]
+    for r in estimate["arms"].values():
+        lines.append(f"{r['regime']:8} {r['label'][:48]:48} {r['seconds_per_epoch']:>8.1f} "
+                     f"{r['epochs']:>6} {r['minutes']:>8.1f} {r['pilot_runs']:>5} "
+                     f"{r['pilot_minutes']:>9.0f}")
+    lines += ["", f"reproduce plan (the pilot; Figure 1 with its whole search): at most "
+                  f"{estimate['pilot_minutes']:.0f} minutes",
+              f"every arm at the least seeds the plan can give: at most "
+              f"{estimate['least_plan_minutes']:.0f} minutes, budget "
+              f"{estimate['budget_minutes']:.0f}; more seeds follow from the pilot's spreads"]
+    return "\n".join(lines)
 
 
 class _TimedBatches:
@@ -173,9 +267,6 @@ def gpu_estimate(group: int, context: Context) -> float:
     """Seconds a GPU group should take at most: every arm's images × epochs × the most seeds,
     over images/s of :meth:`~alexnet.train.Trainer.fit` measured on this device for each network
     (printed before the group runs)."""
-    from .claims import ARMS
-    from .runs import build
-
     rates = {}
     for arch_regime in ("lrn", "recipe"):
         regime = context.scale.regime(arch_regime)

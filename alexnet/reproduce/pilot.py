@@ -17,13 +17,13 @@ from pathlib import Path
 import torch
 
 from ..runtime import provenance, write_json
-from .data import cifar, data_sha256
+from .data import data_sha256, for_regime
 from .measures import figure1, figure1_epochs, neighbours_of
 from .plan import make_plan, plan_table
 from .runs import train_arm
-from .settings import ARMS, CONTROL, PRIMARY, SCHEMA, Arm, Scale, arm_key
+from .settings import ARMS, CONTROL, PRIMARY, SCHEMA, Arm, Primary, Scale, arm_key
 
-__all__ = ["Context", "pilot"]
+__all__ = ["Context", "pilot", "piloted_arms"]
 
 
 @dataclass
@@ -99,13 +99,19 @@ def _values(name: str, runs: list[list], context: Context) -> dict:
     """The per-seed values a primary test compares (worse arm first), in its unit."""
     if name == "neighbours":
         scale = context.scale
-        data = cifar(scale.regime("recipe").train_images, scale.test_images)
+        data = for_regime(scale.regime("recipe"), scale.test_images)
         found = [neighbours_of(r.model, data, scale.neighbour_queries, scale.neighbours_k,
                                context.device) for r in runs[0]]
         return {"fc7": [100 * f["feature_agreement"] for f in found],
                 "pixels": [100 * f["pixel_agreement"] for f in found]}
     better, worse = ([100 * r.metrics["test_top1"] for r in arm] for arm in runs)
     return {"worse": worse, "better": better}
+
+
+def piloted_arms(p: Primary) -> list[Arm]:
+    """The arms the pilot trains for a primary test: both arms of a paired test, the grouped arm
+    of Figure 3's count (its controls are not compared by spread)."""
+    return [ARMS[p.regime][i] for i in p.arms[:1 if p.kind == "count" else None]]
 
 
 def pilot(context: Context) -> dict:
@@ -117,7 +123,7 @@ def pilot(context: Context) -> dict:
     for name, p in PRIMARY.items():
         if p.regime == "figure1":
             continue
-        piloted = [ARMS[p.regime][i] for i in p.arms[:1 if p.kind == "count" else None]]
+        piloted = piloted_arms(p)
         for arm in piloted:
             if arm_key(p.regime, arm) not in trained:
                 trained[arm_key(p.regime, arm)] = context.runs(arm, k)
@@ -143,8 +149,8 @@ def pilot(context: Context) -> dict:
         write_json({"scale": scale.name, "schema": SCHEMA, "regimes": regimes, "plan": plan,
                     "pilot_values": {n: c["values"] for n, c in claims.items()}, "table": table,
                     "provenance": {**provenance(context.device, context.command),
-                                   "data_sha256": {r: data_sha256(cifar(
-                                       scale.regime(r).train_images, scale.test_images))
+                                   "data_sha256": {r: data_sha256(for_regime(
+                                       scale.regime(r), scale.test_images))
                                        for r in regimes},
                                    "wall_seconds": round(seconds, 1)}}, context.plan_file)
     return regimes

@@ -28,8 +28,8 @@ from ..runtime import machine, provenance, write_json
 from ..train import seed_everything
 from ..transforms import SubtractMean
 from .measures import filter_split, neighbours_of
-from .data import cifar, data_sha256
-from .experiment import context_for
+from .data import data_sha256, for_regime
+from .experiment import context_for, regime_words, schedule_words
 from .results import RESULTS, result_path
 from .runs import build, log, train_arm
 from .settings import SCHEMA, Arm
@@ -60,7 +60,7 @@ def _network(arm: Arm, context, progress: bool) -> dict:
     scale = context.scale
     regime = scale.regime(arm.regime)
     run = train_arm(arm, scale, 0, context.device, progress, test_curve=True)
-    data = cifar(regime.train_images, scale.test_images)
+    data = for_regime(regime, scale.test_images)
     seed_everything(0)
     first = build(arm, regime)                                # the draw the run started from
     start, start_bias = conv1_weight(first), _conv1(first).bias.detach()
@@ -97,7 +97,7 @@ def run_reference(scale: str = "cpu", out: str | os.PathLike | None = RESULTS,
     wall = time.perf_counter() - began
     trained = sum(n["seconds"] for n in networks.values())
     result = {"scale": context.scale.name, "schema": SCHEMA,
-              "regimes": {arm.regime: _regime_words(context.scale.regime(arm.regime))
+              "regimes": {arm.regime: regime_words(context.scale.regime(arm.regime))
                           for arm in REFERENCE_ARMS},
               "networks": networks,
               "provenance": {**provenance(context.device, command),
@@ -109,25 +109,3 @@ def run_reference(scale: str = "cpu", out: str | os.PathLike | None = RESULTS,
     if out is not None:
         write_json(result, result_path(out, "reference", context.scale.name))
     return result
-
-
-def _regime_words(g) -> str:
-    images = f"{g.train_images:,}" if g.train_images else "all 50,000"
-    regular = [x for x, on in (("crops and flips", g.augment), ("PCA lighting", g.lighting),
-                               (f"dropout {g.dropout:g}", g.dropout > 0)) if on]
-    return (f"{images} training images, {schedule_words(g)}, momentum 0.9, weight decay "
-            f"{g.weight_decay:g}, batch {g.batch_size}, " + ", ".join(regular))
-
-
-def schedule_words(g) -> str:
-    """A regime's learning-rate schedule and stopping rule in words."""
-    if g.schedule == "step":
-        steps = ", ".join(map(str, g.milestones))
-        return f"{g.epochs} epochs, SGD lr {g.lr:g} ÷10 after epochs {steps}"
-    if g.schedule == "constant":
-        return f"up to {g.epochs} epochs at a constant lr"
-    stop = (f", stopped after {g.early_stopping} epochs without improvement"
-            if g.early_stopping else "")
-    return (f"up to {g.epochs} epochs, SGD lr {g.lr:g} ÷10 when the error on {g.val_images:,} "
-            f"held-out training images has not improved for {g.plateau_patience} epochs (at "
-            f"most {g.max_lr_drops} times){stop}, tested once at the best validation epoch")

@@ -1,15 +1,30 @@
 """Training runs: one arm, one seed, §5's recipe at the regime's size; kept on disk.
 
+**An arm's run** (:func:`train_arm`) trains converged, by §5's rule read on held-out training
+images: the regime's ``val_images`` images outside its training subset, drawn with ``val_seed``
+(:func:`.data.for_regime`). :meth:`~alexnet.train.Trainer.fit` divides the learning rate by 10
+when their error stops improving (``plateau_patience`` epochs, at most ``max_lr_drops`` times),
+stops after ``early_stopping`` epochs without a better one (or at ``epochs``, the most), and
+ends with the weights of the best validation epoch. Those weights score the test images once,
+and the clean training subset (whole images, no augmentation), so the gap is test − train error
+of one network. The record holds the validation curve and the evidence of convergence: the
+epoch chosen, the epochs run, whether the validation error (not the cap) ended the run.
+
+**Figure 1's run** (:func:`figure1_run`) is §3.1's: a constant rate, no validation split, until
+the training error reaches the target.
+
 A run trains once per machine: its record (per-epoch curve, final metrics, seconds) and its final
 weights are stored in the cache (``$ALEXNET_CACHE/reproduce/<scale>/``), keyed by everything that
-decides the result: the arm, the regime, the seed, the device type and a hash of the package's
-training code. A claim that needs a run already made (a shared baseline, the pilot's seeds, a run
-before a crash) loads it, so ``alexnet reproduce all`` resumes where it stopped and claims that
-share a baseline train it once. Delete the folder to start afresh.
+decides the result: every field of the arm and of the regime, the seed, the test images, the
+device type, the torch version and a hash of the package's training code (:data:`TRAINING_CODE`).
+A claim that needs a run already made (a shared baseline, the pilot's seeds, a run before a
+crash) loads it, so ``alexnet reproduce all`` resumes where it stopped and claims that share a
+baseline train it once. Delete the folder to start afresh.
 """
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import sys
 import time
@@ -21,20 +36,22 @@ import torch
 from torch import nn
 
 from ..data import cache_dir
-from ..errors import AlexNetError
 from ..model import CifarAlexNet, FourLayerCNN, without_conv
 from ..runtime import write_atomic
 from ..train import Diverged, TrainConfig, Trainer, seed_everything
-from .data import cifar, loaders
+from .data import EVAL_BATCH, for_regime, loaders
 from .settings import Arm, Regime, Scale
 
-__all__ = ["Run", "build", "without_conv", "train_arm", "figure1_run", "epochs_to", "log"]
+__all__ = ["Run", "build", "without_conv", "train_arm", "figure1_run", "epochs_to", "log",
+           "train_config", "time_arm", "TRAINING_CODE"]
 
-#: The package files whose code decides what a run computes.
+#: The package files whose code decides what a run computes (the layers, the data and its
+#: augmentation, the recipe and the loop); on CUDA the LRN kernel too (:data:`CUDA_CODE`).
 TRAINING_CODE = ("activations.py", "data.py", "datasets.py", "dropout.py", "folders.py",
                  "loaders.py", "lrn.py", "model.py", "pooling.py", "recipe.py", "resume.py",
                  "train.py", "transforms.py", "two_tower.py", "reproduce/data.py",
                  "reproduce/runs.py")
+CUDA_CODE = ("kernels/lrn.py",)
 
 
 #: Seconds this process has spent training runs (not loading them): a claim's own wall time is
@@ -47,11 +64,12 @@ def log(progress: bool, text: str) -> None:
         print(f"reproduce: {text}", file=sys.stderr, flush=True)
 
 
-@lru_cache(maxsize=1)
-def training_code_sha256() -> str:
+@lru_cache(maxsize=2)
+def training_code_sha256(device_type: str = "cpu") -> str:
+    """SHA-256 of :data:`TRAINING_CODE` (and :data:`CUDA_CODE` on CUDA), names and bytes."""
     package = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
-    for name in TRAINING_CODE:
+    for name in TRAINING_CODE + (CUDA_CODE if device_type == "cuda" else ()):
         digest.update(name.encode() + b"\0" + (package / name).read_bytes())
     return digest.hexdigest()
 
@@ -102,8 +120,11 @@ def _rounded(rows: list[dict], digits: int = 6) -> list[dict]:
 
 # ---------------------------------------------------------------- the cache
 
-def _cache_path(scale: Scale, what: dict) -> Path:
-    what = {**what, "code": training_code_sha256(), "torch": torch.__version__}
+def _cache_path(scale: Scale, device: torch.device, what: dict) -> Path:
+    """The cache file of a run: ``what`` decides it, with the device type, the training code
+    and the torch version."""
+    what = {**what, "device": device.type, "code": training_code_sha256(device.type),
+            "torch": torch.__version__}
     key = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:24]
     return cache_dir() / "reproduce" / scale.name / f"{key}.pt"
 
@@ -133,45 +154,122 @@ def _curve(history: list[dict]) -> list[dict]:
     return _rounded([{k: v for k, v in row.items() if k != "seconds"} for row in history])
 
 
+def _augmentation(arm: Arm, regime: Regime) -> tuple[bool, bool]:
+    """(crops and flips, PCA lighting) of an arm: its own where it sets them, else its regime's."""
+    return (regime.augment if arm.augment is None else arm.augment,
+            regime.lighting if arm.lighting is None else arm.lighting)
+
+
+def train_config(regime: Regime, seed: int) -> TrainConfig:
+    """The recipe of a regime (§5): its schedule ("constant" is the step schedule without
+    milestones), and with a validation split early stopping and the best epoch's weights."""
+    validated = regime.val_images > 0
+    return TrainConfig(epochs=regime.epochs, lr=regime.lr, weight_decay=regime.weight_decay,
+                       batch_size=regime.batch_size,
+                       schedule="plateau" if regime.schedule == "plateau" else "step",
+                       patience=regime.plateau_patience, max_lr_drops=regime.max_lr_drops,
+                       milestones=regime.milestones if regime.schedule == "step" else (),
+                       early_stopping=regime.early_stopping if validated else None,
+                       restore_best=validated, seed=seed, reseed=False, progress=False)
+
+
+def _metrics(trainer: Trainer, history: list[dict], sets: dict, regime: Regime) -> dict:
+    """The run's numbers with the weights it ends with (the best validation epoch's): test and
+    clean training error and loss, their gap, and the evidence of convergence."""
+    final = trainer.evaluate(sets["test"], prefix="test")
+    seen = trainer.evaluate(sets["clean"], prefix="train")
+    best = trainer.best_epoch
+    patience = regime.early_stopping if sets["val"] is not None else None
+    return {"test_top1": final["test_top1"], "test_loss": final["test_loss"],
+            "train_top1": seen["train_top1"], "train_loss": seen["train_loss"],
+            "gap": final["test_top1"] - seen["train_top1"],
+            "val_top1": history[best - 1]["val_top1"] if best else None,
+            "best_epoch": best,
+            "stopped_early": bool(best and patience and len(history) - best >= patience)}
+
+
 def train_arm(arm: Arm, scale: Scale, seed: int, device: torch.device,
               progress: bool = False, test_curve: bool = False) -> Run:
-    """Train ``arm`` with ``seed`` (or load the run from the cache): its record and network.
-    ``test_curve`` also scores the test images after every epoch, for a plot (the schedule
-    never reads them)."""
+    """Train ``arm`` with ``seed`` (or load the run from the cache): its record and network, the
+    network with the weights of its best validation epoch (module docstring). ``test_curve``
+    also scores the test images after every epoch, for a plot (no decision reads them).
+
+    The record: ``arm``, ``regime``, ``seed``, ``model`` (its config), ``augment``,
+    ``lighting``, ``crop``, ``val_images``, ``val_seed``, ``epochs`` (run), ``curve`` (per
+    epoch: ``epoch``, ``lr``, ``train_top1``, ``train_loss``, ``val_top1``, ``val_loss``...),
+    ``metrics`` (``test_top1``, ``test_loss``, ``train_top1``, ``train_loss``, ``gap``,
+    ``val_top1``, ``best_epoch``, ``stopped_early``) and ``seconds``."""
     regime = scale.regime(arm.regime)
-    augment = regime.augment if arm.augment is None else arm.augment
-    lighting = regime.lighting if arm.lighting is None else arm.lighting
+    augment, lighting = _augmentation(arm, regime)
     seed_everything(seed)
     model = build(arm, regime)
-    path = _cache_path(scale, {"arm": arm.key(), "regime": asdict(regime), "seed": seed,
-                               "test_images": scale.test_images, "device": device.type,
-                               "test_curve": test_curve})
+    path = _cache_path(scale, device, {"arm": asdict(arm), "regime": asdict(regime),
+                                       "seed": seed, "test_images": scale.test_images,
+                                       "test_curve": test_curve})
     cached = _load(path, model.to(device))
     if cached is not None:
         return cached
-    data = cifar(regime.train_images, scale.test_images)
-    train, test, clean = loaders(data, regime.batch_size, seed, device, augment, lighting)
-    log(progress, f"{arm.label}, seed {seed}: {regime.epochs} epochs on {len(data.train):,} images")
+    data = for_regime(regime, scale.test_images)
+    sets = loaders(data, regime.batch_size, seed, device, augment, lighting, arm.crop)
+    log(progress, f"{arm.label}, seed {seed}: up to {regime.epochs} epochs on "
+                  f"{len(data.train):,} images, validated on {len(data.val):,}")
     start = time.perf_counter()
-    config = TrainConfig(epochs=regime.epochs, lr=regime.lr, seed=seed, schedule="step",
-                         milestones=regime.milestones, batch_size=regime.batch_size,
-                         weight_decay=regime.weight_decay, progress=False, reseed=False)
-    trainer = Trainer(model, config, device)
-    history = trainer.fit(train, evaluate={"test": test} if test_curve else None)
-    final, seen = trainer.evaluate(test, prefix="test"), trainer.evaluate(clean, prefix="train")
-    metrics = {"test_top1": final["test_top1"], "test_loss": final["test_loss"],
-               "train_top1": seen["train_top1"], "train_loss": seen["train_loss"],
-               "gap": final["test_top1"] - seen["train_top1"],
-               "epochs_to_converge": epochs_to(history, "train_top1", scale.converge_error)}
+    trainer = Trainer(model, train_config(regime, seed), device)
+    history = trainer.fit(sets["train"], sets["val"],
+                          evaluate={"test": sets["test"]} if test_curve else None)
+    metrics = _metrics(trainer, history, sets, regime)
     record = {"arm": arm.label, "regime": regime.name, "seed": seed, "model": model.config,
-              "augment": augment, "lighting": lighting, "metrics": metrics,
-              "curve": _curve(history), "seconds": round(time.perf_counter() - start, 2)}
-    log(progress, f"  test error {metrics['test_top1']:.2%}, gap {metrics['gap']:+.2%} "
-                  f"({record['seconds']:.0f} s)")
+              "augment": augment, "lighting": lighting, "crop": arm.crop,
+              "val_images": len(data.val), "val_seed": regime.val_seed, "epochs": len(history),
+              "metrics": metrics, "curve": _curve(history),
+              "seconds": round(time.perf_counter() - start, 2)}
+    log(progress, f"  test error {metrics['test_top1']:.2%} at epoch {metrics['best_epoch']} of "
+                  f"{len(history)}, gap {metrics['gap']:+.2%} ({record['seconds']:.0f} s)")
     run = Run(record, model)
     _store(path, run)
     CLOCK["training_seconds"] += record["seconds"]
     return run
+
+
+class _First:
+    """The first ``steps`` batches of a loader (its ``set_epoch`` kept)."""
+
+    def __init__(self, loader, steps: int) -> None:
+        self.loader, self.steps = loader, steps
+
+    def set_epoch(self, epoch: int) -> None:
+        self.loader.set_epoch(epoch)
+
+    def __iter__(self):
+        return itertools.islice(iter(self.loader), self.steps)
+
+
+def _seconds(work, device: torch.device) -> float:
+    start = time.perf_counter()
+    work()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - start
+
+
+def time_arm(arm: Arm, scale: Scale, device: torch.device, steps: int = 4) -> dict:
+    """Seconds per image of ``arm``, measured here on its own loaders and network: training
+    (``steps`` batches, after one of warm-up) and scoring (two batches), and the images of one
+    run (``train``, ``val``, ``scored`` once at the end: test and clean training images). Trains
+    nothing that is kept."""
+    regime = scale.regime(arm.regime)
+    seed_everything(0)
+    data = for_regime(regime, scale.test_images)
+    sets = loaders(data, regime.batch_size, 0, device, *_augmentation(arm, regime), arm.crop)
+    trainer = Trainer(build(arm, regime), train_config(regime, 0), device)
+    trainer.train_epoch(_First(sets["train"], 1), 0)
+    train = _seconds(lambda: trainer.train_epoch(_First(sets["train"], steps), 0), device)
+    score = _seconds(lambda: trainer.evaluate(_First(sets["test"], 2)), device)
+    per_image = min(2 * EVAL_BATCH, len(data.test))
+    return {"train": train / min(steps * regime.batch_size, len(data.train)),
+            "score": score / per_image,
+            "images": {"train": len(data.train), "val": len(data.val),
+                       "scored": len(data.test) + min(len(data.train), len(data.test))}}
 
 
 # ---------------------------------------------------------------- Figure 1
@@ -183,16 +281,16 @@ def figure1_run(activation: str, lr: float, seed: int, scale: Scale, device: tor
     reported it) reaches the target or ``budget`` epochs pass. A rate whose loss becomes NaN or
     infinite counts as diverged."""
     regime = scale.regime("figure1")
-    path = _cache_path(scale, {"figure1": activation, "lr": lr, "seed": seed, "budget": budget,
-                               "regime": asdict(regime), "target": scale.relu_target,
-                               "device": device.type})
+    path = _cache_path(scale, device, {"figure1": activation, "lr": lr, "seed": seed,
+                                       "budget": budget, "regime": asdict(regime),
+                                       "target": scale.relu_target})
     cached = _load(path, None)
     if cached is not None:
         return cached.record
     seed_everything(seed)
     model = FourLayerCNN(activation=activation)
-    data = cifar(regime.train_images, scale.test_images)
-    loader = loaders(data, regime.batch_size, seed, device, augment=False, lighting=False)[0]
+    data = for_regime(regime, scale.test_images)
+    loader = loaders(data, regime.batch_size, seed, device, augment=False, lighting=False)["train"]
     config = TrainConfig(epochs=budget, lr=lr, weight_decay=0.0, seed=seed, schedule="step",
                          batch_size=regime.batch_size, progress=False, reseed=False)
     trainer, diverged, start = Trainer(model, config, device), False, time.perf_counter()
