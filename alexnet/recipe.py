@@ -60,7 +60,9 @@ class TrainConfig:
     images per batch. ``patience`` and ``max_lr_drops`` shape the ``"plateau"`` schedule,
     ``milestones`` the ``"step"`` schedule (see the module docstring).
 
-    ``early_stopping``: stop when the validation top-1 error has not improved for that many epochs
+    ``early_stopping``: once the rate is at its last value (§5: "reduced three times prior to
+    termination": every drop of the plateau schedule taken, or past the step schedule's last
+    milestone), stop when the validation top-1 error has not improved for that many epochs
     (None: train all ``epochs``). ``restore_best``: end with the weights of the epoch of the best
     validation error (kept in memory on the CPU, and in the checkpoint), so that the test set is
     scored once, at the epoch the validation split chose. ``reseed``: ``fit`` seeds every generator

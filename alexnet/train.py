@@ -213,9 +213,19 @@ class Trainer:
                                for k, v in self.module.state_dict().items()}
 
     def _no_progress(self) -> bool:
-        """Early stopping: ``early_stopping`` epochs since the best validation error."""
+        """Early stopping as §5 ends training, "reduced three times prior to termination": once
+        the rate is at its last value (the plateau schedule has made its ``max_lr_drops`` drops, or
+        the step schedule is past its last milestone), stop when the validation error has not
+        improved for ``early_stopping`` epochs since the later of the best epoch and that drop."""
         patience, best = self.config.early_stopping, self.best_epoch
-        return patience is not None and best is not None and self.epoch - best >= patience
+        if patience is None or best is None:
+            return False
+        rates = [row["lr"] for row in self.history] + [self.optimizer.param_groups[0]["lr"]]
+        drops = [i for i in range(1, len(rates)) if rates[i] < rates[i - 1]]
+        c = self.config
+        final = len(drops) >= c.max_lr_drops if c.schedule == "plateau" else \
+            self.epoch >= max(c.milestones, default=0)
+        return final and self.epoch - max(best, drops[-1] if drops else 0) >= patience
 
     def _check_loaders(self, train_loader, val_loader, evaluate: dict) -> None:
         """TrainConfig.batch_size is the global batch: the loader must give its share of it.

@@ -109,7 +109,8 @@ def _tracked(config: TrainConfig, val_errors: list[float]):
 
 def test_early_stopping_stops_and_restore_best_ends_with_the_best_epochs_weights():
     errors = [0.6, 0.4, 0.45, 0.41, 0.3, 0.2]       # best at epoch 2, then two epochs without
-    config = TrainConfig(epochs=6, early_stopping=2, restore_best=True, progress=False)
+    config = TrainConfig(epochs=6, early_stopping=2, restore_best=True, schedule="step",
+                         progress=False)               # a constant rate: its last from the start
     trainer, weights = _tracked(config, errors)
     history = trainer.fit(_Flat(), _Flat())
     assert [row["epoch"] for row in history] == [1, 2, 3, 4] and trainer.best_epoch == 2
@@ -117,6 +118,26 @@ def test_early_stopping_stops_and_restore_best_ends_with_the_best_epochs_weights
     assert all(torch.equal(final[k], v) for k, v in weights[2].items())
     assert not all(torch.equal(final[k], v) for k, v in weights[4].items())
     assert all(v.device.type == "cpu" for v in trainer.best_state.values())
+
+
+def test_early_stopping_waits_for_the_plateau_schedules_last_drop():
+    """§5: the rate was "reduced three times prior to termination". Best at epoch 2; epoch 3 is
+    worse, so the rate drops (patience 0) for epoch 4, its last drop (max_lr_drops=1): the two
+    epochs without improvement are counted from that drop, not from epoch 2."""
+    errors = [0.6, 0.4, 0.45, 0.41, 0.42, 0.43, 0.44]
+    config = TrainConfig(epochs=7, lr=0.01, early_stopping=2, patience=0, max_lr_drops=1,
+                         progress=False)
+    trainer, _ = _tracked(config, errors)
+    history = trainer.fit(_Flat(), _Flat())
+    assert [row["lr"] for row in history] == pytest.approx([0.01, 0.01, 0.01, 0.001, 0.001])
+
+
+def test_early_stopping_waits_for_the_step_schedules_last_milestone():
+    errors = [0.6, 0.4, 0.45, 0.46, 0.47, 0.48]     # no better epoch after 2
+    config = TrainConfig(epochs=6, early_stopping=1, schedule="step", milestones=(4,),
+                         progress=False)
+    trainer, _ = _tracked(config, errors)
+    assert len(trainer.fit(_Flat(), _Flat())) == 5  # epoch 5 is the first at the last rate
 
 
 def test_without_early_stopping_every_epoch_runs_and_the_last_weights_stay():
