@@ -38,8 +38,8 @@ try:
 except ImportError:                        # Windows: no flock; concurrent merges are not guarded
     fcntl = None
 
-__all__ = ["RECORD", "PROTECTED", "protect", "replacing", "check_destination", "write_atomic", "write_json", "write_all",
-           "locked", "update_json", "disk_error"]
+__all__ = ["RECORD", "PROTECTED", "protect", "replacing", "check_destination", "write_atomic",
+           "write_json", "write_all", "json_text", "locked", "update_json", "disk_error"]
 
 #: The record, in each folder written into, of the files the package wrote there.
 RECORD = ".alexnet-written.json"

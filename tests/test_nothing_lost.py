@@ -94,7 +94,8 @@ def test_bench_rounds_zero_is_refused():
 def test_errors_inside_bench_parts_are_printed_not_only_stored(tmp_path):
     out = tmp_path / "bench.json"
     code = ("import sys, alexnet.bench as b\n"
-            "b.bench_lrn = lambda s, busy: {'members': {'stock': {'error': 'RuntimeError: boom'}}}\n"
+            "b.bench_lrn = lambda s, busy: "
+            "{'members': {'stock': {'error': 'RuntimeError: boom'}}}\n"
             "from alexnet.cli import main\nsys.exit(main(sys.argv[1:]))")
     done = subprocess.run([sys.executable, "-c", code, "bench", "--device", "cpu", "--parts",
                            "lrn", "--rounds", "1", "--out", str(out)], env=subprocess_env(),
@@ -183,7 +184,8 @@ def _jpeg(size) -> bytes:
 
 @pytest.mark.parametrize("member, data, words", [
     ("cifar10-jpeg/train/cat/0001.jpg", _jpeg((40, 30)), "is 40x30, not CIFAR-10's 32x32"),
-    ("cifar10-jpeg/test/dog/0001.jpg", _jpeg((32, 32))[:200], "is truncated or corrupt")])
+    ("cifar10-jpeg/test/dog/0001.jpg", _jpeg((32, 32))[:200], "is truncated or corrupt")],
+    ids=["wrong-size", "truncated"])
 def test_a_bad_image_inside_the_archive_is_named_by_its_member(tmp_path, member, data, words):
     data_dir = tmp_path / "data"
     data_dir.mkdir()

@@ -38,8 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default on; see alexnet.runtime.keep_freed_memory)")
     parser.add_argument("--parts", default=",".join(PARTS[:4]), help=f"comma-separated subset of "
                         f"{','.join(PARTS)} (default all but workers, which takes minutes)")
-    parser.add_argument("--warmup", type=nonnegative_int, help="untimed calls first (default 10 CUDA, 1 CPU)")
-    parser.add_argument("--rounds", type=positive_int, help="interleaved rounds, median and range reported "
+    parser.add_argument("--warmup", type=nonnegative_int,
+                        help="untimed calls first (default 10 CUDA, 1 CPU)")
+    parser.add_argument("--rounds", type=positive_int, help="interleaved rounds, median and range "
+                        "reported "
                         "(default 10 CUDA, 5 CPU)")
     parser.add_argument("--lrn-shape", help="N,C,H,W of the LRN tensor (default 256,96,55,55 on "
                         "CUDA, 64,96,55,55 on CPU)")

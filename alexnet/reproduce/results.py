@@ -1,12 +1,14 @@
 """Result files, their verdicts in words, and the claims ledger.
 
 A claim's result is ``<claim>-<scale>.json`` (in ``alexnet/results/`` for the shipped ones,
-inside the package so that a chapter opened in Colab finds them): the paper's claim, our setting
+inside the package so that a chapter opened in Colab finds them; that folder is written only when
+named, with ``--force``: :func:`alexnet.files.protect`): the paper's claim, our setting
 in words, every test (estimate, the interval its verdict uses, MDE, p-value, Bonferroni p,
 direction, size, the verdict in words; one test per claim is its declared primary test, the rest
 are secondary results without a verdict), every run's record, and the provenance.
-:func:`finalise` fills in the verdicts (:mod:`.stats`) and rewrites the files and ``LEDGER.md``;
-nothing in either is typed by hand.
+:func:`finalise` fills in the verdicts (:mod:`.stats`) and rewrites the files and ``LEDGER.md``,
+all or none, after reading every file back through its schema (:mod:`.records`); nothing in
+either is typed by hand. ``LEDGER.md`` has a section for every scale with results in its folder.
 """
 from __future__ import annotations
 
