@@ -12,10 +12,13 @@
 - :func:`check_destination` runs the same check, and whether the folder can be written, so a
   command calls it *before* the work (hours of training, minutes of measuring), not after.
 - :func:`write_all` writes a set of files all or none: every temporary first, then the renames.
-- Faults are named as what they are: a full disk is one line (torch's zip writer turns the
-  ``OSError`` of a full disk, or a Ctrl-C, into ``RuntimeError: [enforce fail at
+- Faults are raised as what they are: a full disk as its ``OSError`` (ENOSPC, naming the
+  destination), which the command line prints in one line, and a Ctrl-C as
+  ``KeyboardInterrupt``. torch's zip writer turns either into ``RuntimeError: [enforce fail at
   inline_container.cc] unexpected pos``; the file handed to it records the first error its
-  ``write`` met, and that error is raised instead), Ctrl-C stays a ``KeyboardInterrupt``.
+  ``write`` met, and that error is raised instead.
+- The record is written before each rename and keeps the version it replaces too, so a process
+  killed between the two leaves a file the record still vouches for.
 - :func:`locked` holds an OS lock on a folder (``flock``) for a read-merge-write
   (:func:`update_json`) that two processes may do at once.
 """
@@ -80,16 +83,26 @@ def _record(folder: Path) -> dict:
     return found if isinstance(found, dict) else {}
 
 
+def _version(path: Path) -> dict:
+    stat = path.stat()
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": _sha256(path)}
+
+
 def _made_here(path: Path, kind: str, recognise: Callable | None) -> bool:
-    """Whether the package wrote ``path`` as ``kind`` and nobody changed it since."""
+    """Whether the package wrote ``path`` as ``kind`` and nobody changed it since: it is one of
+    the versions the record holds (the last one written, and the one before it, which is still
+    there if the process died between recording the new one and renaming it into place)."""
     entry = _record(path.parent).get(path.name)
     if isinstance(entry, dict) and entry.get("kind") == kind:
-        stat = path.stat()
-        if [stat.st_size, stat.st_mtime_ns] == [entry.get("size"), entry.get("mtime_ns")]:
+        stat, versions = path.stat(), entry.get("versions", [])
+        if any([stat.st_size, stat.st_mtime_ns] == [v.get("size"), v.get("mtime_ns")]
+               for v in versions):
             return True
-        if stat.st_size == entry.get("size") and _sha256(path) == entry.get("sha256"):
-            return True
-    return entry is None and recognise is not None and bool(recognise(path))
+        if any(stat.st_size == v.get("size") for v in versions):
+            digest = _sha256(path)
+            if any(digest == v.get("sha256") for v in versions):
+                return True
+    return recognise is not None and bool(recognise(path))
 
 
 def check_destination(path: str | os.PathLike, kind: str = "file", force: bool | None = None,
@@ -119,16 +132,14 @@ def check_destination(path: str | os.PathLike, kind: str = "file", force: bool |
     return path
 
 
-def disk_error(path: Path, error: BaseException) -> AlexNetError:
-    """A write that failed for the disk's sake, in one line."""
-    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
-        why = "no space left on the device"
-    elif isinstance(error, OSError):
-        why = error.strerror or str(error)
-    else:
-        why = f"the disk failed while writing ({str(error).strip().splitlines()[0][:120]})"
-    return AlexNetError(f"cannot write {path}: {why}; the previous file (if any) is intact and "
-                        "no partial file is left: free some space, or write elsewhere")
+def disk_error(path: Path, error: BaseException) -> OSError:
+    """The ``OSError`` a failed write of ``path`` is: the disk's own (a full disk: ENOSPC), named
+    by the destination rather than the temporary file, or, for a writer that hid it (torch's
+    ``unexpected pos``), an I/O error saying so. The command line prints it in one line."""
+    if isinstance(error, OSError):
+        return OSError(error.errno, error.strerror or str(error), str(path))
+    first = str(error).strip().splitlines()[0][:160] if str(error).strip() else repr(error)
+    return OSError(errno.EIO, f"the disk failed while writing ({first})", str(path))
 
 
 class _Watched:
@@ -204,18 +215,20 @@ def locked(folder: str | os.PathLike):
         os.close(fd)                                 # releases the lock
 
 
-def _remember(paths: Iterable[tuple[Path, str]]) -> None:
-    """Add the files just written to their folders' records."""
+def _remember(paths: Iterable[tuple[Path, str, str]]) -> None:
+    """Record the files about to be renamed into place (``(path, kind, temporary)``), before the
+    rename: their new version first, the one they replace second."""
     by_folder: dict[Path, list] = {}
-    for path, kind in paths:
-        by_folder.setdefault(path.parent, []).append((path, kind))
+    for path, kind, tmp in paths:
+        by_folder.setdefault(path.parent, []).append((path, kind, tmp))
     for folder, written in by_folder.items():
         with locked(folder):
             record = _record(folder)
-            for path, kind in written:
-                stat = path.stat()
-                record[path.name] = {"kind": kind, "size": stat.st_size,
-                                     "mtime_ns": stat.st_mtime_ns, "sha256": _sha256(path)}
+            for path, kind, tmp in written:
+                old = record.get(path.name)
+                kept = old.get("versions", [])[:1] if isinstance(old, dict) and \
+                    old.get("kind") == kind and path.exists() else []
+                record[path.name] = {"kind": kind, "versions": [_version(Path(tmp)), *kept]}
             text = json.dumps(record, indent=1, sort_keys=True)
             tmp = _temporary(folder / RECORD, lambda f: f.write(text), binary=False)
             os.replace(tmp, folder / RECORD)
@@ -237,11 +250,11 @@ def write_all(files: list[tuple], force: bool | None = None) -> list[Path]:
                 held.enter_context(locked(folder))
             for path, _, kind in done:          # again, now that no other writer can step in
                 check_destination(path, kind, force)
+            _remember((path, kind, tmp) for path, tmp, kind in done)
             for path, tmp, _ in done:
                 os.replace(tmp, path)
             for folder in {path.parent for path, _, _ in done}:
                 _fsync_folder(folder)
-            _remember((path, kind) for path, _, kind in done)
     finally:
         for _, tmp, _ in done:
             Path(tmp).unlink(missing_ok=True)
@@ -260,9 +273,9 @@ def write_atomic(path: str | os.PathLike, write: Callable, binary: bool = True, 
     try:
         with locked(path.parent):
             check_destination(path, kind, force, recognise)
+            _remember([(path, kind, tmp)])
             os.replace(tmp, path)
             _fsync_folder(path.parent)
-            _remember([(path, kind)])
     finally:
         Path(tmp).unlink(missing_ok=True)
     return path

@@ -140,7 +140,7 @@ def test_two_processes_merging_one_file_keep_both_parts(tmp_path):
 # ---------------------------------------------------------------- checkpoints: disk and Ctrl-C
 
 @pytest.mark.parametrize("fault, code, words", [
-    (FULL_DISK, 1, "no space left on the device"),
+    (FULL_DISK, 1, "(No space left on device); the checkpoint of epoch 1 is left as it was"),
     ("KeyboardInterrupt()", 130, "interrupted; the last checkpoint written is intact")])
 def test_a_fault_while_writing_a_checkpoint_is_one_line_and_keeps_the_last(
         small_cifar, tmp_path, fault, code, words):
@@ -395,7 +395,8 @@ def test_a_cache_entry_of_another_run_or_with_bad_numbers_is_retrained(tmp_path,
     assert mine.load(FourLayerCNN()) is None           # weights of another network
 
 
-def test_a_full_disk_while_storing_a_run_is_one_line(tmp_path, monkeypatch):
+def test_a_full_disk_while_storing_a_run_is_the_disks_error(tmp_path, monkeypatch):
+    """The OSError of the disk, named by the entry (the command line prints it in one line)."""
     import errno
     import os
 
@@ -420,6 +421,7 @@ def test_a_full_disk_while_storing_a_run_is_one_line(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "fdopen", lambda fd, mode="r", *a, **k: Full(real(fd, mode, *a, **k)))
     entry = cache.entry("test", _identity())
-    with pytest.raises(AlexNetError, match="no space left on the device"):
+    with pytest.raises(OSError, match="No space left on device") as raised:
         entry.store({"seed": 0}, FourLayerCNN())
+    assert raised.value.errno == errno.ENOSPC and raised.value.filename == str(entry.path)
     assert not entry.path.exists() and not list(entry.path.parent.glob(".*.tmp"))
