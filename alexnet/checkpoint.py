@@ -64,8 +64,21 @@ _TYPES = {"model": dict, "model_config": dict, "optimizer": dict, "scheduler": d
 
 
 def save_checkpoint(state: dict, path: str | os.PathLike) -> Path:
-    """Write ``state`` to ``path`` atomically (temporary file, fsync, rename, fsync the folder)."""
-    return write_atomic(path, lambda f: torch.save({"format": FORMAT, **state}, f))
+    """Write ``state`` to ``path`` atomically (temporary file, fsync, rename, fsync the folder).
+    A full disk or a Ctrl-C during the write is reported as what it is (:mod:`alexnet.files`),
+    never torch's ``unexpected pos``; the previous checkpoint stays whole."""
+    return write_atomic(path, lambda f: torch.save({"format": FORMAT, **state}, f),
+                        kind="checkpoint", recognise=_is_checkpoint)
+
+
+def _is_checkpoint(path: Path) -> bool:
+    """Whether ``path`` is a checkpoint of ``alexnet train`` (one written before folders kept a
+    record of what the package wrote in them, see :mod:`alexnet.files`)."""
+    try:
+        load_checkpoint(path)
+    except AlexNetError:
+        return False
+    return True
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:

@@ -16,6 +16,7 @@ is not set.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import shutil
@@ -37,7 +38,7 @@ from .runtime import write_atomic
 
 __all__ = ["CIFAR10_CLASSES", "TensorImages", "data_dir", "cache_dir", "cifar10",
            "imagenet_samples", "imagenet_class_names", "load_rgb", "load_packed", "packed_mean",
-           "save_atomic", "spread"]
+           "save_atomic", "spread", "source_sha256", "cifar10_source"]
 
 #: torchvision's ``CIFAR10.classes``; also the sorted class folder names of the JPEG archive.
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
@@ -79,7 +80,7 @@ def _offline(root: Path, folder: str, archive: str) -> Path:
 
 def save_atomic(obj, path: Path) -> None:
     """``torch.save`` to a temporary file beside ``path``, then rename it into place."""
-    write_atomic(path, lambda f: torch.save(obj, f))
+    write_atomic(path, lambda f: torch.save(obj, f), kind="decoded data", force=True)
 
 
 def _extract_atomic(archive: Path, target: Path) -> None:
@@ -202,34 +203,79 @@ def _jpeg_files(source: Path):
 
 def _decode_cifar10(source: Path) -> dict[str, TensorImages]:
     """Decode every JPEG of the archive (or folder) straight into tensors, split by split, with
-    PIL as :func:`image_folder` does (about 10 s for the 60,000 images, once)."""
+    PIL as :func:`image_folder` does (about 10 s for the 60,000 images, once). A damaged image
+    or one that is not 32×32 is named by its member name."""
     files: dict[str, list] = {}
     try:
         for name, data in _jpeg_files(source):
             split, label, file = PurePosixPath(name).parts[-3:]
-            files.setdefault(split, []).append((label, file, data))
+            files.setdefault(split, []).append((label, file, data, name))
     except (tarfile.TarError, EOFError, OSError) as e:
         raise AlexNetError(f"{source} is not a readable CIFAR-10 archive ({e}): copy "
                            "cifar10-jpeg.tar.gz again") from e
+    if not {"train", "test"} <= set(files):
+        raise AlexNetError(f"{source} holds no CIFAR-10 JPEGs (cifar10-jpeg/train/ and test/): "
+                           "copy cifar10-jpeg.tar.gz again")
     splits = {}
     for split, items in files.items():
         items.sort()  # class by class, then by file name
-        labels = sorted({label for label, _, _ in items})
+        labels = sorted({label for label, *_ in items})
         if labels != CIFAR10_CLASSES:
             raise AlexNetError(f"{source} {split}/ has class folders {labels}, not CIFAR-10's "
                                f"{CIFAR10_CLASSES}: copy cifar10-jpeg.tar.gz again")
-        pixels = np.stack([np.asarray(load_rgb(io.BytesIO(d))) for _, _, d in items])
+        pixels = np.stack([_cifar_pixels(d, f"{name} in {source}") for _, _, d, name in items])
         images = torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous()
-        targets = torch.tensor([labels.index(label) for label, _, _ in items])
+        targets = torch.tensor([labels.index(label) for label, *_ in items])
         splits[split] = TensorImages(images, targets, labels)
     return splits
+
+
+def _cifar_pixels(data: bytes, name: str) -> np.ndarray:
+    pixels = np.asarray(load_rgb(io.BytesIO(data), name=name))
+    if pixels.shape != (32, 32, 3):
+        raise AlexNetError(f"image {name} is {pixels.shape[1]}x{pixels.shape[0]}, not CIFAR-10's "
+                           "32x32: copy cifar10-jpeg.tar.gz again")
+    return pixels
+
+
+def source_sha256(source: Path) -> str:
+    """The SHA-256 of a CIFAR-10 archive, or of a folder's file names, sizes and times: what
+    the decoded cache is tied to, so a changed ``ALEXNET_DATA`` is decoded again."""
+    digest = hashlib.sha256()
+    if source.is_dir():
+        for path in sorted(source.rglob("*")):
+            stat = path.stat()
+            digest.update(f"{path.relative_to(source)}\0{stat.st_size}\0{stat.st_mtime_ns}\n"
+                          .encode())
+        return digest.hexdigest()
+    with open(source, "rb") as f:
+        for piece in iter(lambda: f.read(1 << 20), b""):
+            digest.update(piece)
+    return digest.hexdigest()
+
+
+def cifar10_source() -> Path:
+    """The offline CIFAR-10 (``cifar10-jpeg/`` or ``cifar10-jpeg.tar.gz`` in ``ALEXNET_DATA``)."""
+    return _offline(data_dir(), "cifar10-jpeg", "cifar10-jpeg.tar.gz")
+
+
+def _decoded(cached: Path, sha256: str) -> TensorImages | None:
+    """The decoded cache file if it was decoded from the archive of this ``sha256``."""
+    try:
+        state = torch.load(cached, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # noqa: BLE001 - a damaged cache is decoded again, never trusted
+        return None
+    if not isinstance(state, dict) or state.get("source_sha256") != sha256:
+        return None
+    return load_packed(cached)
 
 
 def cifar10(train: bool = True) -> TensorImages:
     """CIFAR-10's 50,000 training or 10,000 test images as uint8 (N, 3, 32, 32) tensors.
 
     Offline (``ALEXNET_DATA``): the JPEG copy of CIFAR-10 (lossy, so pixels differ slightly from
-    the original binaries), decoded once into the cache. Online: torchvision's
+    the original binaries), decoded once into the cache, which records the SHA-256 of the
+    archive it came from: another archive is decoded again. Online: torchvision's
     ``CIFAR10(download=True)`` in the cache. Both come in the same order, class by class and, within
     a class, in the order of the original release (the JPEG copy numbers each class's images in
     that order), so an index names the same picture on every machine: results that store indices
@@ -248,12 +294,16 @@ def cifar10(train: bool = True) -> TensorImages:
         order = torch.sort(targets, stable=True).indices   # class by class, as offline
         images = torch.from_numpy(ds.data).permute(0, 3, 1, 2)[order].contiguous()
         return TensorImages(images, targets[order], list(ds.classes))
+    source = cifar10_source()
+    sha256 = source_sha256(source)
     cached = cache_dir() / f"cifar10-jpeg-{split}.pt"
-    if not cached.exists():
-        source = _offline(root, "cifar10-jpeg", "cifar10-jpeg.tar.gz")
+    found = _decoded(cached, sha256) if cached.exists() else None
+    if found is None:
         for name, part in _decode_cifar10(source).items():
-            save_atomic(part.state_dict(), cache_dir() / f"cifar10-jpeg-{name}.pt")
-    return load_packed(cached)
+            save_atomic({**part.state_dict(), "source_sha256": sha256},
+                        cache_dir() / f"cifar10-jpeg-{name}.pt")
+        found = load_packed(cached)
+    return found
 
 
 def _download_failed(what: str, archive: str, error: Exception) -> AlexNetError:
@@ -321,17 +371,20 @@ def imagenet_class_names() -> list[str]:
 SIXTEEN_BIT = {"I;16", "I;16L", "I;16B", "I;16N"}   # PIL's modes of 16-bit grayscale
 
 
-def load_rgb(path) -> Image.Image:
+def load_rgb(path, name: str | None = None) -> Image.Image:
     """Open an image (a path or a file object) as 8-bit RGB, the input of §2: grayscale, palette,
     CMYK and other modes are converted; 16-bit grayscale is scaled to 8 bits (65535 → 255), not
     clipped. (PIL already reduces 16-bit RGB to 8 bits per channel when it opens the file.) An
-    image whose white level is unknown (32-bit integer or floating-point pixels) is refused."""
+    image whose white level is unknown (32-bit integer or floating-point pixels) is refused.
+    ``name`` names a file object in messages (an archive's member)."""
+    what = name or path
     try:
         with Image.open(path) as image:
-            return _to_rgb(image, path)
+            return _to_rgb(image, what)
     except OSError as e:  # a file cut short passes verify() at start-up and fails only here
-        raise AlexNetError(f"image {path} is truncated or corrupt ({e}): remove or replace it "
-                           "(`alexnet pack` decodes every image up front)") from None
+        advice = "" if name else " (`alexnet pack` decodes every image up front)"
+        raise AlexNetError(f"image {what} is truncated or corrupt ({e}): remove or replace "
+                           f"it{advice}") from None
 
 
 def _to_rgb(image: Image.Image, path) -> Image.Image:

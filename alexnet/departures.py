@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 from dataclasses import fields
 
+import torch
 from torch import nn
 
 __all__ = ["departures", "as_markdown"]
@@ -29,7 +30,14 @@ def _small_alexnet():
 
 
 def departures() -> list[dict]:
-    """The package's departures from the paper and its readings of what the paper leaves open."""
+    """The package's departures from the paper and its readings of what the paper leaves open.
+    The models it builds to read their settings draw weights inside :func:`torch.random.fork_rng`:
+    torch's global random state is as the caller left it."""
+    with torch.random.fork_rng(devices=[]):
+        return _departures()
+
+
+def _departures() -> list[dict]:
     from .lrn import LocalResponseNorm
     from .model import AlexNet
     from .reproduce import INIT as experiments

@@ -429,15 +429,16 @@ def use_implementation(name: str):
 
 
 def _use_analytic(x: Tensor) -> bool:
-    """The chunked analytic path: eager CPU tensors (under torch.compile the reference is traced)."""
+    """The chunked analytic path: eager CPU tensors (under torch.compile and torch.jit.trace the
+    reference is traced: its stock operations make a graph that holds for any shape)."""
     return (_CHOICE.get() in ("auto", "analytic") and x.device.type == "cpu"
-            and not torch.compiler.is_compiling())
+            and not torch.compiler.is_compiling() and not torch.jit.is_tracing())
 
 
 def _use_kernel(x: Tensor) -> bool:
     """The fused Triton kernel: CUDA tensors on a device Triton supports (capability 8.0+, or
     ROCm: :func:`alexnet.runtime.triton_supports`); elsewhere the reference, said once."""
-    if not x.is_cuda or _CHOICE.get() not in ("auto", "kernel"):
+    if not x.is_cuda or _CHOICE.get() not in ("auto", "kernel") or torch.jit.is_tracing():
         return False
     from .kernels import lrn as kernel  # imported lazily: Triton is only needed on CUDA
     from .runtime import triton_supports
@@ -463,7 +464,8 @@ def local_response_norm(x: Tensor, size: int = PAPER_LRN["size"],
                         k: float = PAPER_LRN["k"], groups: int = 1) -> Tensor:
     """The paper's LRN (§3.3): the analytic chunked path on the CPU, the fused kernel on CUDA,
     the reference elsewhere. Under :func:`torch.compile` on the CPU the reference is traced
-    instead, and the compiler fuses its elementwise operations itself."""
+    instead, and the compiler fuses its elementwise operations itself; ``torch.jit.trace`` records
+    the reference too."""
     check_arguments(size, alpha, beta, k, groups)
     _check_input(x, groups)
     alpha, beta, k = float(alpha), float(beta), float(k)

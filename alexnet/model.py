@@ -214,8 +214,11 @@ class AlexNet(PretrainedMixin, nn.Module):
         return layers
 
     def check_input(self, x: Tensor) -> None:
-        """A clear error for images of the wrong size or channel count."""
+        """A clear error for images of the wrong size or channel count, or an empty batch."""
         s = self.image_size
+        if x.dim() == 4 and x.shape[0] == 0:
+            raise AlexNetError(f"{type(self).__name__} got an empty batch {tuple(x.shape)}: pass "
+                               "at least one image")
         if x.dim() != 4 or x.shape[1] != 3 or x.shape[2] != s or x.shape[3] != s:
             raise AlexNetError(
                 f"{type(self).__name__} expects a batch of RGB images of shape (N, 3, {s}, {s}), "

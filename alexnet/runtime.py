@@ -18,8 +18,9 @@ Small helpers that the trainer, the command line, the benchmarks and the experim
 - :func:`machine` and :func:`provenance`: what a stored number needs beside it (command, commit,
   device, CPU model, threads, load, versions, date), one record for the benchmarks and the
   experiments;
-- :func:`write_atomic`: a file written to a temporary name, flushed to disk, then renamed, so a
-  crash leaves the old file or the new one, never half of one (checkpoints, results, benchmarks).
+- :func:`write_atomic` and :func:`write_json`: :mod:`alexnet.files`'s one atomic write (a crash
+  leaves the old file or the new one; a file the package did not make is not replaced), here
+  for the modules that import them from this one.
 """
 from __future__ import annotations
 
@@ -33,12 +34,10 @@ import platform
 import shlex
 import subprocess
 import sys
-import tempfile
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -405,35 +404,4 @@ def provenance(device: torch.device | str = "cpu", command: str | None = None) -
 
 # ---------------------------------------------------------------- files
 
-def write_atomic(path: str | os.PathLike, write: Callable, binary: bool = True) -> Path:
-    """Call ``write(file)`` on a temporary file beside ``path``, fsync it, rename it over ``path``
-    and fsync the folder: a crash at any moment leaves the old file or the new one. A failure
-    (disk full, Ctrl-C) removes the temporary file and re-raises."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb" if binary else "w") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; these files are as readable as any
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:                                  # e.g. Windows: folders cannot be opened
-        return path
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-    return path
-
-
-def write_json(obj, path: str | os.PathLike) -> Path:
-    """``obj`` as indented JSON (no NaN or infinity: they are not JSON), written atomically."""
-    text = json.dumps(obj, indent=1, allow_nan=False) + "\n"
-    return write_atomic(path, lambda f: f.write(text), binary=False)
+from .files import write_atomic, write_json  # noqa: E402  (one atomic write: alexnet.files)

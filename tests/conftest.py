@@ -68,9 +68,17 @@ def imagenet_root(session_cache) -> Path:
 @pytest.fixture(scope="session")
 def small_cifar(cifar_train, cifar_test, tmp_path_factory) -> dict:
     """``ALEXNET_DATA`` and ``ALEXNET_CACHE`` for a small CIFAR-10 (1,024 + 200 real images)."""
+    from alexnet.datasets import source_sha256
+
     cache = tmp_path_factory.mktemp("small-cifar")
-    torch.save(cifar_train.subset(1024).state_dict(), cache / "cifar10-jpeg-train.pt")
-    torch.save(cifar_test.subset(200).state_dict(), cache / "cifar10-jpeg-test.pt")
+    folder = offline_folder()
+    source = folder / "cifar10-jpeg" if (folder / "cifar10-jpeg").is_dir() else \
+        folder / "cifar10-jpeg.tar.gz"
+    sha256 = source_sha256(source)       # the decoded cache is tied to the archive it came from
+    torch.save({**cifar_train.subset(1024).state_dict(), "source_sha256": sha256},
+               cache / "cifar10-jpeg-train.pt")
+    torch.save({**cifar_test.subset(200).state_dict(), "source_sha256": sha256},
+               cache / "cifar10-jpeg-test.pt")
     return {"ALEXNET_DATA": str(offline_folder()), "ALEXNET_CACHE": str(cache)}
 
 

@@ -16,6 +16,7 @@ from helpers import run_alexnet, without_seconds
 from torch.nn.parallel import DistributedDataParallel
 
 from alexnet import CifarAlexNet, TwoTowerAlexNet
+from alexnet.files import RECORD
 from alexnet.train import TrainConfig, Trainer
 
 WORLD = 2
@@ -116,7 +117,7 @@ def test_torchrun_trains_like_one_process(small_cifar, tmp_path):
     assert alone.returncode == 0, alone.stderr
 
     assert ours.stdout.count("\n") == 1 and ours.stdout.startswith("epoch 2: train loss ")
-    assert sorted(os.listdir(distributed)) == [".lock", "last.pt"]     # the lock, released
+    assert sorted(os.listdir(distributed)) == [RECORD, ".lock", "last.pt"]  # the lock, released
     ours, theirs = (torch.load(d / "last.pt", weights_only=True) for d in (distributed, single))
     assert ours["epoch"] == 2 and len(ours["rng_ranks"]) == WORLD
     # Eight steps, not one: rounding differences (gradients summed in another order) can flip a

@@ -73,15 +73,15 @@ def test_cifar_alexnet_takes_24_pixel_patches_and_keeps_32_as_it_was():
 
 
 def test_the_training_code_hash_covers_every_module_that_decides_a_run():
-    from alexnet.reproduce import runs
+    from alexnet.reproduce import cache
 
-    package = Path(reproduce.__file__).resolve().parents[1]
     needed = {"activations", "pooling", "recipe", "resume", "train", "loaders", "datasets",
               "data", "model", "lrn", "transforms", "dropout", "two_tower", "reproduce/data",
               "reproduce/runs"}
-    assert {f"{n}.py" for n in needed} <= set(runs.TRAINING_CODE)
-    assert all((package / name).is_file() for name in runs.TRAINING_CODE + runs.CUDA_CODE)
-    assert runs.training_code_sha256("cuda") != runs.training_code_sha256("cpu")
+    assert {f"{n}.py" for n in needed} <= set(cache.modules_imported())
+    assert "kernels/lrn.py" in cache.modules_imported(cuda=True)
+    assert "kernels/lrn.py" not in cache.modules_imported()
+    assert cache.code_sha256(cuda=True) != cache.code_sha256()
 
 
 def test_regimes_are_described_by_their_schedule():

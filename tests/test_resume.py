@@ -25,6 +25,7 @@ from alexnet.checkpoint import load_checkpoint, save_checkpoint
 from alexnet.cli import main
 from alexnet.data import CIFAR10_CLASSES
 from alexnet.errors import AlexNetError
+from alexnet.files import RECORD
 from alexnet.train import TrainConfig, Trainer
 
 TRAIN = ["train", "--data", "cifar10", "--train-subset", "128", "--batch-size", "32",
@@ -353,7 +354,7 @@ def test_the_temporary_files_of_killed_writes_are_removed_at_the_next_start(cifa
     assert main([*args, "--epochs", "2", "--resume"]) == 0
     assert not any(path.exists() for path in stale)
     assert (tmp_path / "notes.txt").read_text() == "mine"
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "last.pt", "notes.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [RECORD, ".lock", "last.pt", "notes.txt"]
 
 
 SIGNAL_DURING_SAVE = textwrap.dedent("""
@@ -386,7 +387,7 @@ def test_a_signal_during_a_checkpoint_write(small_cifar, tmp_path, name, code, s
                           timeout=300)
     assert done.returncode == code, done.stderr
     assert done.stderr == f"alexnet train: {says}; the last checkpoint written is intact\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "last.pt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [RECORD, ".lock", "last.pt"]
     assert load_checkpoint(tmp_path / "last.pt")["epoch"] == 1
 
 
@@ -409,7 +410,7 @@ def test_a_full_disk_while_writing_a_checkpoint(cifar_env, tmp_path, capsys, mon
     assert err == (f"alexnet train: error: cannot write checkpoint {tmp_path / 'last.pt'} (No space "
                    "left on device); the checkpoint of epoch 1 is left as it was: free space on "
                    "that disk (or choose another --checkpoint-dir), then --resume\n")
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "last.pt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [RECORD, ".lock", "last.pt"]
     assert load_checkpoint(tmp_path / "last.pt")["epoch"] == 1
 
 

@@ -40,7 +40,8 @@ from dataclasses import asdict
 import torch
 
 from ..errors import AlexNetError
-from ..runtime import keep_freed_memory, machine, provenance, write_json
+from ..files import check_destination, write_json
+from ..runtime import keep_freed_memory, machine, provenance
 from .inputs import bench_folder, bench_input
 from .lrn_floor import LRN, LRN_PASSES, bench_lrn
 from .report import format_table
@@ -58,8 +59,11 @@ __all__ = ["add_arguments", "run", "main", "Settings", "settings_from", "time_ca
 
 
 def run(args: argparse.Namespace) -> int:
-    """Measure the parts asked for, write the JSON, print the table; 1 if any part failed."""
+    """Measure the parts asked for, write the JSON, print the table and every part's error; 1 if
+    any part failed. ``--out`` is checked before anything is measured."""
     s = settings_from(args)
+    force = getattr(args, "force", False)
+    check_destination(args.out, "bench", force)
     torch.set_num_threads(s.threads)
     kept = keep_freed_memory() if s.keep_freed_memory else False
     result = {**provenance(s.device), "settings": asdict(s), "freed_memory_kept": kept}
@@ -75,16 +79,23 @@ def run(args: argparse.Namespace) -> int:
             if part in s.parts:
                 result[part] = guarded(measure)
         result["load_average_end"] = machine(s.device)["load_average"]
-    write_json(result, args.out)
+    write_json(result, args.out, kind="bench", force=force)
     print(f"wrote {args.out}")
     print(format_table(result))
-    return 1 if _failed(result) else 0
+    failed = list(errors(result))
+    for where, error in failed:
+        print(f"alexnet bench: error in {where}: {error}", file=sys.stderr)
+    return 1 if failed else 0
 
 
-def _failed(tree) -> bool:
-    if isinstance(tree, dict):
-        return "error" in tree or any(_failed(value) for value in tree.values())
-    return False
+def errors(tree, where: str = ""):
+    """Every ``error`` entry of a result, with where it is (``lrn.stock``), in order."""
+    if not isinstance(tree, dict):
+        return
+    if "error" in tree:
+        yield where or "bench", tree["error"]
+    for key, value in tree.items():
+        yield from errors(value, f"{where}.{key}" if where else str(key))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,8 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default on; see alexnet.runtime.keep_freed_memory)")
     parser.add_argument("--parts", default=",".join(PARTS[:4]), help=f"comma-separated subset of "
                         f"{','.join(PARTS)} (default all but workers, which takes minutes)")
-    parser.add_argument("--warmup", type=int, help="untimed calls first (default 10 CUDA, 1 CPU)")
-    parser.add_argument("--rounds", type=int, help="interleaved rounds, median and range reported "
+    parser.add_argument("--warmup", type=nonnegative_int,
+                        help="untimed calls first (default 10 CUDA, 1 CPU)")
+    parser.add_argument("--rounds", type=positive_int, help="interleaved rounds, median and range "
+                        "reported "
                         "(default 10 CUDA, 5 CPU)")
     parser.add_argument("--lrn-shape", help="N,C,H,W of the LRN tensor (default 256,96,55,55 on "
                         "CUDA, 64,96,55,55 on CPU)")
@@ -48,7 +50,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "and stopped by bench: a core shared as on a laptop or Colab (default 0)")
     parser.add_argument("--threads", type=positive_int, help="torch.set_num_threads for the run "
                         "(default: PyTorch's, one per usable core)")
-    parser.add_argument("--out", default="bench.json", help="JSON result file (default bench.json)")
+    parser.add_argument("--out", default="bench.json", help="JSON result file (default bench.json;"
+                        " checked before measuring)")
+    parser.add_argument("--force", action="store_true", help="replace --out even if it is not a "
+                        "result of alexnet bench")
 
 
 @dataclass
@@ -113,7 +118,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
                     args.compile, args.cuda_graphs, args.baseline,
                     args.keep_freed_memory and not cuda,
                     args.warmup if args.warmup is not None else (10 if cuda else 1),
-                    max(rounds, 1), shape, parts, args.contention,
+                    rounds, shape, parts, args.contention,
                     args.threads or torch.get_num_threads())
 
 

@@ -1,19 +1,23 @@
 """``alexnet reproduce``: the command line of the experiments (registered by :mod:`alexnet.cli`)."""
 from __future__ import annotations
 
-import os
 import shlex
+from pathlib import Path
 
 from ..errors import AlexNetError
+from ..files import check_destination, replacing
 from ..runtime import positive_int
 from .claims import CLAIMS, ORDER
 from .experiment import GPU_GROUPS, context_for, estimate_table, plan_estimate, run_all, run_group
 from .pilot import pilot
 from .reference import run_reference
-from .results import RESULTS, finalise, result_path
+from .results import finalise, result_path
 from .settings import SCALES
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "run", "DEFAULT_OUT"]
+
+#: Where results go without --out: a folder of the user's, never the package's shipped results.
+DEFAULT_OUT = "alexnet-results"
 
 
 def add_arguments(parser) -> None:
@@ -31,8 +35,13 @@ def add_arguments(parser) -> None:
                         help="seeds per comparison (default: chosen by the pilot's spread)")
     parser.add_argument("--group", type=int, choices=sorted(GPU_GROUPS),
                         help="with `all`: only this group of claims (each fits one GPU call)")
-    parser.add_argument("--out", default=os.path.relpath(RESULTS),
-                        help="folder for the result files and LEDGER.md")
+    parser.add_argument("--out", default=DEFAULT_OUT,
+                        help=f"folder for the result files and LEDGER.md (default {DEFAULT_OUT}; "
+                             "the package's own alexnet/results is written only when named here, "
+                             "with --force)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace files in --out that alexnet did not write there (or that "
+                             "changed since), and write the package's shipped results")
     parser.add_argument("--device", help="default: cpu for --scale cpu/test, cuda for gpu")
     parser.add_argument("--dry-run", action="store_true",
                         help="with `plan`: train nothing; time a few batches of every arm and "
@@ -50,13 +59,32 @@ def command_line(args) -> str:
 
 
 def run(args) -> int:
-    """Run what ``args.claim`` names; 0 on success."""
+    """Run what ``args.claim`` names; 0 on success. ``--force`` lets the writes replace files
+    alexnet did not make (:func:`alexnet.files.replacing`)."""
+    with replacing(getattr(args, "force", False)):
+        return _run(args)
+
+
+def check_outputs(names: list[str], args) -> None:
+    """Before any run: one line if a file the command will write cannot be written or would
+    replace a file alexnet did not make (its result files, the pilot's plan, LEDGER.md)."""
+    claims = [n for n in names if n in CLAIMS] if "all" not in names else list(CLAIMS)
+    files = [(result_path(args.out, n, args.scale), "json") for n in claims] + \
+        [(result_path(args.out, "reference", args.scale), "json")] * ("reference" in names) + \
+        [(result_path(args.out, "pilot", args.scale), "json")] * bool(claims or "plan" in names) + \
+        [(Path(args.out) / "LEDGER.md", "ledger")] * bool(claims)
+    for path, kind in files:
+        check_destination(path, kind)
+
+
+def _run(args) -> int:
     names = list(dict.fromkeys(args.claim))
     if "ledger" in names:
         if len(names) > 1:
             raise AlexNetError("ledger only redoes the verdicts and LEDGER.md: run it on its own")
         print(finalise(args.out, args.scale))
         return 0
+    check_outputs(names, args)
     if "plan" in names:
         if len(names) > 1 or args.seeds:
             raise AlexNetError("plan runs the pilot and prints the plan: run it on its own, "

@@ -108,9 +108,12 @@ def loaders(data: Cifar, batch_size: int, seed: int, device, augment: bool, ligh
 def data_sha256(data: Cifar) -> str:
     """SHA-256 of the pixels and labels actually read: the training subset, the validation split
     (when there is one), then the test images."""
-    digest = hashlib.sha256()
-    for part in (data.train, data.val, data.test):
-        if len(part):
-            digest.update(part.images.cpu().contiguous().numpy().tobytes())
-            digest.update(part.targets.cpu().numpy().tobytes())
-    return digest.hexdigest()
+    known = data.__dict__.get("_sha256")         # computed once per subset (they are cached)
+    if known is None:
+        digest = hashlib.sha256()
+        for part in (data.train, data.val, data.test):
+            if len(part):
+                digest.update(part.images.cpu().contiguous().numpy().tobytes())
+                digest.update(part.targets.cpu().numpy().tobytes())
+        known = data.__dict__["_sha256"] = digest.hexdigest()
+    return known

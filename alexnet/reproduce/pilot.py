@@ -16,10 +16,12 @@ from pathlib import Path
 
 import torch
 
-from ..runtime import provenance, write_json
+from ..files import update_json
+from ..runtime import provenance
 from .data import data_sha256, for_regime
 from .measures import figure1, figure1_epochs, neighbours_of
 from .plan import make_plan, plan_table
+from .records import load_file
 from .runs import train_arm
 from .settings import ARMS, CONTROL, PRIMARY, SCHEMA, Arm, Primary, Scale, arm_key
 
@@ -146,11 +148,22 @@ def pilot(context: Context) -> dict:
                    "claims": {n: c for n, c in plan["claims"].items() if c["regime"] == r}}
                for r in ("figure1", "lrn", "overfit", "recipe")}
     if context.plan_file is not None:
-        write_json({"scale": scale.name, "schema": SCHEMA, "regimes": regimes, "plan": plan,
-                    "pilot_values": {n: c["values"] for n, c in claims.items()}, "table": table,
-                    "provenance": {**provenance(context.device, context.command),
-                                   "data_sha256": {r: data_sha256(for_regime(
-                                       scale.regime(r), scale.test_images))
-                                       for r in regimes},
-                                   "wall_seconds": round(seconds, 1)}}, context.plan_file)
+        written = {"scale": scale.name, "schema": SCHEMA, "regimes": regimes, "plan": plan,
+                   "pilot_values": {n: c["values"] for n, c in claims.items()}, "table": table,
+                   "provenance": {**provenance(context.device, context.command),
+                                  "data_sha256": {r: data_sha256(cifar(
+                                      scale.regime(r).train_images, scale.test_images))
+                                      for r in regimes},
+                                  "wall_seconds": round(seconds, 1)}}
+        update_json(context.plan_file, lambda found: merged(found, written), read=load_file)
     return regimes
+
+
+def merged(found: dict | None, written: dict) -> dict:
+    """The pilot file another process left (``found``, read under the folder's lock) with this
+    pilot's plan added: a regime planned only there keeps its plan, so two claims started at once
+    into one ``--out`` never lose one."""
+    if not found:
+        return written
+    return {**found, **written, "regimes": {**found["regimes"], **written["regimes"]},
+            "pilot_values": {**found.get("pilot_values", {}), **written["pilot_values"]}}

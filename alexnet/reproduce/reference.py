@@ -24,7 +24,8 @@ import time
 import torch
 
 from ..analysis import conv1_weight
-from ..runtime import machine, provenance, write_json
+from ..files import check_destination, write_json
+from ..runtime import machine, provenance
 from ..train import seed_everything
 from ..transforms import SubtractMean
 from .measures import filter_split, neighbours_of
@@ -89,8 +90,11 @@ def _network(arm: Arm, context, progress: bool) -> dict:
 def run_reference(scale: str = "cpu", out: str | os.PathLike | None = RESULTS,
                   progress: bool = False, device: str | None = None,
                   command: str | None = None) -> dict:
-    """Train (or load) both reference networks and write ``out/reference-<scale>.json``."""
+    """Train (or load) both reference networks and write ``out/reference-<scale>.json`` (checked
+    before anything trains: :func:`alexnet.files.check_destination`)."""
     context = context_for(scale, device, 1, None, progress)
+    if out is not None:
+        check_destination(result_path(out, "reference", context.scale.name), "json")
     load_start, began = machine(context.device)["load_average"], time.perf_counter()
     networks = {arm.regime.removeprefix("reference-"): _network(arm, context, progress)
                 for arm in REFERENCE_ARMS}

@@ -1,24 +1,28 @@
 """Result files, their verdicts in words, and the claims ledger.
 
 A claim's result is ``<claim>-<scale>.json`` (in ``alexnet/results/`` for the shipped ones,
-inside the package so that a chapter opened in Colab finds them): the paper's claim, our setting
+inside the package so that a chapter opened in Colab finds them; that folder is written only when
+named, with ``--force``: :func:`alexnet.files.protect`): the paper's claim, our setting
 in words, every test (estimate, the interval its verdict uses, MDE, p-value, Bonferroni p,
 direction, size, the verdict in words; one test per claim is its declared primary test, the rest
 are secondary results without a verdict), every run's record, and the provenance.
-:func:`finalise` fills in the verdicts (:mod:`.stats`) and rewrites the files and ``LEDGER.md``;
-nothing in either is typed by hand.
+:func:`finalise` fills in the verdicts (:mod:`.stats`) and rewrites the files and ``LEDGER.md``,
+all or none, after reading every file back through its schema (:mod:`.records`); nothing in
+either is typed by hand. ``LEDGER.md`` has a section for every scale with results in its folder.
 """
 from __future__ import annotations
 
 import html
 import math
+from contextlib import contextmanager
 import os
 from pathlib import Path
 
 from ..errors import AlexNetError
-from ..runtime import write_atomic, write_json
+from ..files import json_text, locked, protect, write_all
 from . import stats
 from .claims import CLAIMS
+from .records import load_file
 from .settings import SCHEMA
 
 __all__ = ["RESULTS", "result_path", "load", "load_file", "finalise", "verdict", "describe",
@@ -27,25 +31,11 @@ __all__ = ["RESULTS", "result_path", "load", "load_file", "finalise", "verdict",
 
 #: The shipped results, inside the package.
 RESULTS = Path(__file__).resolve().parents[1] / "results"
+protect(RESULTS)                 # written only when asked for by name, with --force
 
 
 def result_path(out: str | os.PathLike, name: str, scale: str) -> Path:
     return Path(out) / f"{name}-{scale}.json"
-
-
-def load_file(path: str | os.PathLike) -> dict:
-    """A result file as a dict, with one clear line if it is missing or damaged."""
-    import json
-
-    path = Path(path)
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise AlexNetError(f"no result file {path}: run `python -m alexnet reproduce` "
-                           "first") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise AlexNetError(f"{path} is not a valid result file ({e}): run the claim "
-                           "again") from None
 
 
 def load(name: str, scale: str = "cpu", results: str | os.PathLike = RESULTS) -> dict:
@@ -174,6 +164,19 @@ def _tests_of(scale: str, out: Path) -> list[tuple[Path, dict]]:
             if (p := result_path(out, name, scale)).is_file()]
 
 
+def _results_in(out: Path, scale: str) -> list[tuple[Path, dict]]:
+    """Every claim's result at ``scale`` in ``out``, each file read and checked; one line if the
+    folder does not exist or holds none."""
+    if not out.is_dir():
+        raise AlexNetError(f"no folder {out}: give --out the folder the results were written to")
+    files = _tests_of(scale, out)
+    if not files:
+        raise AlexNetError(f"{out} holds no result files for --scale {scale} "
+                           f"(<claim>-{scale}.json): check --out and --scale, or run the claims "
+                           "first")
+    return files
+
+
 def verdict(test: dict) -> dict:
     """A test's verdict fields (:mod:`.stats`): for a testable primary test the Bonferroni p,
     the direction and the size from its α/9 interval; "not testable" or none otherwise."""
@@ -189,20 +192,35 @@ def verdict(test: dict) -> dict:
 
 def finalise(out: str | os.PathLike = RESULTS, scale: str = "cpu") -> Path:
     """Give every test of ``scale`` its verdict fields and words, rewrite the result files and
-    regenerate ``LEDGER.md``. Every result must hold exactly one primary test."""
+    regenerate ``LEDGER.md``: every file is read and checked first, then all are written or none
+    (:func:`alexnet.files.write_all`). Every result must hold exactly one primary test."""
     out = Path(out)
-    files = _tests_of(scale, out)
-    for path, result in files:
-        if sum(bool(t.get("primary")) for t in result["tests"]) != 1:
-            raise AlexNetError(f"{path} does not hold exactly one primary test (made before "
-                               f"schema {SCHEMA}): rerun `python -m alexnet reproduce "
-                               f"{result['claim']} --scale {scale}`")
-        result["schema"] = SCHEMA
-        for test in result["tests"]:
-            test.update(verdict(test))
-            test["verdict_words"] = words(test)
-        write_json(result, path)
-    return write_ledger(out, scale)
+    with locked(out) if out.is_dir() else _nothing():
+        files = _results_in(out, scale)
+        texts = []
+        for path, result in files:
+            if sum(bool(t.get("primary")) for t in result["tests"]) != 1:
+                raise AlexNetError(f"{path} does not hold exactly one primary test (made before "
+                                   f"schema {SCHEMA}): rerun `python -m alexnet reproduce "
+                                   f"{result['claim']} --scale {scale}`")
+            result["schema"] = SCHEMA
+            for test in result["tests"]:
+                test.update(verdict(test))
+                test["verdict_words"] = words(test)
+            texts.append((path, json_text(result)))
+        ledger = _ledger_text(out, {scale: files})
+        write_all([(p, _text_writer(t), False, "json") for p, t in texts] +
+                  [(out / "LEDGER.md", _text_writer(ledger), False, "ledger")])
+    return out / "LEDGER.md"
+
+
+def _text_writer(text: str):
+    return lambda f: f.write(text)
+
+
+@contextmanager
+def _nothing():
+    yield
 
 
 # ---------------------------------------------------------------- the ledger
@@ -210,8 +228,12 @@ def finalise(out: str | os.PathLike = RESULTS, scale: str = "cpu") -> Path:
 def ledger_rows(results: str | os.PathLike = RESULTS, scale: str = "cpu") -> list[dict]:
     """One row per test of every claim with a result at ``scale``: the claim, the paper's number,
     our estimate and interval, the MDE, the verdict in words, our setting and the file."""
+    return _rows(_tests_of(scale, Path(results)))
+
+
+def _rows(files: list[tuple[Path, dict]]) -> list[dict]:
     rows = []
-    for path, result in _tests_of(scale, Path(results)):
+    for path, result in files:
         claim = CLAIMS[result["claim"]]
         for test in result["tests"]:
             rows.append({"claim": f"{claim.number}. {claim.name} ({claim.section})",
@@ -254,8 +276,8 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def ledger_markdown(rows: list[dict], scale: str = "cpu") -> str:
-    lines = [LEDGER_HEADER, f"## {scale.upper()} scale", "",
+def _section(rows: list[dict], scale: str) -> list[str]:
+    lines = [f"## {scale.upper()} scale", "",
              "| Claim | Test | Paper | Ours (interval) | MDE at α/9 | Verdict |",
              "|---|---|---|---|---|---|"]
     for r in rows:
@@ -266,8 +288,29 @@ def ledger_markdown(rows: list[dict], scale: str = "cpu") -> str:
     lines += ["", "### Settings", ""]
     lines += [f"- **{claim}** ({file}; {run}): {setting}"
               for claim, (setting, file, run) in settings.items()]
-    gpu = "GPU scale: not yet run: needs a CUDA GPU (`python -m alexnet reproduce all --scale gpu`)."
-    return "\n".join(lines + ["", gpu if scale == "cpu" else ""]).rstrip() + "\n"
+    return lines + [""]
+
+
+def ledger_markdown(rows: list[dict] | dict, scale: str = "cpu") -> str:
+    """The ledger: ``rows`` of one ``scale``, or ``{scale: rows}`` for every scale it covers."""
+    by_scale = rows if isinstance(rows, dict) else {scale: rows}
+    lines = [LEDGER_HEADER]
+    for name, found in by_scale.items():
+        lines += _section(found, name)
+    if "cpu" in by_scale and "gpu" not in by_scale:
+        lines.append("GPU scale: not yet run: needs a CUDA GPU (`python -m alexnet reproduce all "
+                     "--scale gpu`).")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _ledger_text(out: Path, given: dict) -> str:
+    """LEDGER.md of ``out``: a section for every scale with results there (``given`` holds the
+    results of the scale being finalised, the others are read), so a ledger of one scale never
+    drops another's rows."""
+    from .settings import SCALES
+
+    found = {name: given[name] if name in given else _tests_of(name, out) for name in SCALES}
+    return ledger_markdown({name: _rows(files) for name, files in found.items() if files})
 
 
 def ledger_html(results: str | os.PathLike = RESULTS, scale: str = "cpu") -> str:
@@ -289,6 +332,8 @@ def ledger_html(results: str | os.PathLike = RESULTS, scale: str = "cpu") -> str
 
 
 def write_ledger(out: str | os.PathLike = RESULTS, scale: str = "cpu") -> Path:
-    """Regenerate ``out/LEDGER.md`` from the result files there."""
-    text = ledger_markdown(ledger_rows(out, scale), scale)
-    return write_atomic(Path(out) / "LEDGER.md", lambda f: f.write(text), binary=False)
+    """Regenerate ``out/LEDGER.md`` from the result files there (every scale's)."""
+    out = Path(out)
+    _results_in(out, scale)
+    return write_all([(out / "LEDGER.md", _text_writer(_ledger_text(out, {})), False,
+                       "ledger")])[0]

@@ -14,45 +14,31 @@ epoch chosen, the epochs run, whether the validation error (not the cap) ended t
 the training error reaches the target.
 
 A run trains once per machine: its record (per-epoch curve, final metrics, seconds) and its final
-weights are stored in the cache (``$ALEXNET_CACHE/reproduce/<scale>/``), keyed by everything that
-decides the result: every field of the arm and of the regime, the seed, the test images, the
-device type, the torch version and a hash of the package's training code (:data:`TRAINING_CODE`).
+weights are stored in the run cache (:mod:`.cache`), keyed by everything that decides the result:
+every field of the arm and of the regime, the seed, the test images, the SHA-256 of the data read,
+the device type, the torch version and the code that runs.
 A claim that needs a run already made (a shared baseline, the pilot's seeds, a run before a
 crash) loads it, so ``alexnet reproduce all`` resumes where it stopped and claims that share a
 baseline train it once. Delete the folder to start afresh.
 """
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import sys
 import time
 from dataclasses import asdict
-from functools import lru_cache
-from pathlib import Path
 
 import torch
 from torch import nn
 
-from ..data import cache_dir
 from ..model import CifarAlexNet, FourLayerCNN, without_conv
-from ..runtime import write_atomic
 from ..train import Diverged, TrainConfig, Trainer, seed_everything
-from .data import EVAL_BATCH, for_regime, loaders
+from . import cache
+from .data import EVAL_BATCH, data_sha256, for_regime, loaders
 from .settings import Arm, Regime, Scale
 
 __all__ = ["Run", "build", "without_conv", "train_arm", "figure1_run", "epochs_to", "log",
-           "train_config", "time_arm", "TRAINING_CODE"]
-
-#: The package files whose code decides what a run computes (the layers, the data and its
-#: augmentation, the recipe and the loop); on CUDA the LRN kernel too (:data:`CUDA_CODE`).
-TRAINING_CODE = ("activations.py", "data.py", "datasets.py", "dropout.py", "folders.py",
-                 "loaders.py", "lrn.py", "model.py", "pooling.py", "recipe.py", "resume.py",
-                 "train.py", "transforms.py", "two_tower.py", "reproduce/data.py",
-                 "reproduce/runs.py")
-CUDA_CODE = ("kernels/lrn.py",)
-
+           "train_config", "time_arm"]
 
 #: Seconds this process has spent training runs (not loading them): a claim's own wall time is
 #: its elapsed time minus what it trained, plus the seconds of every run it uses.
@@ -62,16 +48,6 @@ CLOCK = {"training_seconds": 0.0}
 def log(progress: bool, text: str) -> None:
     if progress:
         print(f"reproduce: {text}", file=sys.stderr, flush=True)
-
-
-@lru_cache(maxsize=2)
-def training_code_sha256(device_type: str = "cpu") -> str:
-    """SHA-256 of :data:`TRAINING_CODE` (and :data:`CUDA_CODE` on CUDA), names and bytes."""
-    package = Path(__file__).resolve().parents[1]
-    digest = hashlib.sha256()
-    for name in TRAINING_CODE + (CUDA_CODE if device_type == "cuda" else ()):
-        digest.update(name.encode() + b"\0" + (package / name).read_bytes())
-    return digest.hexdigest()
 
 
 class Run:
@@ -120,31 +96,10 @@ def _rounded(rows: list[dict], digits: int = 6) -> list[dict]:
 
 # ---------------------------------------------------------------- the cache
 
-def _cache_path(scale: Scale, device: torch.device, what: dict) -> Path:
-    """The cache file of a run: ``what`` decides it, with the device type, the training code
-    and the torch version."""
-    what = {**what, "device": device.type, "code": training_code_sha256(device.type),
-            "torch": torch.__version__}
-    key = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:24]
-    return cache_dir() / "reproduce" / scale.name / f"{key}.pt"
-
-
-def _load(path: Path, model: nn.Module | None) -> Run | None:
-    if not path.is_file():
-        return None
-    try:
-        stored = torch.load(path, map_location="cpu", weights_only=True)
-        if model is not None:
-            model.load_state_dict(stored["state"])
-        return Run(stored["record"], model)
-    except Exception:  # noqa: BLE001 - a damaged cache entry is retrained, not trusted
-        path.unlink(missing_ok=True)
-        return None
-
-
-def _store(path: Path, run: Run) -> None:
-    state = {k: v.cpu() for k, v in run.model.state_dict().items()} if run.model else {}
-    write_atomic(path, lambda f: torch.save({"record": run.record, "state": state}, f))
+def _entry(scale: Scale, device: torch.device, data, what: dict) -> cache.Entry:
+    """The run cache's entry of a run: ``what`` decides it, with the data read and the device
+    (:mod:`.cache` adds the code that runs and the torch version)."""
+    return cache.entry(scale, {**what, "device": device.type, "data_sha256": data_sha256(data)})
 
 
 # ---------------------------------------------------------------- arms
@@ -203,13 +158,13 @@ def train_arm(arm: Arm, scale: Scale, seed: int, device: torch.device,
     augment, lighting = _augmentation(arm, regime)
     seed_everything(seed)
     model = build(arm, regime)
-    path = _cache_path(scale, device, {"arm": asdict(arm), "regime": asdict(regime),
-                                       "seed": seed, "test_images": scale.test_images,
-                                       "test_curve": test_curve})
-    cached = _load(path, model.to(device))
-    if cached is not None:
-        return cached
     data = for_regime(regime, scale.test_images)
+    entry = _entry(scale, device, data, {"arm": asdict(arm), "regime": asdict(regime),
+                                         "seed": seed, "test_images": scale.test_images,
+                                         "test_curve": test_curve})
+    cached = entry.load(model.to(device))
+    if cached is not None:
+        return Run(cached, model)
     sets = loaders(data, regime.batch_size, seed, device, augment, lighting, arm.crop)
     log(progress, f"{arm.label}, seed {seed}: up to {regime.epochs} epochs on "
                   f"{len(data.train):,} images, validated on {len(data.val):,}")
@@ -225,10 +180,9 @@ def train_arm(arm: Arm, scale: Scale, seed: int, device: torch.device,
               "seconds": round(time.perf_counter() - start, 2)}
     log(progress, f"  test error {metrics['test_top1']:.2%} at epoch {metrics['best_epoch']} of "
                   f"{len(history)}, gap {metrics['gap']:+.2%} ({record['seconds']:.0f} s)")
-    run = Run(record, model)
-    _store(path, run)
+    entry.store(record, model)
     CLOCK["training_seconds"] += record["seconds"]
-    return run
+    return Run(record, model)
 
 
 class _First:
@@ -281,15 +235,15 @@ def figure1_run(activation: str, lr: float, seed: int, scale: Scale, device: tor
     reported it) reaches the target or ``budget`` epochs pass. A rate whose loss becomes NaN or
     infinite counts as diverged."""
     regime = scale.regime("figure1")
-    path = _cache_path(scale, device, {"figure1": activation, "lr": lr, "seed": seed,
-                                       "budget": budget, "regime": asdict(regime),
-                                       "target": scale.relu_target})
-    cached = _load(path, None)
+    data = for_regime(regime, scale.test_images)
+    entry = _entry(scale, device, data, {"figure1": activation, "lr": lr, "seed": seed,
+                                         "budget": budget, "regime": asdict(regime),
+                                         "target": scale.relu_target})
+    cached = entry.load()
     if cached is not None:
-        return cached.record
+        return cached
     seed_everything(seed)
     model = FourLayerCNN(activation=activation)
-    data = for_regime(regime, scale.test_images)
     loader = loaders(data, regime.batch_size, seed, device, augment=False, lighting=False)["train"]
     config = TrainConfig(epochs=budget, lr=lr, weight_decay=0.0, seed=seed, schedule="step",
                          batch_size=regime.batch_size, progress=False, reseed=False)
@@ -308,6 +262,6 @@ def figure1_run(activation: str, lr: float, seed: int, scale: Scale, device: tor
     log(progress, f"Figure 1, {activation} at lr {lr:g}, seed {seed}: " + (
         "diverged" if diverged else f"{'never' if reached is None else f'{reached:.2f} epochs'} "
         f"to {scale.relu_target:.0%} training error"))
-    _store(path, Run(record))
+    entry.store(record)
     CLOCK["training_seconds"] += record["seconds"]
     return record
