@@ -425,3 +425,16 @@ def test_a_full_disk_while_storing_a_run_is_the_disks_error(tmp_path, monkeypatc
         entry.store({"seed": 0}, FourLayerCNN())
     assert raised.value.errno == errno.ENOSPC and raised.value.filename == str(entry.path)
     assert not entry.path.exists() and not list(entry.path.parent.glob(".*.tmp"))
+
+
+def test_a_claim_run_from_python_never_writes_into_the_shipped_results(tmp_path, monkeypatch):
+    """Without ``out``, run_claim writes to a folder of the user's; asked to write into the
+    package's shipped results, it refuses before any training (no run is attempted)."""
+    from alexnet import reproduce
+    from alexnet.reproduce import experiment
+    from alexnet.reproduce.results import DEFAULT_OUT, RESULTS
+
+    assert experiment.run_claim.__defaults__[1] == DEFAULT_OUT != str(RESULTS)
+    monkeypatch.setattr(experiment, "context_for", lambda *a, **k: pytest.fail("trained"))
+    with pytest.raises(AlexNetError, match="holds the files the package ships"):
+        reproduce.run_claim("lrn", scale="test", out=RESULTS)

@@ -11,13 +11,11 @@ from .claims import CLAIMS, ORDER
 from .experiment import GPU_GROUPS, context_for, estimate_table, plan_estimate, run_all, run_group
 from .pilot import pilot
 from .reference import run_reference
-from .results import finalise, result_path
+from .results import DEFAULT_OUT, finalise, result_path
 from .settings import SCALES
 
 __all__ = ["add_arguments", "run", "DEFAULT_OUT"]
 
-#: Where results go without --out: a folder of the user's, never the package's shipped results.
-DEFAULT_OUT = "alexnet-results"
 
 
 def add_arguments(parser) -> None:

@@ -24,7 +24,8 @@ from ..runtime import keep_freed_memory, machine, provenance, resolve_device, wr
 from ..train import TrainConfig, Trainer
 from .claims import CLAIMS, ORDER, Context
 from .data import data_sha256, for_regime
-from .results import RESULTS, finalise, load_file, result_path
+from ..files import check_destination
+from .results import DEFAULT_OUT, finalise, load_file, result_path
 from .pilot import piloted_arms
 from .runs import CLOCK, build, log, time_arm
 from .settings import ARMS, CONTROL, PRIMARY, SCALES, Arm, arm_key, with_overrides
@@ -38,7 +39,7 @@ GPU_GROUPS = {1: ("relu", "lrn"), 2: ("overlap", "dropout"),
 
 
 def context_for(scale: str, device: str | None = None, seeds: int | None = None,
-                out: str | os.PathLike | None = RESULTS, progress: bool = False,
+                out: str | os.PathLike | None = DEFAULT_OUT, progress: bool = False,
                 command: str | None = None) -> Context:
     """The context claims run in; the seed plan is read from (and added to) ``out``'s
     ``pilot-<scale>.json``; ``command`` is what the pilot's provenance records."""
@@ -115,7 +116,7 @@ def _seconds_used(found: dict) -> float:
     return sum(r.get("seconds", 0.0) for r in runs)
 
 
-def run_claim(name: str, scale: str = "cpu", out: str | os.PathLike | None = RESULTS,
+def run_claim(name: str, scale: str = "cpu", out: str | os.PathLike | None = DEFAULT_OUT,
               progress: bool = False, device: str | None = None, seeds: int | None = None,
               command: str | None = None, context: Context | None = None,
               finalise_now: bool = True) -> dict:
@@ -126,6 +127,8 @@ def run_claim(name: str, scale: str = "cpu", out: str | os.PathLike | None = RES
     ``why_it_may_differ`` and ``provenance``."""
     if name not in CLAIMS:
         raise AlexNetError(f"unknown claim {name!r}: choose one of {', '.join(CLAIMS)} or all")
+    if out is not None:                # before any training: a result that cannot be written
+        check_destination(result_path(out, name, scale), "json")
     context = context or context_for(scale, device, seeds, out, progress, command)
     spec, load_start = CLAIMS[name], machine(context.device)["load_average"]
     began, trained_before = time.perf_counter(), CLOCK["training_seconds"]
@@ -154,8 +157,9 @@ def run_claim(name: str, scale: str = "cpu", out: str | os.PathLike | None = RES
     return result
 
 
-def run_all(scale: str = "cpu", out: str | os.PathLike | None = RESULTS, progress: bool = False,
-            device: str | None = None, seeds: int | None = None, command: str | None = None,
+def run_all(scale: str = "cpu", out: str | os.PathLike | None = DEFAULT_OUT,
+            progress: bool = False, device: str | None = None, seeds: int | None = None,
+            command: str | None = None,
             names=ORDER) -> dict:
     """Claims ``names`` (default all, in :data:`ORDER`) in one context, so runs they share train
     once; each result is written as soon as its claim is done, the ledger at the end."""
@@ -288,7 +292,7 @@ def gpu_estimate(group: int, context: Context) -> float:
     return total
 
 
-def run_group(group: int, scale: str = "gpu", out=RESULTS, progress: bool = False,
+def run_group(group: int, scale: str = "gpu", out=DEFAULT_OUT, progress: bool = False,
               device: str | None = None, command: str | None = None) -> dict:
     """One GPU group: print its time estimate, then run its claims (resumable: finished runs are
     read back from the run cache)."""

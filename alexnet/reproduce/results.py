@@ -32,6 +32,8 @@ __all__ = ["RESULTS", "result_path", "load", "load_file", "finalise", "verdict",
 #: The shipped results, inside the package.
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 protect(RESULTS)                 # written only when asked for by name, with --force
+#: Where results go unless told: a folder of the user's, never the package's shipped results.
+DEFAULT_OUT = "alexnet-results"
 
 
 def result_path(out: str | os.PathLike, name: str, scale: str) -> Path:
