@@ -13,7 +13,6 @@ run from another folder. Its unmodified install cell does the installing:
 - pip runs offline (no index) and builds without isolation, with the setuptools it can see.
 """
 import json
-import shutil
 import subprocess
 import sys
 import sysconfig
@@ -25,8 +24,8 @@ from nbclient.exceptions import CellExecutionError
 
 from bookconfig import ROOT, load_config, toc_files
 from build_notebooks import execute_notebook
+from colab_check import FAKE_COLAB, snapshot_repository
 
-FAKE_COLAB = "import sys, types; sys.modules['google.colab'] = types.ModuleType('google.colab')"
 REPORT = """\
 import importlib.metadata, alexnet
 print(alexnet.__file__)
@@ -36,20 +35,6 @@ print(importlib.metadata.distribution("alexnet").read_text("direct_url.json"))""
 def first_chapter() -> Path:
     notebooks = [ROOT / f"{page}.ipynb" for page in toc_files()]
     return next(notebook for notebook in notebooks if notebook.is_file())
-
-
-def snapshot_repository(target: Path, branch: str) -> Path:
-    """A git repository whose ``branch`` holds this working tree (the files git does not ignore)."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                            cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    for name in filter(None, listed.split("\0")):
-        if (ROOT / name).is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, target / name)
-    git = ["git", "-c", "user.name=colab-test", "-c", "user.email=colab-test@localhost"]
-    for args in (["init", "-q", "-b", branch], ["add", "-A"], ["commit", "-q", "-m", "snapshot"]):
-        subprocess.run([*git, *args], cwd=target, check=True, capture_output=True)
-    return target
 
 
 def fresh_venv(target: Path) -> Path:
