@@ -29,7 +29,7 @@ from torch import nn
 
 from .architectures import build_model
 from .checkpoint import check_entries, load_checkpoint, load_weights
-from .data import build_loaders
+from .data import build_loaders, build_test_loader
 from .errors import AlexNetError
 from .lrn import LocalResponseNorm, local_response_norm_reference
 from .runtime import positive_int, provenance, resolve_device, write_atomic, write_json
@@ -129,8 +129,10 @@ def _input(model: nn.Module, loader) -> tuple[torch.Tensor, dict]:
 
 def _measure(model: nn.Module, data: str, state: dict, device, batch_size: int,
              progress: bool) -> tuple[dict, object]:
-    """Top-1/top-5 error of ``model`` on every test (validation) image of ``data``."""
+    """Top-1/top-5 error of ``model`` on every test image of ``data`` (CIFAR-10's 10,000; a
+    folder's ``test/``, or its ``val/`` when it has no ``test/``), never the held-out images."""
     _, loader, info = build_loaders(data, batch_size, device=device, train=False, workers=0)
+    loader = build_test_loader(data, batch_size, device=device, workers=0) or loader
     saved = state.get("classes")
     if saved is not None and list(saved) != list(info.classes):
         raise AlexNetError(f"the checkpoint was trained on other classes than {data}'s "

@@ -76,7 +76,7 @@ def test_the_training_code_hash_covers_every_module_that_decides_a_run():
     from alexnet.reproduce import cache
 
     needed = {"activations", "pooling", "recipe", "resume", "train", "loaders", "datasets",
-              "data", "model", "lrn", "transforms", "dropout", "two_tower", "reproduce/data",
+              "data", "model", "lrn", "transforms", "dropout", "reproduce/data",
               "reproduce/runs"}
     assert {f"{n}.py" for n in needed} <= set(cache.modules_imported())
     assert "kernels/lrn.py" in cache.modules_imported(cuda=True)

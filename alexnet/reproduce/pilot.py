@@ -151,8 +151,8 @@ def pilot(context: Context) -> dict:
         written = {"scale": scale.name, "schema": SCHEMA, "regimes": regimes, "plan": plan,
                    "pilot_values": {n: c["values"] for n, c in claims.items()}, "table": table,
                    "provenance": {**provenance(context.device, context.command),
-                                  "data_sha256": {r: data_sha256(cifar(
-                                      scale.regime(r).train_images, scale.test_images))
+                                  "data_sha256": {r: data_sha256(for_regime(
+                                      scale.regime(r), scale.test_images))
                                       for r in regimes},
                                   "wall_seconds": round(seconds, 1)}}
         update_json(context.plan_file, lambda found: merged(found, written), read=load_file)
