@@ -40,6 +40,7 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import display
 
+import alexnet
 from alexnet import CifarAlexNet, analysis, reproduce, viz
 
 viz.use_book_style()
@@ -149,6 +150,29 @@ assert max(split["towers_at_init"]) - min(split["towers_at_init"]) < 0.05
 # as large as ours in a share p = {glue:}`ref-p` of the random splits
 # (`alexnet.analysis.split_test`). So in this run the restricted connectivity of §3.2 did sort
 # the kernels by colour; whether it does so "during every run" is the next question.
+
+# %% [markdown]
+# ## The towers of 2012: BVLC's AlexNet
+#
+# The kernels of the paper's Figure 3 came from the authors' own network, which was never
+# released. The closest public network is Caffe's BVLC AlexNet: the same two-group architecture,
+# trained on ILSVRC-2012 and released for unrestricted use (its differences from the paper,
+# such as Caffe's LRN constants and 227-pixel inputs, are listed in
+# `alexnet.AlexNet_Weights.BVLC.meta`). Its file holds every weight in 32-bit floats, so the book
+# does not download it:
+# `alexnet.AlexNet(weights="bvlc")` does, once, into PyTorch's cache, and from then on this cell
+# draws its 96 conv1 kernels, group 1 above group 2, with each group's colour index.
+
+# %%
+bvlc = alexnet.AlexNet_Weights.BVLC
+if bvlc.meta["available"]:
+    conv1_2012 = analysis.conv1_weight(alexnet.AlexNet(weights=bvlc))
+    viz.plot_tower_filters(conv1_2012,
+                           analysis.tower_colour_specificity(conv1_2012))
+    plt.show()
+else:
+    print('BVLC\'s weights are not downloaded here: run alexnet.AlexNet('
+          'weights="bvlc") once, then this cell again.')
 
 # %% [markdown]
 # ## Every run? The stored seeds
