@@ -121,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     set_notebook_environment()
     os.environ.pop("PYTHONPATH", None)
     python = colab_venv(args.venv)
+    subprocess.run([python, "-m", "pip", "uninstall", "-q", "-y", "alexnet"], check=True,
+                   capture_output=True)  # a fresh Colab runtime has no alexnet: install it anew
     before = installed(python)
     pages = [ROOT / f"{page}.ipynb" for page in toc_files()]
     notebooks = [p for p in pages if p.is_file() and (not args.names or p.stem in args.names)]
