@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import with_offline_env
 from helpers import offline_folder
 import torch
 from PIL import Image
@@ -171,3 +172,20 @@ def test_readme_table_is_generated_from_the_meta():
     text = README.read_text()
     block = text.split("<!-- weights-table -->")[1].split("<!-- /weights-table -->")[0].strip()
     assert block == table()
+
+
+def test_the_shipped_cifar10_weights_score_their_stated_error(cifar_train, cifar_test,
+                                                              session_cache):
+    """CifarAlexNet(weights="cifar10") on all 10,000 test images gives the error its card states
+    (measured by `alexnet export-weights`); another CPU may flip a few images' argmax in float32,
+    so up to 10 of 10,000 may differ."""
+    from alexnet.data import build_test_loader
+    from alexnet.train import TrainConfig, Trainer
+
+    model = CifarAlexNet(weights="cifar10")   # shipped: alexnet/pretrained/cifar10_v1.*
+    loader = with_offline_env(session_cache, lambda: build_test_loader("cifar10", 500, workers=0))
+    got = Trainer(model, TrainConfig(progress=False), "cpu").evaluate(loader)
+    stated = CifarAlexNet_Weights.CIFAR10_V1.meta["test"]
+    assert len(loader.data) == stated["images"] == 10_000
+    assert abs(got["val_top1"] - stated["top1_error"]) <= 10 / 10_000
+    assert abs(got["val_top5"] - stated["top5_error"]) <= 10 / 10_000
