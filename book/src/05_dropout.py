@@ -286,8 +286,9 @@ if not FULL_SIZE:  # the sentences above
     assert max(error["differences"]) < 0 and gap["low"] > 0
     assert converge["bound"] == "lower" and converge["low"] > 0
     assert with_dropout > without + 0.2
-    regime = dropout_claim["regimes"]["overfit"]   # the stored run's: < 1000 steps
-    assert regime["epochs"] * -(-regime["train_images"] // regime["batch_size"]) < 1000
+    regime = dropout_claim["regimes"]["overfit"]  # the stored run's
+    steps = -(-regime["train_images"] // regime["batch_size"])
+    assert regime["epochs"] * steps < 1000
 # %% mystnb={"image": {"alt": "The stored dropout result, one panel per test: each seed's test error, train-test gap and epochs to the target training error, with and without dropout; the two arms of a seed joined by a line and each arm's mean marked."}}
 viz.plot_claim(dropout_claim)
 plt.show()

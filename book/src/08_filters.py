@@ -171,8 +171,8 @@ if bvlc.meta["available"]:
                            analysis.tower_colour_specificity(conv1_2012))
     plt.show()
 else:
-    print('BVLC\'s weights are not downloaded here: run alexnet.AlexNet('
-          'weights="bvlc") once, then this cell again.')
+    print('BVLC\'s weights are not downloaded here: run\n'
+          'alexnet.AlexNet(weights="bvlc") once, then this cell again.')
 
 # %% [markdown]
 # ## Every run? The stored seeds
