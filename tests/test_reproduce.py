@@ -82,6 +82,9 @@ def test_the_training_code_hash_covers_every_module_that_decides_a_run():
     assert "kernels/lrn.py" in cache.modules_imported(cuda=True)
     assert "kernels/lrn.py" not in cache.modules_imported()
     assert cache.code_sha256(cuda=True) != cache.code_sha256()
+    # what only reads finished runs (verdicts, the plan, the ledger) may change under a cache
+    assert not {"reproduce/claims.py", "reproduce/stats.py", "reproduce/plan.py",
+                "reproduce/results.py", "reproduce/cli.py"} & set(cache.modules_imported())
 
 
 def test_regimes_are_described_by_their_schedule():
@@ -229,6 +232,30 @@ def test_a_dry_run_estimates_the_plan_and_trains_nothing(offline, tmp_path, caps
     assert not list(tmp_path.iterdir())                     # no pilot, no result
     with pytest.raises(AlexNetError, match="with `plan` only"):
         reproduce.run(parser.parse_args(["lrn", "--dry-run", "--out", str(tmp_path)]))
+
+
+def test_runs_trained_side_by_side_give_the_pilot_of_runs_trained_one_by_one(small_cifar,
+                                                                             tmp_path):
+    """``--jobs 2``: two one-thread processes fill the run cache; the pilot then reads the same
+    numbers a one-thread process computes alone (and trains nothing itself)."""
+    import shutil
+
+    pilots = {}
+    for jobs in (1, 2):
+        cache = tmp_path / f"cache{jobs}"
+        shutil.copytree(small_cifar["ALEXNET_CACHE"], cache)
+        out = tmp_path / f"out{jobs}"
+        done = run_alexnet("reproduce", "plan", "--scale", "test", "--jobs", str(jobs),
+                           "--out", str(out), timeout=600,
+                           env={**small_cifar, "ALEXNET_CACHE": str(cache),
+                                "OMP_NUM_THREADS": "1"})
+        assert done.returncode == 0, done.stderr[-3000:]
+        pilots[jobs] = json.loads((out / "pilot-test.json").read_text())
+        entries = sorted(p.name for p in (cache / "reproduce" / "test").glob("*.pt"))
+        pilots[jobs]["entries"] = entries
+    assert pilots[2]["pilot_values"] == pilots[1]["pilot_values"]
+    assert pilots[2]["entries"] == pilots[1]["entries"]
+    assert "--jobs 2" in pilots[2]["provenance"]["command"]
 
 
 def test_unknown_claims_and_a_gpu_scale_without_a_gpu_are_refused():

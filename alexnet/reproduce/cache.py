@@ -8,6 +8,9 @@ only by a run that would compute the same numbers. The key is a hash of the run'
 - the scale, the torch version, and the **code that runs**: the SHA-256 of every module of the
   package that :mod:`alexnet.reproduce.runs` imports, followed import by import
   (:func:`code_sha256`), plus the Triton LRN (``alexnet/kernels/``) when the device is CUDA.
+  A package's ``__init__`` counts only where a name is imported from it, not where the import
+  names a module of its own (``from . import cache``): so the claims, the statistics and the
+  ledger can change while long runs are cached, and a change to the model or the loop cannot.
 
 The identity is stored **inside** the entry and compared on load, so an entry is never trusted by
 its file name alone: one whose recorded identity differs (another seed's file copied into place, a
@@ -71,18 +74,29 @@ def _imports(path: Path) -> set[Path]:
             else:
                 continue
             stem = list(base) + (node.module.split(".") if node.module else [])
-            candidates = [stem] + [stem + [alias.name] for alias in node.names]
+            submodules = [stem + [alias.name] for alias in node.names]
+            # the package's __init__ only where a name is not a module of its own: a run that
+            # imports ``from . import cache`` runs cache.py, not what __init__ re-exports
+            whole = all(_module_file(s) for s in submodules)
+            candidates = submodules + ([] if whole else [stem])
         elif isinstance(node, ast.Import):
             candidates = [n.name.split(".")[1:] for n in node.names
                           if n.name.split(".")[0] == "alexnet"]
         else:
             continue
-        for parts in candidates:
-            for file in (PACKAGE.joinpath(*parts).with_suffix(".py"),
-                         PACKAGE.joinpath(*parts, "__init__.py")):
-                if parts and file.is_file():
-                    found.add(file)
+        found.update(f for f in map(_module_file, candidates) if f)
     return found
+
+
+def _module_file(parts: list[str]) -> Path | None:
+    """The package file of module ``parts`` (``a/b.py`` or ``a/b/__init__.py``), if any."""
+    if not parts:
+        return None
+    for file in (PACKAGE.joinpath(*parts).with_suffix(".py"),
+                 PACKAGE.joinpath(*parts, "__init__.py")):
+        if file.is_file():
+            return file
+    return None
 
 
 @lru_cache(maxsize=None)

@@ -44,6 +44,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--dry-run", action="store_true",
                         help="with `plan`: train nothing; time a few batches of every arm and "
                              "print what the pilot and the least plan would cost at the epoch caps")
+    parser.add_argument("--jobs", type=positive_int, default=1,
+                        help="train this many runs side by side, one thread each, before the "
+                             "claims read them (default 1; on a CPU, its number of cores)")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
 
 
@@ -51,7 +54,8 @@ def command_line(args) -> str:
     """The command that made a result (what its provenance records)."""
     words = ["python", "-m", "alexnet", "reproduce", *args.claim, "--scale", args.scale]
     for flag, value in (("--seeds", args.seeds), ("--group", args.group),
-                        ("--device", args.device)):
+                        ("--device", args.device), ("--jobs", getattr(args, "jobs", 1) > 1
+                                                    and args.jobs)):
         words += [flag, str(value)] if value else []
     return shlex.join(words + ["--out", str(args.out)])
 
@@ -88,7 +92,7 @@ def _run(args) -> int:
             raise AlexNetError("plan runs the pilot and prints the plan: run it on its own, "
                                "without --seeds")
         context = context_for(args.scale, args.device, None, args.out, args.progress,
-                              command_line(args))
+                              command_line(args), args.jobs)
         if args.dry_run:
             print(estimate_table(plan_estimate(context)), flush=True)
             return 0
@@ -116,7 +120,7 @@ def _run(args) -> int:
         results = run_group(args.group, args.scale, **options)
     else:
         chosen = ORDER if "all" in names else [n for n in ORDER if n in names]
-        results = run_all(args.scale, seeds=args.seeds, names=chosen, **options)
+        results = run_all(args.scale, seeds=args.seeds, names=chosen, jobs=args.jobs, **options)
     for name, result in results.items():
         first = next(t for t in result["tests"] if t.get("primary"))
         print(f"{name}: {first.get('direction', '?')} -> "

@@ -40,7 +40,7 @@ GPU_GROUPS = {1: ("relu", "lrn"), 2: ("overlap", "dropout"),
 
 def context_for(scale: str, device: str | None = None, seeds: int | None = None,
                 out: str | os.PathLike | None = DEFAULT_OUT, progress: bool = False,
-                command: str | None = None) -> Context:
+                command: str | None = None, jobs: int = 1) -> Context:
     """The context claims run in; the seed plan is read from (and added to) ``out``'s
     ``pilot-<scale>.json``; ``command`` is what the pilot's provenance records."""
     if scale not in SCALES:
@@ -53,7 +53,7 @@ def context_for(scale: str, device: str | None = None, seeds: int | None = None,
         keep_freed_memory()
     plan_file = result_path(out, "pilot", scale) if out is not None else None
     plans = load_file(plan_file)["regimes"] if plan_file and plan_file.is_file() else {}
-    return Context(size, where, progress, seeds, plans, plan_file, command)
+    return Context(size, where, progress, seeds, plans, plan_file, command, jobs)
 
 
 def setting_words(name: str, context: Context) -> str:
@@ -160,10 +160,13 @@ def run_claim(name: str, scale: str = "cpu", out: str | os.PathLike | None = DEF
 def run_all(scale: str = "cpu", out: str | os.PathLike | None = DEFAULT_OUT,
             progress: bool = False, device: str | None = None, seeds: int | None = None,
             command: str | None = None,
-            names=ORDER) -> dict:
+            names=ORDER, jobs: int = 1) -> dict:
     """Claims ``names`` (default all, in :data:`ORDER`) in one context, so runs they share train
-    once; each result is written as soon as its claim is done, the ledger at the end."""
-    context = context_for(scale, device, seeds, out, progress, command)
+    once; each result is written as soon as its claim is done, the ledger at the end. With
+    ``jobs > 1`` every planned run is trained first, ``jobs`` side by side (:mod:`.parallel`)."""
+    context = context_for(scale, device, seeds, out, progress, command, jobs)
+    if jobs > 1:
+        context.train_planned()
     results = {n: run_claim(n, out=out, command=command, context=context, finalise_now=False)
                for n in names}
     if out is None:

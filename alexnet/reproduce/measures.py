@@ -75,10 +75,10 @@ def tune_learning_rate(activation: str, context) -> dict:
             "added_rates": added, "at_grid_edge": _edge(best, rates) is not None}
 
 
-def figure1(context, seeds: int) -> dict:
+def figure1(context, seeds: int, activations: tuple[str, ...] = ("relu", "tanh")) -> dict:
     """Both activations: the tuned rates and seeds ``0..seeds-1`` run at them."""
     scale = context.scale
-    tuned = {a: tune_learning_rate(a, context) for a in ("relu", "tanh")}
+    tuned = {a: tune_learning_rate(a, context) for a in activations}
     runs = {a: [figure1_run(a, tuned[a]["lr"], s, scale, context.device, scale.relu_budget,
                             context.progress) for s in range(seeds)] for a in tuned}
     return {"tuned": tuned, "runs": runs}

@@ -20,6 +20,7 @@ from ..files import update_json
 from ..runtime import provenance
 from .data import data_sha256, for_regime
 from .measures import figure1, figure1_epochs, neighbours_of
+from .parallel import Job, train_side_by_side
 from .plan import make_plan, plan_table
 from .records import load_file
 from .runs import train_arm
@@ -41,6 +42,18 @@ class Context:
     plans: dict = field(default_factory=dict)
     plan_file: Path | None = None
     command: str | None = None
+    jobs: int = 1
+
+    def train_planned(self) -> None:
+        """With ``jobs > 1``: every planned run of every arm, side by side, into the run cache
+        (:mod:`.parallel`), before the claims read them one by one."""
+        jobs = [Job("figure1", a, self.arm_seeds("figure1", a), _weight(self.scale, "figure1"))
+                for a in ("relu", "tanh")]
+        for regime in ("lrn", "overfit", "recipe"):
+            jobs += [Job(regime, i, s, _weight(self.scale, regime))
+                     for i, arm in enumerate(ARMS[regime])
+                     for s in range(self.arm_seeds(regime, arm))]
+        train_side_by_side(jobs, self.scale, self.device, self.jobs, self.progress)
 
     def planned(self, regime: str) -> dict:
         if not self.plans:
@@ -68,6 +81,26 @@ class Context:
     def arm(self, regime: str, index: int) -> list:
         """Every seed's run of arm ``index`` of ``regime``."""
         return self.runs(ARMS[regime][index])
+
+
+def _weight(scale: Scale, regime: str) -> float:
+    """A run's expected cost, for the order of :func:`.parallel.train_side_by_side` only: its
+    training images × epochs, ×4 for CifarAlexNet; Figure 1's job is a search and its seeds."""
+    g = scale.regime(regime)
+    images = g.train_images or 45_000
+    if regime == "figure1":
+        return images * scale.relu_tune_epochs * (len(scale.relu_lrs) + scale.pilot_seeds)
+    return images * g.epochs * (4 if g.arch == "cifar" else 1)
+
+
+def _pilot_jobs(context: Context) -> list[Job]:
+    scale, k = context.scale, context.scale.pilot_seeds
+    jobs = [Job("figure1", a, k, _weight(scale, "figure1")) for a in ("relu", "tanh")]
+    for p in PRIMARY.values():
+        if p.regime != "figure1":
+            jobs += [Job(p.regime, ARMS[p.regime].index(arm), s, _weight(scale, p.regime))
+                     for arm in piloted_arms(p) for s in range(k)]
+    return list(dict.fromkeys(jobs))
 
 
 def _arm(regime: str, label: str, seconds: list[float] | None, trained: int, least: int,
@@ -119,6 +152,8 @@ def piloted_arms(p: Primary) -> list[Arm]:
 def pilot(context: Context) -> dict:
     """Train the pilot, make the plan, print it, write ``plan_file``; the plan per regime."""
     scale, k = context.scale, context.scale.pilot_seeds
+    train_side_by_side(_pilot_jobs(context), scale, context.device, context.jobs,
+                       context.progress)
     arms, claims = {}, {}
     seconds = _figure1(context, arms, claims)
     trained = {}

@@ -11,11 +11,11 @@ conditions share a regime, and their baseline arm trains once:
 - ``lrn``: §3.3's CIFAR-10 claim: the four-layer net trained with crops and flips.
 - ``overfit``: the claims about overfitting (dropout §4.2, crops and flips §4.1, overlapping
   pooling §3.4) need a net whose arm *without* the regulariser overfits while the arm *with* it
-  converges: :class:`~alexnet.CifarAlexNet` on 8,000 images for up to 90 epochs, every other
+  converges: :class:`~alexnet.CifarAlexNet` on 4,000 images for up to 90 epochs, every other
   regulariser (dropout, crops, flips, PCA lighting) off in every arm.
 - ``recipe``: the claims about the whole network (two GPUs §3.2, depth §7, PCA lighting and
   ten-patch testing §4.1, Figures 3 and 4): CifarAlexNet with the paper's full recipe (§5) on
-  15,000 images, enough epochs for the training error to fall well below the test error.
+  10,000 images, enough epochs for the training error to fall well below the test error.
 
 **Converged arms.** Every arm of ``lrn``, ``overfit`` and ``recipe`` follows §5's rule on a
 validation split of ``val_images`` *held-out training images* (drawn with ``val_seed`` from the
@@ -238,7 +238,7 @@ SCALES = {
                   relu_grid_extensions=1, relu_target=0.85, pilot_seeds=2, controls=1,
                   min_seeds=2, max_seeds=4, budget_minutes=5.0, converge_error=0.85,
                   neighbour_queries=32),
-    "cpu": Scale("cpu", _regimes(10_000, (20_000, 60), (8_000, 90), (15_000, 60), 5_000,
+    "cpu": Scale("cpu", _regimes(10_000, (10_000, 60), (4_000, 90), (10_000, 60), 5_000,
                                  (None, 60, None, 60))),
     "gpu": Scale("gpu", _regimes(None, (None, 60), (10_000, 120), (None, 80), 5_000,
                                  (None, 80, None, 100)), max_seeds=80, budget_minutes=600.0,
