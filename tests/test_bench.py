@@ -141,7 +141,8 @@ def test_readme_speed_table_is_the_shipped_bench():
     for cpu, (fp32_name, bf16_name, busy_name) in SHIPPED.items():
         fp32, bf16, busy = _shipped(fp32_name), _shipped(bf16_name), _shipped(busy_name)
         for result in filter(None, (fp32, bf16, busy)):
-            assert result["dirty"] is False
+            # the code that ran is the commit (a results file written just before may differ)
+            assert result["dirty"] is not None and result["uncommitted_package_files"] == []
             assert cpu.split() == [w for w in result["cpu_model"].replace("(R)", "").split()][:2]
             assert result["git_commit"][:7] in readme and f"{result['threads']} threads" in readme
         for row in (r for r in rows if r[1] == cpu):
