@@ -157,6 +157,10 @@ def _record(path) -> dict | None:
     return record.get("provenance", record) if isinstance(record, dict) else None
 
 
+#: What the shipped card keeps of each epoch of the training run (its learning curve).
+CURVE_KEYS = ("epoch", "lr", "train_loss", "train_top1", "val_loss", "val_top1")
+
+
 def export_weights(checkpoint: str | os.PathLike, name: str, *, data: str = "cifar10",
                    out: str | os.PathLike | None = None, record: str | os.PathLike | None = None,
                    force: bool = False, device: str = "cpu", batch_size: int = 500,
@@ -187,6 +191,7 @@ def export_weights(checkpoint: str | os.PathLike, name: str, *, data: str = "cif
                            f"images of {data}, one centred view each",
                 recipe=state.get("train_config"), epochs=state.get("epoch"),
                 last_epoch=history[-1] if history else None,
+                curve=[{k: row[k] for k in CURVE_KEYS if k in row} for row in history],
                 config_changes=state.get("config_changes", []),
                 checkpoint=dict(file=str(checkpoint), sha256=file_digest(Path(checkpoint))),
                 training_provenance=_record(record), provenance=provenance(device))

@@ -27,6 +27,9 @@ from alexnet.weights import AlexNet_Weights, BVLC_MEAN_RGB, find_weights, table
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
+HISTORY_ROW = {"epoch": 1, "lr": 0.01, "train_top1": 0.9, "val_top1": 0.88, "seconds": 5.0}
+
+
 @pytest.fixture(scope="module")
 def packaged(tmp_path_factory, cifar_test, session_cache):  # noqa: F811
     """(folder, checkpoint, model): cifar10_v1 packaged from a fresh CifarAlexNet's checkpoint."""
@@ -34,7 +37,8 @@ def packaged(tmp_path_factory, cifar_test, session_cache):  # noqa: F811
     torch.manual_seed(0)
     model = CifarAlexNet(init="pytorch")
     checkpoint = save_checkpoint({"model": model.state_dict(), "model_config": model.config,
-                                  "classes": CIFAR10_CLASSES, "epoch": 0}, root / "last.pt")
+                                  "classes": CIFAR10_CLASSES, "epoch": 0,
+                                  "history": [HISTORY_ROW]}, root / "last.pt")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ALEXNET_DATA", str(offline_folder()))
         mp.setenv("ALEXNET_CACHE", str(session_cache))
@@ -72,6 +76,14 @@ def test_the_meta_is_a_model_card(shipped):
     assert meta["checkpoint"]["sha256"] == weights.file_digest(checkpoint)
     assert set(meta["provenance"]) >= {"git_commit", "dirty", "cpu_model", "device", "date"}
     assert meta["licence"] == "MIT"
+    # the learning curve, without its wall-clock seconds (they describe the machine, not the run)
+    assert meta["curve"] == [{k: v for k, v in HISTORY_ROW.items() if k != "seconds"}]
+
+
+def test_the_shipped_card_holds_its_learning_curve():
+    meta = CifarAlexNet_Weights.CIFAR10_V1.meta
+    assert [row["epoch"] for row in meta["curve"]] == list(range(1, meta["epochs"] + 1))
+    assert meta["curve"][-1]["val_top1"] == meta["last_epoch"]["val_top1"]
 
 
 def test_a_tampered_file_is_refused_in_one_line(shipped, tmp_path, monkeypatch):
