@@ -79,9 +79,16 @@ def test_colab_install_cell_and_badge_come_first_and_match_the_config(notebook):
     install, badge = read(notebook).cells[:2]
     repository = CONFIG["repository"]
     assert install.cell_type == "code"
-    assert install.source == install_cell_source(CONFIG)
-    assert f'%pip install -q "alexnet @ git+{repository["url"]}@{repository["branch"]}"' \
-           in install.source
+    commit = re.search(r'@([0-9a-f]{40})"', install.source)
+    assert commit, "the install cell must name the commit its outputs came from"
+    commit = commit.group(1)
+    assert install.source == install_cell_source(CONFIG, commit)
+    assert f'%pip install -q "alexnet @ git+{repository["url"]}@{commit}"' in install.source
+    shallow = subprocess.run(["git", "rev-parse", "--is-shallow-repository"], cwd=ROOT,
+                             capture_output=True, text=True).stdout.strip()
+    if shallow == "false":                   # the commit is in main's history
+        assert subprocess.run(["git", "merge-base", "--is-ancestor", commit, "HEAD"],
+                              cwd=ROOT).returncode == 0, commit
     assert 'if "google.colab" in sys.modules:' in install.source
     assert {"nbval-ignore-output", "remove-cell"} <= set(install.metadata["tags"])
     assert install.outputs == [], "the install cell must do nothing outside Colab"

@@ -4,6 +4,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -52,7 +54,7 @@ import alexnet
 from alexnet import analysis, reproduce, viz
 
 viz.use_book_style()
-FULL_SIZE = False  # <- True in Colab with a GPU: the full Figure 1 experiment
+FULL_SIZE = False  # <- True in Colab with a GPU: all of Figure 1
 
 use_gpu = FULL_SIZE and torch.cuda.is_available()
 device = torch.device("cuda" if use_gpu else "cpu")
@@ -102,10 +104,13 @@ plt.show()
 # %%
 factor = {(name, s): analysis.expected_gradient(name, s)
           for name in analysis.ACTIVATIONS for s in (0.5, 1, 4)}
+
+# %% tags=["remove-input"]
 for (name, s), value in factor.items():
     viz.glue(f"factor-{name}-{s}", f"{value:.2f}")
 assert factor["ReLU", 4] == factor["ReLU", 0.5]
 assert factor["tanh", 4] < factor["ReLU", 4] < factor["tanh", 0.5]
+
 
 # %% [markdown]
 # Half of a ReLU's inputs are positive whatever their scale, so it passes on
@@ -139,8 +144,8 @@ settings = {"tanh, σ = 0.5": ("tanh", 0.5), "tanh, σ = 2": ("tanh", 2.0),
 viz.figure_tabs(
     "saturation",
     {label: saturation(*args) for label, args in settings.items()},
-    {label: f"The derivative of {a} drawn over the bell curve of inputs with "
-            f"spread {s:g}; the title gives the average factor."
+    {label: f"The derivative of {a} drawn over the bell curve of inputs "
+            f"with spread {s:g}; the title gives the average factor."
      for label, (a, s) in settings.items()})
 
 # %% [markdown]
@@ -150,7 +155,7 @@ viz.figure_tabs(
 #
 # The ReLU has its own weakness: a unit whose input is negative for every training example passes
 # no gradient at all and stops learning (a "dead" unit). The paper's initialisation gives the
-# biases of most layers the value 1 "to provide the ReLUs with positive inputs" early on (§5).
+# biases of most layers the value 1 "to provide the ReLUs with positive inputs" early on (§5 of {cite:t}`krizhevsky2012`).
 
 # %% [markdown]
 # ## Figure 1, live
@@ -194,8 +199,10 @@ plt.show()
 
 # %%
 edge = result["extra"]["rate_at_grid_edge"]
-assert FULL_SIZE or (not edge["relu"] and edge["tanh"])
 top = max(r["lr"] for r in result["extra"]["tuning"])
+
+# %% tags=["remove-input"]
+assert FULL_SIZE or (not edge["relu"] and edge["tanh"])
 assert FULL_SIZE or all(r["diverged"] for r in result["extra"]["tuning"]
                         if r["activation"] == "relu" and r["lr"] == top)
 
@@ -205,15 +212,15 @@ assert FULL_SIZE or all(r["diverged"] for r in result["extra"]["tuning"]
 # measure the same thing Figure 1 measures at an earlier point of the curve: how many epochs the
 # ReLU network needs to reach the training error the tanh network has at the end of its run.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 EPOCHS, IMAGES = 4, 2_000
 live_scale = reproduce.with_overrides(reproduce.SCALES["cpu"], "figure1",
                                       train_images=IMAGES)
 live = {}
 for activation in ("relu", "tanh"):
     run = reproduce.figure1_run(activation, rates[activation], seed=0,
-                                scale=live_scale, device=device, budget=EPOCHS)
+                                scale=live_scale, device=device,
+                                budget=EPOCHS)
     live[activation] = run["curve"]
 tanh_final = live["tanh"][-1]["train_top1"]
 relu_epochs = reproduce.epochs_to(live["relu"], "train_top1", tanh_final)
@@ -226,11 +233,11 @@ print(f"ReLU got there in {relu_epochs:.1f} epochs: "
 # The printed numbers depend on the machine's floating-point arithmetic, so the book's tests do
 # not compare them; they check the claim itself:
 
-# %%
+# %% tags=["remove-input"]
 assert relu_epochs is not None and relu_epochs < EPOCHS
 assert live["relu"][-1]["train_top1"] < tanh_final
 
-# %% mystnb={"image": {"alt": "Training error per epoch of the live run, ReLU below tanh at every epoch, with a dashed line at the error tanh reaches after its last epoch."}}
+# %% mystnb={"image": {"alt": "Training error per epoch of the live run: the two start alike, then ReLU falls below tanh, with a dashed line at the error tanh reaches after its last epoch."}}
 viz.plot_curves({"ReLU": live["relu"], "tanh": live["tanh"]},
                 target=tanh_final)
 plt.show()
@@ -243,8 +250,10 @@ plt.show()
 # never gets there counts with its whole budget, which makes the measured speed-up a lower bound.
 
 # %%
-viz.glue_claim("relu", result)
 display(viz.claim_table(result))
+
+# %% tags=["remove-input"]
+viz.glue_claim("relu", result)
 
 # %% [markdown]
 # **Our setting:** {glue:}`relu-setting`.
@@ -266,8 +275,10 @@ display(viz.claim_table(result))
 
 # %%
 test = result["tests"][0]
+
+# %% tags=["remove-input"]
 assert FULL_SIZE or test["size"] == "smaller"  # ×6 above the interval
-assert FULL_SIZE or min(test["differences"]) > 0   # ReLU faster in every seed
+assert FULL_SIZE or min(test["differences"]) > 0  # faster in every seed
 assert FULL_SIZE or 1.5 < math.exp(test["estimate"]) < 2.5  # "about twice"
 
 # %% mystnb={"image": {"alt": "Left: the training error of every seed of the stored relu result per epoch, ReLU runs falling faster than tanh runs, with the 25 percent target dashed. Right: the epochs each run needed to reach each level of training error from 70 to 25 percent; the gap between ReLU and tanh widens as the target falls."}}
@@ -294,8 +305,8 @@ plt.show()
 # - ReLU passes the whole gradient for every positive input; tanh and the sigmoid pass almost
 #   none once their inputs are large. Inputs grow during training, so saturating units slow down.
 # - The Figure 1 comparison, each network at its own best learning rate and without
-#   regularisation, shows the ReLU network ahead from the first epochs, and further ahead the
-#   longer both train.
+#   regularisation, shows the two networks starting alike and the ReLU network pulling ahead,
+#   further the longer both train.
 # - The size of the speed-up is not a constant of nature: it depends on the target error, the
 #   network and the data.
 

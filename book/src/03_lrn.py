@@ -4,6 +4,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -13,7 +15,7 @@
 # %% [markdown]
 # # 3. Local response normalisation
 #
-# ReLUs need no normalised inputs to keep from saturating (chapter 2), yet §3.3 of the paper adds
+# ReLUs need no normalised inputs to keep from saturating ([chapter 2](02_relu.ipynb)), yet §3.3 of the paper adds
 # a normalisation after the first two convolutional layers because "the following local
 # normalization scheme aids generalization". Each activity is divided by a measure of the activity
 # in neighbouring kernel maps at the same position, "a form of lateral inhibition inspired by the
@@ -69,7 +71,7 @@ print("device:", device)
 # - the sum runs over $n$ "adjacent" kernel maps at the same position, centred on map $i$ and cut
 #   off at the first and last map; $N$ is "the total number of kernels in the layer". The maps
 #   have no natural order: "the ordering of the kernel maps is of course arbitrary and determined
-#   before training begins" (§3.3);
+#   before training begins" (§3.3 of {cite:t}`krizhevsky2012`);
 # - $k$ keeps the divisor away from zero, $\alpha$ weighs the neighbours' activity, and $\beta$
 #   sets how strongly the divisor grows with it;
 # - the paper's constants, "determined using a validation set", are $k = 2$, $n = 5$,
@@ -170,12 +172,14 @@ def largest_error(module):
 
 error_ours = largest_error(alexnet.LocalResponseNorm(n, alpha, beta, k))
 error_torch = largest_error(nn.LocalResponseNorm(n, alpha, beta, k))
-viz.glue("error-torch", f"{error_torch:.0%}")
 print("alexnet.LocalResponseNorm: within 1e-12 of the formula:",
       error_ours < 1e-12)
 print(f"torch.nn.LocalResponseNorm, same arguments: {error_torch:.0%} off")
 
-# %%
+# %% tags=["remove-input"]
+viz.glue("error-torch", f"{error_torch:.0%}")
+
+# %% tags=["remove-input"]
 assert error_ours < 1e-6 and error_torch > 0.1
 assert torch.allclose(nn.LocalResponseNorm(n, alpha * n, beta, k)(x), formula,
                       rtol=1e-6)
@@ -188,7 +192,7 @@ assert torch.allclose(nn.LocalResponseNorm(n, alpha * n, beta, k)(x), formula,
 # and Krizhevsky's later two-GPU configuration (cuda-convnet2) normalises 48 maps per GPU after
 # conv1 and 128 after conv2. We infer that the 2012 network did the same, and give AlexNet's LRN
 # layers `groups=2`, which normalises each half on its own; `groups=1` is the paper's text read
-# literally. It is an inference, not the paper's words, and chapter 7 lists it among the
+# literally. It is an inference, not the paper's words, and [chapter 7](07_results.ipynb) lists it among the
 # {ref}`departures from the paper <departures>`. The two versions differ in exactly these maps of
 # conv1's 96, the ones whose window reaches across the middle:
 
@@ -241,6 +245,8 @@ plt.show()
 
 # %%
 peak = (k / (alpha * n * (2 * beta - 1))) ** 0.5
+
+# %% tags=["remove-input"]
 viz.glue("k-beta", f"{k ** beta:.2f}")
 viz.glue("peak", f"{peak:.0f}")
 viz.glue("peak-torch", f"{peak * n ** 0.5:.0f}")
@@ -255,13 +261,12 @@ viz.glue("peak-torch", f"{peak * n ** 0.5:.0f}")
 # ## Does it help? A small experiment, live
 #
 # §3.3's CIFAR-10 result is the paper's own small-scale test: a four-layer network with and
-# without normalisation. The reproduction's claim `lrn` trains `alexnet.FourLayerCNN` (chapter 2)
+# without normalisation. The reproduction's claim `lrn` trains `alexnet.FourLayerCNN` ([chapter 2](02_relu.ipynb))
 # with and without LRN after its first two layers, with cuda-convnet's recipe for that network
 # (SGD with momentum and weight decay, random crops and flips). Here, on a few thousand real
 # CIFAR-10 images for a few epochs, one seed; the same seed gives both networks the same batches.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 live_scale = replace(
     reproduce.with_overrides(reproduce.SCALES["cpu"], "lrn",
                              train_images=2_000, epochs=3, milestones=()),
@@ -277,7 +282,7 @@ for label, run in live.items():
 # difference means little either way; the book's tests only check that both networks learned
 # (chance is 90% error):
 
-# %%
+# %% tags=["remove-input"]
 assert all(run.metrics["test_top1"] < 0.85 for run in live.values())
 
 # %% [markdown]
@@ -288,8 +293,8 @@ assert all(run.metrics["test_top1"] < 0.85 for run in live.values())
 # of CIFAR-10's, and follow the network's own path to its first LRN layer: convolution, ReLU and
 # pooling (`alexnet.analysis.first_layer_maps`). Then LRN, with the paper's constants, divides
 # each map by its divisor $(k + \alpha \sum_j (a^j)^2)^\beta$ (`alexnet.analysis.lrn_maps`). These
-# are briefly trained weights of a small network, not AlexNet's; the four maps shown are the ones
-# most active on this photograph.
+# are briefly trained weights of a small network, not AlexNet's; the maps shown are the ones most
+# active on this photograph.
 
 # %%
 names = data.imagenet_class_names()
@@ -333,17 +338,19 @@ viz.figure_tabs(
             f"with k, n, alpha, beta = {c}."
      for label, c in constants.items()}, photo=True)
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 _, divisor = analysis.lrn_maps(maps)
 active = maps > 0
+print(f"divisor over active positions: "
+      f"median {divisor[active].median():.2f}, "
+      f"largest {divisor[active].max():.2f}")
+
+# %% tags=["remove-input"]
 viz.glue("divisor-median", f"{divisor[active].median():.2f}")
 viz.glue("divisor-max", f"{divisor[active].max():.2f}")
 viz.glue("activity-99", f"{maps[active].quantile(0.99):.0f}")
-print(f"divisor over active positions: median {divisor[active].median():.2f}, "
-      f"largest {divisor[active].max():.2f}")
 
-# %%
+# %% tags=["remove-input"]
 assert (divisor >= k ** beta - 1e-9).all()
 
 # %% [markdown]
@@ -369,8 +376,10 @@ if FULL_SIZE:
     result = reproduce.run_claim("lrn", scale="gpu", out="gpu-results")
 else:
     result = reproduce.load("lrn")
-viz.glue_claim("lrn", result)
 display(viz.claim_table(result))
+
+# %% tags=["remove-input"]
+viz.glue_claim("lrn", result)
 
 # %% [markdown]
 # **Our setting:** {glue:}`lrn-setting`.
@@ -396,6 +405,8 @@ test = result["tests"][0]
 train = viz.glue_run_means("lrn", result)
 with_lrn, without = train.values()
 gap_with, gap_without = viz.glue_run_means("lrn", result, "gap").values()
+
+# %% tags=["remove-input"]
 if not FULL_SIZE:  # the sentences above
     assert max(test["differences"]) < 0 and 1 < -test["estimate"] < 3.5
     assert with_lrn > without and gap_with < gap_without
@@ -465,21 +476,26 @@ plt.show()
 #    be told apart, which is also why neither the paper nor the libraries noticed.
 #    :::
 #
-# 3. **An even window.** `alexnet.LocalResponseNorm` and `torch.nn.LocalResponseNorm` both accept
-#    $n = 4$ (with PyTorch's $\alpha/n$). Which four maps does each sum over for map $i$? Find out
-#    by normalising activities that are zero except for one map.
+# 3. **An even window.** `torch.nn.LocalResponseNorm` accepts $n = 4$; `alexnet.LocalResponseNorm`
+#    refuses it. Which four maps does PyTorch's window hold for map $i$, and why does the
+#    package refuse? Find out by raising one map of ten and watching which outputs change.
 #
 #    :::{dropdown} Solution
-#    PyTorch pads $\lfloor n/2 \rfloor = 2$ maps before and $\lfloor (n-1)/2 \rfloor = 1$ after,
-#    so map $i$ sees $i-2 \dots i+1$. Put 100 in map 5 of ten and look at which outputs change:
+#    PyTorch pads $\lfloor n/2 \rfloor = 2$ maps before and $\lfloor (n-1)/2 \rfloor = 1$
+#    after, so map $i$ sees $i-2 \dots i+1$. Raise map 5 and list the damped outputs:
 #
 #    ```python
-#    x = torch.zeros(1, 10, 1, 1)
-#    x[0, 5] = 100.0
 #    ones = torch.ones(1, 10, 1, 1)
-#    changed = nn.LocalResponseNorm(4, 1e-3, 0.75, 2)(ones + x)
+#    raised = ones.clone()
+#    raised[0, 5] = 100.0
+#    lrn = nn.LocalResponseNorm(4, 1e-3, 0.75, 2)
+#    damped = (lrn(raised) != lrn(ones)).flatten()
+#    print([i for i in range(10) if damped[i]])   # [4, 5, 6, 7]
 #    ```
-#    The maps whose output is damped are the ones whose window contains map 5.
+#    Maps 4 to 7 are those whose window $i-2 \dots i+1$ holds map 5: the window leans one map
+#    to the left. §3.3 sums from $i - n/2$ to $i + n/2$, a window centred on map $i$, which only
+#    an odd $n$ has; `alexnet.LocalResponseNorm(4)` says so in one line instead of choosing a
+#    side the paper does not name.
 #    :::
 #
 # 4. **At full size.** In Colab with a GPU runtime, set `FULL_SIZE = True` and run the chapter:

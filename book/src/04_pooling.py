@@ -4,6 +4,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -14,7 +16,7 @@
 # # 4. Overlapping pooling
 #
 # "Pooling layers in CNNs summarize the outputs of neighboring groups of neurons in the same kernel
-# map" (§3.4). The paper describes a pooling layer as a grid of pooling units spaced $s$ pixels
+# map" (§3.4 of {cite:t}`krizhevsky2012`). The paper describes a pooling layer as a grid of pooling units spaced $s$ pixels
 # apart, each summarising a $z \times z$ neighbourhood. With $s = z$ the neighbourhoods tile the
 # map without overlap, the traditional choice. AlexNet uses $s = 2$, $z = 3$ throughout, so
 # neighbouring windows share a row or a column. The paper reports that this lowers the top-1 and
@@ -122,9 +124,9 @@ windows = {"z = 3, s = 1": (3, 1), "z = 4, s = 2": (4, 2),
 viz.figure_tabs(
     "pooling", {label: viz.draw_pooling(13, z, s)
                 for label, (z, s) in windows.items()},
-    {label: f"A row of 13 inputs pooled with windows of {z} every {s}, each "
-            f"input shaded by how many windows see it." for label, (z, s)
-     in windows.items()})
+    {label: f"A row of 13 inputs pooled with windows of {z} every {s}, "
+            f"each input shaded by how many windows see it."
+     for label, (z, s) in windows.items()})
 
 # %% [markdown]
 # ## What overlap changes: small shifts
@@ -134,7 +136,7 @@ viz.figure_tabs(
 # and overlap adds to it: when the image moves by one pixel, a 3-wide window keeps two of its three
 # columns, a 2-wide window only one. We measure it with a trained first layer: the 32 conv1
 # kernels of the reproduction's reference network, a `CifarAlexNet` trained with the paper's
-# recipe on all 50,000 CIFAR-10 training images (`reproduce.load("reference")`; chapter 7 shows
+# recipe on all 50,000 CIFAR-10 training images (`reproduce.load("reference")`; [chapter 7](07_results.ipynb) shows
 # it at work). On 500 real CIFAR-10 test images, conv1 and its ReLU compute their maps once for
 # each image and once for the image moved one pixel to the left; both are pooled either way, and
 # `alexnet.analysis.pooled_shift_change` compares them. (The result file keeps the kernels, not
@@ -142,7 +144,8 @@ viz.figure_tabs(
 
 # %%
 reference = reproduce.load("reference")["networks"]["cifar"]
-kernels = torch.tensor(reference["conv1_end"]).view(reference["conv1_shape"])
+kernels = torch.tensor(reference["conv1_end"])
+kernels = kernels.view(reference["conv1_shape"])
 conv1 = nn.Conv2d(3, kernels.shape[0], kernels.shape[-1],
                   padding=kernels.shape[-1] // 2, bias=False)
 conv1.weight.data.copy_(kernels)
@@ -152,11 +155,14 @@ images = data.cifar10(train=False).images[:500].float() - mean
 change = {z: analysis.pooled_shift_change(first_layer, images, z)
           for z in (3, 2)}
 for z, value in change.items():
-    print(f"z = {z}, s = 2: a shift of one pixel changes them by {value:.0%}")
+    print(f"z = {z}, s = 2: a shift of one pixel changes "
+          f"them by {value:.0%}")
+
+# %% tags=["remove-input"]
 for z, value in change.items():
     viz.glue(f"shift-{z}", f"{value:.0%}")
 
-# %%
+# %% tags=["remove-input"]
 assert change[3] < change[2]
 
 # %% [markdown]
@@ -171,7 +177,7 @@ assert change[3] < change[2]
 #
 # The paper's second claim is about overfitting, so the reproduction (claim `overlap`) tests it in
 # a setting made to overfit: `alexnet.CifarAlexNet`, the CIFAR-sized network with every feature of
-# AlexNet (chapter 1), trained on a subset of CIFAR-10 for many epochs without dropout or
+# AlexNet ([chapter 1](01_architecture.ipynb)), trained on a subset of CIFAR-10 for many epochs without dropout or
 # augmentation (its `overfit` regime), once with 3/2 pooling and once with 2/2; several seeds
 # each, paired by seed. On CIFAR-10's 32-pixel images its pools round up, as cuda-convnet's did,
 # so both give maps of 16, 8 and 4 pixels. It is a stand-in: the paper's numbers come from
@@ -183,8 +189,10 @@ if FULL_SIZE:
     result = reproduce.run_claim("overlap", scale="gpu", out="gpu-results")
 else:
     result = reproduce.load("overlap")
-viz.glue_claim("overlap", result)
 display(viz.claim_table(result))
+
+# %% tags=["remove-input"]
+viz.glue_claim("overlap", result)
 
 # %% [markdown]
 # **Our setting:** {glue:}`overlap-setting`.
@@ -209,10 +217,12 @@ display(viz.claim_table(result))
 error, gap = result["tests"]
 train = viz.glue_run_means("overlap", result)
 overlapping, plain = train.values()
+# %% tags=["remove-input"]
 if not FULL_SIZE:  # the sentences above
     assert min(error["differences"]) > 0 and error["size"] == "larger"
     assert gap["low"] > 0 and gap["estimate"] > error["estimate"]
     assert plain < overlapping < 0.2
+
 # %% mystnb={"image": {"alt": "The stored overlap result, two panels: each seed's test error, then each seed's train-test gap, with 3/2 and with 2/2 pooling; the two arms of a seed joined by a line and each arm's mean marked."}}
 viz.plot_claim(result)
 plt.show()
@@ -272,11 +282,11 @@ plt.show()
 #    :::
 #
 # 4. **At full size.** In Colab with a GPU runtime, set `FULL_SIZE = True` and run the chapter.
-#    With all of CIFAR-10 and more seeds, is the smallest detectable effect (the MDE) now close to
+#    With all 50,000 training images and more seeds, is the smallest detectable effect (the MDE) now close to
 #    the paper's 0.4 points?
 #
 #    :::{dropdown} Solution
 #    The table of *The full comparison* gives the MDE of the GPU-scale run. A 0.4-point effect
 #    needs the seed-to-seed spread of the paired differences to be a few tenths of a point, which
-#    takes many seeds even on all of CIFAR-10.
+#    takes many seeds even on all 50,000 training images.
 #    :::

@@ -4,6 +4,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -19,7 +21,7 @@
 # parameters without considerable overfitting". The paper fights overfitting in two ways, and this
 # chapter takes both apart:
 #
-# 1. **Dropout** (§4.2), a then brand-new trick: randomly silence half of the neurons of fc6 and fc7
+# 1. **Dropout** (§4.2 of {cite:t}`krizhevsky2012`), a then brand-new trick: randomly silence half of the neurons of fc6 and fc7
 #    at every training step.
 # 2. **Data augmentation** (§4.1): random 224×224 patches of the 256×256 images and their mirror
 #    images, a random change of colour and intensity along the principal components of natural
@@ -46,15 +48,15 @@ import torchvision.transforms.v2.functional as TF
 from IPython.display import display
 from torch import nn
 
-from alexnet import AlexNet, CifarAlexNet, data, dropout, reproduce, transforms
-from alexnet import viz
+from alexnet import AlexNet, CifarAlexNet, data, dropout, reproduce
+from alexnet import transforms, viz
 
 viz.use_book_style()
-FULL_SIZE = False  # <- True in Colab with a GPU: a bigger live run, GPU claims
+FULL_SIZE = False  # <- True in Colab with a GPU: bigger runs there
 
 use_gpu = FULL_SIZE and torch.cuda.is_available()
 DEVICE = "cuda" if use_gpu else "cpu"
-HEAD_IMAGES = 50_000 if FULL_SIZE else 1_000   # images of the live dropout run
+HEAD_IMAGES = 50_000 if FULL_SIZE else 1_000  # live dropout run
 print("device:", DEVICE, "| images for the live experiment:", HEAD_IMAGES)
 
 # %% [markdown]
@@ -85,14 +87,15 @@ paper_out = paper.train()(x)
 torch.manual_seed(0)
 inverted_out = inverted.train()(x)
 shown = {"outputs x": x, "paper, training": paper_out,
-         "nn.Dropout, training": inverted_out, "paper, test": paper.eval()(x),
+         "nn.Dropout, training": inverted_out,
+         "paper, test": paper.eval()(x),
          "nn.Dropout, test": inverted.eval()(x)}
 rows = [[name] + [f"{v:g}" for v in values.tolist()]
         for name, values in shown.items()]
 display(viz.markdown_table(rows, [""] + [f"x{i}" for i in range(1, 9)],
                            align="l" + "r" * 8))
 
-# %%
+# %% tags=["remove-input"]
 assert torch.equal(inverted_out, 2 * paper_out)  # same mask, survivors doubled
 assert torch.equal(paper.eval()(x), 0.5 * x)
 assert torch.equal(inverted.eval()(x), x)
@@ -118,7 +121,7 @@ for name, layer in (("paper", paper), ("nn.Dropout", inverted)):
 # trained with `nn.Dropout` whose next-layer weights are multiplied by 1 − *p*: the trained weights
 # differ, the predictions do not. This package's networks use the paper's version by default
 # (`dropout_style="paper"`); `dropout_style="inverted"` gives `nn.Dropout`, as most code does
-# today. Chapter 7 lists the choices of this kind among the
+# today. [Chapter 7](07_results.ipynb) lists the choices of this kind among the
 # {ref}`departures from the paper <departures>`.
 #
 # The paper justifies the 0.5 at test time more deeply: it is "a reasonable approximation to taking
@@ -150,12 +153,14 @@ print(CifarAlexNet().classifier)
 # ## Measuring overfitting, live
 #
 # Overfitting is the gap between the error on the training images and the error on new ones. It
-# lives where the parameters are, and in AlexNet nearly all of them sit in fc6–fc8 (chapter 1):
+# lives where the parameters are, and in AlexNet nearly all of them sit in fc6–fc8 ([chapter 1](01_architecture.ipynb)):
 
 # %%
 full = AlexNet()
 in_classifier = sum(p.numel() for p in full.classifier.parameters())
 share = in_classifier / sum(p.numel() for p in full.parameters())
+
+# %% tags=["remove-input"]
 viz.glue("classifier-share", f"{share:.0%}")
 
 # %% [markdown]
@@ -178,8 +183,7 @@ labels = [d.targets.to(DEVICE) for d in (train_part, test_part)]
 print(f"{len(train_part):,} training and {len(test_part):,} test images, "
       f"{inputs[0].shape[1]:,} pixel values each")
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 P_VALUES = (0.0, 0.25, 0.5, 0.75)
 EPOCHS = 15
 histories = {p: dropout.fit_head(inputs[0], labels[0], inputs[1], labels[1],
@@ -191,6 +195,8 @@ display(viz.markdown_table(
       f"{r['gap']:.0%}"] for p, r in final.items()],
     ["p", "training error", "test error", "gap"], align="rrrr"))
 none, half = final[0.0], final[0.5]
+
+# %% tags=["remove-input"]
 for key in ("train_error", "test_error", "gap"):
     for p, row in (("0", none), ("5", half)):
         viz.glue(f"head-{key.split('_')[0]}-{p}", f"{row[key]:.0%}")
@@ -202,11 +208,14 @@ for key in ("train_error", "test_error", "gap"):
 # the training error going up rather than the test error going down.
 
 # %%
-assert half["gap"] < none["gap"] - 0.1
-assert half["train_error"] > none["train_error"]
 rise = half["train_error"] - none["train_error"]
 drop = none["test_error"] - half["test_error"]
+
+# %% tags=["remove-input"]
+assert half["gap"] < none["gap"] - 0.1
+assert half["train_error"] > none["train_error"]
 assert rise > drop
+
 
 # %% [markdown]
 # Without dropout (*p* = 0) the classifier learns its training images by heart: its training
@@ -215,12 +224,12 @@ assert rise > drop
 # errors separately: the test error only moves to {glue:}`head-test-5`, while the training error
 # rises to {glue:}`head-train-5`. Most of the smaller gap is the network fitting its training set
 # less well, not predicting new images better; on a thousand images and a classifier of raw
-# pixels there is little to gain on the test set. The paper, too, reports dropout's cost first:
-# it "roughly doubles the number of iterations required to converge". The tabs show the curves for
+# pixels there is little to gain on the test set. The paper names this cost right after the
+# gain: without dropout "our network exhibits substantial overfitting", and dropout "roughly
+# doubles the number of iterations required to converge" (§4.2). The tabs show the curves for
 # each *p*, beside *p* = 0:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 def dropout_curves(p):
     """Training and test error per epoch with drop probability p and 0."""
     fig, axes = plt.subplots(1, 2, figsize=(viz.COLUMN_WIDTH, 3.0),
@@ -233,10 +242,11 @@ def dropout_curves(p):
 
 
 viz.figure_tabs(
-    "dropout-curves", {f"p = {p:g}": dropout_curves(p) for p in P_VALUES[1:]},
-    {f"p = {p:g}": f"Training error (left) and test error (right) per epoch "
-                   f"of the fc6-fc8 classifier on {HEAD_IMAGES:,} CIFAR-10 "
-                   f"images, with dropout {p:g} beside no dropout."
+    "dropout-curves",
+    {f"p = {p:g}": dropout_curves(p) for p in P_VALUES[1:]},
+    {f"p = {p:g}": f"Training error (left) and test error (right) per "
+                   f"epoch of the fc6-fc8 classifier on {HEAD_IMAGES:,} "
+                   f"CIFAR-10 images, with dropout {p:g} beside none."
      for p in P_VALUES[1:]})
 
 # %% [markdown]
@@ -254,8 +264,10 @@ if FULL_SIZE:
                                         out="gpu-results")
 else:
     dropout_claim = reproduce.load("dropout")
-viz.glue_claim("dropout", dropout_claim)
 display(viz.claim_table(dropout_claim))
+
+# %% tags=["remove-input"]
+viz.glue_claim("dropout", dropout_claim)
 
 # %% [markdown]
 # **Our setting:** {glue:}`dropout-setting`.
@@ -342,7 +354,7 @@ viz.show_photo(viz.show_images([TF.pil_to_tensor(beacon), square("beacon")],
 # patch position and one coin flip per image, and `crop_flip` cuts them. Where does 2048 come from?
 # A 224-pixel patch of a 256-pixel side can start at any offset from 0 to 256 − 224 = 32:
 
-# %%
+# %% tags=["remove-input"]
 viz.glue("crops-paper", f"{32 * 32 * 2:,}")
 viz.glue("crops-code", f"{(256 - 224 + 1) ** 2 * 2:,}")
 
@@ -382,17 +394,17 @@ eigval, eigvec = transforms.fit_pca_lighting(small.images)
 cosines = (eigvec.T @ transforms.IMAGENET_EIGVEC).diagonal().abs()
 print(f"fitted on {len(small.images):,} photographs")
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 display(viz.markdown_table(
     [[i + 1, f"{ours:,.0f}", f"{theirs:,.0f}", f"{c:.3f}"]
      for i, (ours, theirs, c) in enumerate(zip(
          eigval.tolist(), transforms.IMAGENET_EIGVAL.tolist(),
          cosines.tolist()))],
-    ["component", "λ, ours (0–255²)", "λ, ImageNet", "|cos| of the vectors"],
+    ["component", "λ, ours (0–255²)", "λ, ImageNet",
+     "|cos| of the vectors"],
     align="rrrr"))
 
-# %%
+# %% tags=["remove-input"]
 assert (cosines > 0.99).all(), "the same colour directions as ImageNet's"
 assert eigval[0] > 5 * eigval[1] > 5 * eigval[2] > 0
 
@@ -430,7 +442,7 @@ PHOTOS = ("balloon", "lorikeet", "beagle", "school bus", "macaw", "zebra")
 
 
 def augmentations(name, alpha_std, seed=0):
-    """Four random crops and flips, four PCA lighting draws, of one photo."""
+    """Four random crops and flips, four PCA lighting draws, of a photo."""
     lighting = transforms.PCALighting(transforms.IMAGENET_EIGVAL,
                                       transforms.IMAGENET_EIGVEC, alpha_std)
     return viz.show_augmentations(square(name), lighting, seed=seed)
@@ -447,7 +459,8 @@ viz.interactive_figure(
 
 # %%
 viz.figure_tabs(
-    "augmentations", {name: augmentations(name, 0.1) for name in PHOTOS[:3]},
+    "augmentations",
+    {name: augmentations(name, 0.1) for name in PHOTOS[:3]},
     {name: f"Top row: four random 224-pixel patches of the {name} "
            f"photograph, some mirrored, titled with their top-left corner. "
            f"Bottom row: its centre patch under four draws of the paper's "
@@ -465,8 +478,8 @@ viz.figure_tabs(
 # %% mystnb={"image": {"alt": "Ten 224-pixel patches of a photograph of a school bus in two rows of five: the four corner patches and the centre patch, then the same five mirrored."}}
 ten = transforms.ten_crop_batch(square("school bus"), 224)
 where = ["top left", "top right", "bottom left", "bottom right", "centre"]
-viz.show_photo(viz.show_images(ten, where + [f"{w}, flipped" for w in where],
-                               ncols=5))
+titles = where + [f"{w}, flipped" for w in where]
+viz.show_photo(viz.show_images(ten, titles, ncols=5))
 
 # %% [markdown]
 # ## The paper's claims, measured
@@ -485,8 +498,10 @@ if FULL_SIZE:
                                        out="gpu-results")
 else:
     augmentation = reproduce.load("augmentation")
-viz.glue_claim("augmentation", augmentation)
 display(viz.claim_table(augmentation))
+
+# %% tags=["remove-input"]
+viz.glue_claim("augmentation", augmentation)
 
 # %% [markdown]
 # **Our setting:** {glue:}`augmentation-setting`.
@@ -524,10 +539,12 @@ display(viz.claim_table(augmentation))
 crops, crops_gap, lighting, ten = augmentation["tests"]
 train = viz.glue_run_means("augmentation", augmentation)
 bare, cropped = list(train.values())[:2]
+# %% tags=["remove-input"]
 if not FULL_SIZE:  # the sentences above
     assert crops["low"] < 0 and crops_gap["low"] > 0 and cropped > bare
     assert lighting["low"] < 0 < lighting["paper_value"] < lighting["high"]
     assert ten["high"] < 0                       # ten patches worse than one
+
 # %% mystnb={"image": {"alt": "The stored augmentation result, one panel per test: test error and gap with and without crops and flips, test error with and without PCA lighting, and test error of the centre patch against ten patches; per seed, the two arms joined by a line."}}
 viz.plot_claim(augmentation)
 plt.show()
@@ -566,10 +583,12 @@ plt.show()
 #    the paper's style. Should they differ?
 #
 #    :::{dropdown} Solution
-#    Only by rounding: with the same seed both draw the same masks, and the inverted version's
-#    weights after fc6 and fc7 end up as the paper's multiplied by 1 − *p*, which changes no
-#    prediction. Small differences come from the momentum and weight decay acting on weights of
-#    another scale.
+#    At initialisation the two are the same function up to a factor, but they train
+#    differently. The inverted style multiplies the kept activities by 2 during training, so
+#    the same learning rate and weight decay act on a network whose fc7 and fc8 inputs are
+#    twice as large: the steps, not only the rounding, differ, and the curves part within a few
+#    epochs. Run both and compare the final training and test errors; expect differences of
+#    several points on this small head, not agreement.
 #    :::
 #
 # 3. **The √λ of cuda-convnet2, in the package.** `alexnet.transforms.PCALighting` takes

@@ -4,6 +4,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -14,13 +16,13 @@
 # # 6. Training on two GPUs
 #
 # In 2012 the network did not fit on one graphics card. "A single GTX 580 GPU has only 3GB of
-# memory, which limits the maximum size of the networks that can be trained on it" (§3.2), so the
+# memory, which limits the maximum size of the networks that can be trained on it" (§3.2 of {cite:t}`krizhevsky2012`), so the
 # authors cut every layer in half and put one half on each of two GPUs. This chapter rebuilds that
 # split with `alexnet.TwoTowerAlexNet`, proves that it computes exactly the same function as the
 # one-device grouped network, counts what travels between the two devices, and sets it beside the
 # way people spread training over GPUs today: data parallelism with `torch.distributed`.
 #
-# The split is not only an engineering detail. The two halves learn different things (chapter 8),
+# The split is not only an engineering detail. The two halves learn different things ([chapter 8](08_filters.ipynb)),
 # and the paper credits the two-GPU layout with a better error than one GPU with half the kernels,
 # a claim we test at the end.
 
@@ -70,7 +72,7 @@ print("tower devices:", DEVICES)
 # | **fc6, fc7, fc8** | **both GPUs'** neurons |
 #
 # On one device the same restricted connectivity is a grouped convolution: `groups=2` in conv2,
-# conv4 and conv5 (chapter 1). `TwoTowerAlexNet` instead builds the two halves as two separate
+# conv4 and conv5 ([chapter 1](01_architecture.ipynb)). `TwoTowerAlexNet` instead builds the two halves as two separate
 # modules, each with its parameters on its own device, and concatenates the halves in a single
 # function wherever a layer needs both. Its forward pass is the table above, line by line:
 #
@@ -95,15 +97,18 @@ print(f"fc8: {fc8:,} parameters on {towers.devices[0]}")
 
 # %%
 torch.manual_seed(0)
-images = torch.randn(2, 3, 224, 224, device=DEVICES[0]) * 60  # centred, 0-255
+# centred images on the 0-255 scale
+images = torch.randn(2, 3, 224, 224, device=DEVICES[0]) * 60
 traffic = crossing_traffic(towers, images)
 crossing_layers = sorted({row["layer"] for row in traffic})
 print("layers fed by both towers:", ", ".join(crossing_layers))
+
+# %% tags=["remove-input"]
 assert crossing_layers == ["conv3", "fc6", "fc7", "fc8"]
 
 # %% [markdown]
 # The spy sees data cross into exactly the four layers of the table and nowhere else: the red
-# arrows of chapter 1's drawing of the network.
+# arrows of [chapter 1](01_architecture.ipynb)'s drawing of the network.
 
 # %% [markdown]
 # ## The two towers are the grouped network
@@ -122,6 +127,8 @@ torch.manual_seed(2)
 x = torch.randn(4, 3, 224, 224) * 60
 difference, size = alexnet.two_tower.logits_difference(grouped, split, x)
 print("logits within 1e-5 of the largest one:", difference <= 1e-5 * size)
+
+# %% tags=["remove-input"]
 assert difference <= 1e-5 * size
 
 # %%
@@ -129,6 +136,8 @@ back = split.to_grouped().to(DEVICES[0])
 same = all(torch.equal(p, q) for p, q in zip(grouped.state_dict().values(),
                                              back.state_dict().values()))
 print("grouped -> two towers -> grouped, every weight the same:", same)
+
+# %% tags=["remove-input"]
 assert same
 
 # %% [markdown]
@@ -160,6 +169,8 @@ in_fc = sum(p.numel() for p in grouped.classifier.parameters())
 model_parallel = summary.model_parallel_bytes(per_image, BATCH)
 data_parallel = summary.data_parallel_bytes(parameters, gpus=2)
 crossover = summary.crossover_batch(per_image, parameters, gpus=2)
+
+# %% tags=["remove-input"]
 viz.glue("model-parallel-mb", f"{model_parallel / 1e6:.0f} MB")
 viz.glue("data-parallel-mb", f"{data_parallel / 1e6:.0f} MB")
 viz.glue("fc-share", f"{in_fc / parameters:.0%}")
@@ -215,12 +226,13 @@ BATCHES = [2 ** k for k in range(4, 13)]
 
 
 def traffic_at(hidden, batch=BATCH):
-    """Bytes per step of both kinds of parallelism, fc6 and fc7 this wide."""
+    """Bytes per step of both kinds of parallelism, fc6-fc7 this wide."""
     torch.manual_seed(0)
     net = alexnet.TwoTowerAlexNet(1000, ("cpu", "cpu"), hidden=hidden,
                                   init="pytorch").eval()
     one = torch.zeros(1, 3, 224, 224)
-    per_image = sum(r["bytes_per_image"] for r in crossing_traffic(net, one))
+    crossing = crossing_traffic(net, one)
+    per_image = sum(r["bytes_per_image"] for r in crossing)
     parameters = sum(p.numel() for p in net.parameters())
     ax = viz.plot_traffic(BATCHES, per_image, parameters, highlight=batch)
     ax.set_title(f"fc6, fc7 {hidden} wide; " + ax.get_title())
@@ -240,8 +252,8 @@ viz.figure_tabs(
     "traffic", {f"fc {h}": traffic_at(h) for h in (1024, 4096, 8192)},
     {f"fc {h}": f"Megabytes sent between the GPUs per training step "
                 f"against the batch size, with fc6 and fc7 {h} wide: the "
-                f"paper's split grows with the batch, data parallelism stays "
-                f"flat, and a dotted line marks where they cross."
+                f"paper's split grows with the batch, data parallelism "
+                f"stays flat, and a dotted line marks where they cross."
      for h in (1024, 4096, 8192)})
 
 # %% [markdown]
@@ -267,8 +279,10 @@ if FULL_SIZE:
     two_gpu = reproduce.run_claim("two-gpu", scale="gpu", out="gpu-results")
 else:
     two_gpu = reproduce.load("two-gpu")
-viz.glue_claim("two-gpu", two_gpu)
 display(viz.claim_table(two_gpu))
+
+# %% tags=["remove-input"]
+viz.glue_claim("two-gpu", two_gpu)
 
 # %% [markdown]
 # **Our setting:** {glue:}`two-gpu-setting`.
@@ -289,6 +303,8 @@ display(viz.claim_table(two_gpu))
 # %%
 error, loss = two_gpu["tests"]
 ahead = sum(d > 0 for d in error["differences"])
+
+# %% tags=["remove-input"]
 viz.glue("two-gpu-ahead", f"{ahead} of {error['n']}")
 if not FULL_SIZE:  # the sentences above
     assert 0.5 < error["estimate"] < 2 and error["low"] < 0 < error["high"]

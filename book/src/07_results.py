@@ -4,6 +4,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -23,7 +25,7 @@
 # images that the network finds similar) at the scale we can afford.
 #
 # A word on scale before any number. The paper trained for five to six days on two GPUs on 1.2
-# million ImageNet images (§5). This book has no ImageNet training set and no GPU when it is built,
+# million ImageNet images (§5 of {cite:t}`krizhevsky2012`). This book has no ImageNet training set and no GPU when it is built,
 # so every experiment here runs on CIFAR-10 (the paper's own data set for two of its claims, and a
 # stand-in for the others), and every result says at which scale, on which device, it was made.
 
@@ -107,32 +109,37 @@ print(f"reference run: {reference['scale']} scale, "
 # %%
 networks = reference["networks"]
 cifar, four = networks["cifar"], networks["four"]
-viz.glue("ref-cifar-error", f"{cifar['test_error']:.1%}")
-viz.glue("ref-four-error", f"{four['test_error']:.1%}")
-viz.glue("ref-cifar-setting", reference["regimes"]["reference-cifar"])
-viz.glue("ref-four-setting", reference["regimes"]["reference-four"])
-viz.glue("ref-device", reference["provenance"]["device"])
-viz.glue("ref-minutes", f"{reference['provenance']['wall_seconds'] / 60:.0f}")
 worst = max(range(10), key=lambda c: cifar["per_class_error"][c])
 best = min(range(10), key=lambda c: cifar["per_class_error"][c])
-for name, c in (("worst", worst), ("best", best)):
-    viz.glue(f"ref-{name}-class", cifar["classes"][c])
-    viz.glue(f"ref-{name}-error", f"{cifar['per_class_error'][c]:.0%}")
 display(viz.markdown_table(
     [[n["label"], f"{n['train_images']:,}", f"{n['test_images']:,}",
       f"{n['test_error']:.1%}"] for n in networks.values()],
     ["network and recipe", "training images", "test images", "test error"],
     align="lrrr"))
 
+# %% tags=["remove-input"]
+viz.glue("ref-cifar-error", f"{cifar['test_error']:.1%}")
+viz.glue("ref-four-error", f"{four['test_error']:.1%}")
+viz.glue("ref-cifar-setting", reference["regimes"]["reference-cifar"])
+viz.glue("ref-four-setting", reference["regimes"]["reference-four"])
+viz.glue("ref-device", reference["provenance"]["device"])
+viz.glue("ref-minutes", f"{reference['provenance']['wall_seconds'] / 60:.0f}")
+for name, c in (("worst", worst), ("best", best)):
+    viz.glue(f"ref-{name}-class", cifar["classes"][c])
+    viz.glue(f"ref-{name}-error", f"{cifar['per_class_error'][c]:.0%}")
+
 # %%
 confusion = torch.tensor(cifar["confusion"]).float()
 confusion.fill_diagonal_(0)
+
+# %% tags=["remove-input"]
 viz.glue("ref-worst-with", cifar["classes"][int(confusion[worst].argmax())])
 viz.glue("ref-cifar-train", f"{cifar['train_error']:.1%}")
 assert cifar["test_images"] == four["test_images"] == 10_000
 assert cifar["test_error"] <= 0.22  # the targets
 assert four["test_error"] <= 0.26
-assert FULL_SIZE or 0.18 <= cifar["test_error"] < 0.19  # "just short of 18%"
+# "half a point above 18%"
+assert FULL_SIZE or abs(cifar["test_error"] - 0.185) < 0.0025
 
 # %% [markdown]
 # `CifarAlexNet` reaches {glue:}`ref-cifar-error` test error ({glue:}`ref-cifar-setting`), and
@@ -142,8 +149,9 @@ assert FULL_SIZE or 0.18 <= cifar["test_error"] < 0.19  # "just short of 18%"
 # 80 seconds on a GPU), 18% (`layers-18pct`, over 130 epochs) and 11% (`layers-conv-local-11pct`,
 # locally connected layers with LRN, about 470 epochs and tests on several crops). Our four-layer
 # net beats the 80-second one because it trains for 30 epochs with crops and flips. The CIFAR
-# AlexNet lands at the `layers-18pct` level in 40 epochs, just short of 18%: its training error,
-# measured with dropout and augmentation on, is {glue:}`ref-cifar-train`, so the paper's
+# AlexNet lands at the `layers-18pct` level in 40 epochs, half a point above its 18%: its
+# training error, measured on the clean training images (no dropout, no augmentation), is
+# {glue:}`ref-cifar-train`, so the paper's
 # regularisers keep it from memorising its 50,000 images, and what remains is mostly capacity and
 # schedule. The 11% network is another design trained ten times longer. The errors are uneven:
 # the hardest class is {glue:}`ref-worst-class` ({glue:}`ref-worst-error` wrong, most often taken
@@ -198,6 +206,8 @@ display(HTML(reproduce.ledger_html()))
 
 # %%
 verdicts = [r["direction"] for r in rows]
+
+# %% tags=["remove-input"]
 viz.glue("ledger-tests", str(len(rows)))
 for direction in ("paper", "opposite", "inconclusive"):
     viz.glue(f"ledger-{direction}", str(verdicts.count(direction)))
@@ -213,7 +223,7 @@ for direction in ("paper", "opposite", "inconclusive"):
 # to overfit, overlapping pooling, dropout and crops and flips all shrink the train–test gap,
 # dropout and the crops by over 20 points; and the last hidden layer groups
 # images by class, as Figure 4 says. Figure 3's split of the towers by colour shows in the long
-# reference run, not yet in the claims' short ones (chapter 8). Where a claim is about the test
+# reference run, not yet in the claims' short ones ([chapter 8](08_filters.ipynb)). Where a claim is about the test
 # error that a regulariser
 # buys, our short CPU runs mostly cannot confirm it: dropout and the crops slow training, and in
 # under a thousand SGD steps they cost as much test error as they save, or more; LRN slows the
@@ -251,8 +261,9 @@ for direction in ("paper", "opposite", "inconclusive"):
 train_set, test_set = data.cifar10(train=True), data.cifar10(train=False)
 top5 = cifar["neighbours"]["top5"]
 shown = torch.tensor(top5["test_index"])
-viz.plot_top5(test_set.images[shown], top5["classes"], top5["probabilities"],
-              test_set.classes, test_set.targets[shown])
+viz.plot_top5(test_set.images[shown], top5["classes"],
+              top5["probabilities"], test_set.classes,
+              test_set.targets[shown])
 plt.show()
 
 # %% [markdown]
@@ -266,36 +277,43 @@ examples = cifar["neighbours"]["examples"]
 
 def neighbours_of(query):
     """One stored query's neighbours, in fc7 and in pixels."""
-    return viz.plot_neighbour_examples([examples[query]], train_set, test_set)
+    return viz.plot_neighbour_examples([examples[query]], train_set,
+                                       test_set)
 
 
 # %% tags=["remove-output"]
 viz.interactive_figure(neighbours_of, query=widgets.Dropdown(
     options=[(f"test image {e['test_index']}", i)
-             for i, e in enumerate(examples)], value=0, description="query"))
+             for i, e in enumerate(examples)],
+    value=0, description="query"))
 
 # %%
+index = [examples[i]["test_index"] for i in range(3)]
 viz.figure_tabs(
-    "queries", {f"test image {examples[i]['test_index']}": neighbours_of(i)
-                   for i in range(3)},
-    {f"test image {examples[i]['test_index']}":
+    "queries", {f"test image {index[i]}": neighbours_of(i)
+                for i in range(3)},
+    {f"test image {index[i]}":
      f"A CIFAR-10 test image of a "
-     f"{test_set.classes[int(test_set.targets[examples[i]['test_index']])]}, "
+     f"{test_set.classes[int(test_set.targets[index[i]])]}, "
      f"then its six nearest training images in fc7 (top row) and in pixels "
      f"(bottom row), each titled with its class." for i in range(3)})
 
 # %%
 neighbours = reproduce.load("neighbours")
+display(viz.claim_table(neighbours))
+
+# %% tags=["remove-input"]
 viz.glue_claim("neighbours", neighbours)
 viz.glue("ref-fc7-share", f"{cifar['neighbours']['feature_agreement']:.0%}")
 viz.glue("ref-pixel-share", f"{cifar['neighbours']['pixel_agreement']:.0%}")
 viz.glue("ref-k", str(cifar["neighbours"]["k"]))
 viz.glue("ref-queries", f"{cifar['neighbours']['queries']:,}")
-display(viz.claim_table(neighbours))
 
 # %%
 pixel_share = cifar["neighbours"]["pixel_agreement"]
 fc7_share = cifar["neighbours"]["feature_agreement"]
+
+# %% tags=["remove-input"]
 assert FULL_SIZE or (fc7_share > 2 * pixel_share and pixel_share > 0.2)
 assert FULL_SIZE or neighbours["tests"][0]["low"] > 0
 

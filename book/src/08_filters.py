@@ -4,6 +4,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -15,7 +17,7 @@
 #
 # The most striking picture of the paper is Figure 3: the 96 kernels of the first convolutional
 # layer, each an 11×11 patch of RGB weights, drawn as small images. "The network has learned a
-# variety of frequency- and orientation-selective kernels, as well as various colored blobs" (§6.1).
+# variety of frequency- and orientation-selective kernels, as well as various colored blobs" (§6.1 of {cite:t}`krizhevsky2012`).
 # The figure has a second, stranger message. Its top 48 kernels were learned on GPU 1 and its bottom
 # 48 on GPU 2, and they differ: "The kernels on GPU 1 are largely color-agnostic, while the kernels
 # on GPU 2 are largely color-specific. This kind of specialization occurs during every run and is
@@ -24,7 +26,7 @@
 # The paper names the cause in the same place: "the specialization exhibited by the two GPUs" is
 # "a result of the restricted connectivity described in Section 3.5". Both GPUs see the same
 # images; the only asymmetry is that conv2 on each GPU reads only its own GPU's conv1 maps
-# (chapter 6). This chapter turns "largely colour-agnostic" into a number, draws the kernels of our
+# ([chapter 6](06_two_gpus.ipynb)). This chapter turns "largely colour-agnostic" into a number, draws the kernels of our
 # own grouped networks as in Figure 3, and asks whether the split happens in every run.
 
 # %% [markdown]
@@ -61,11 +63,11 @@ reference = reproduce.load("reference")["networks"]["cifar"]
 # %%
 conv1 = analysis.conv1_weight(CifarAlexNet())
 count, _, height, width = conv1.shape
-print(f"conv1: {count} kernels of {height}x{width}x3, {count // 2} per tower "
-      "(the paper: 48 of 11x11x3 per GPU)")
+print(f"conv1: {count} kernels of {height}x{width}x3, "
+      f"{count // 2} per tower (the paper: 48 of 11x11x3 per GPU)")
 
 # %% [markdown]
-# In the grouped network the two towers are the two halves of the output channels (chapter 6):
+# In the grouped network the two towers are the two halves of the output channels ([chapter 6](06_two_gpus.ipynb)):
 # "GPU 1" holds the first half of conv1's kernels, because conv2's first group reads only those.
 #
 # ## A number for "colour-agnostic"
@@ -106,7 +108,7 @@ plt.show()
 #
 # ## Figure 3 for the reference network
 #
-# The reproduction's reference run (chapter 7) trains a grouped `CifarAlexNet` with the paper's
+# The reproduction's reference run ([chapter 7](07_results.ipynb)) trains a grouped `CifarAlexNet` with the paper's
 # recipe on all 50,000 CIFAR-10 training images. Its conv1 kernels at initialisation and after
 # training, tower 1 above tower 2, each kernel scaled on its own so that zero is mid-grey:
 
@@ -129,13 +131,15 @@ viz.figure_tabs(
                        "tower's mean colour index.",
      "at initialisation": "The same 32 kernels at initialisation: random "
                           "colour noise, both towers near 2/3."})
+low, high = sorted(split["towers"])
+
+# %% tags=["remove-input"]
 for name in ("towers", "towers_at_init"):
     for t, value in enumerate(split[name]):
         viz.glue(f"ref-{name}-{t + 1}", f"{value:.2f}")
 viz.glue("ref-p", f"{split['p_value']:.2f}")
 viz.glue("ref-gap", f"{split['gap']:.2f}")
 viz.glue("ref-null", f"{split['null_gap_mean']:.2f}")
-low, high = sorted(split["towers"])
 assert abs(high - low - split["gap"]) < 1e-6
 assert max(split["towers_at_init"]) - min(split["towers_at_init"]) < 0.05
 
@@ -148,7 +152,7 @@ assert max(split["towers_at_init"]) - min(split["towers_at_init"]) < 0.05
 # them, {glue:}`ref-gap`, is not something any split of 32 trained kernels would show: splitting
 # the same kernels at random into two halves of 16 gives {glue:}`ref-null` on average, and a gap
 # as large as ours in a share p = {glue:}`ref-p` of the random splits
-# (`alexnet.analysis.split_test`). So in this run the restricted connectivity of §3.2 did sort
+# (`alexnet.analysis.split_test`). So in this run the restricted connectivity of §3.5 did sort
 # the kernels by colour; whether it does so "during every run" is the next question.
 
 # %% [markdown]
@@ -185,15 +189,17 @@ else:
 
 # %%
 seeds = filters["extra"]["filters"]
-viz.glue_claim("filters", filters)
-viz.glue("filters-significant", str(filters["tests"][0]["significant_seeds"]))
-viz.glue("filters-n", str(len(seeds)))
 display(viz.claim_table(filters))
 display(viz.markdown_table(
     [[s["seed"], f"{s['towers'][0]:.2f}", f"{s['towers'][1]:.2f}",
       f"{s['gap']:.3f}", f"{s['null_gap_mean']:.3f}", f"{s['p_value']:.3f}"]
      for s in seeds],
     ["seed", "tower 1", "tower 2", "gap", "null gap", "p"], align="rrrrrr"))
+
+# %% tags=["remove-input"]
+viz.glue_claim("filters", filters)
+viz.glue("filters-significant", str(filters["tests"][0]["significant_seeds"]))
+viz.glue("filters-n", str(len(seeds)))
 
 # %% [markdown]
 # In {glue:}`filters-significant` of {glue:}`filters-n` seeds do the towers split more than a
@@ -211,6 +217,8 @@ display(viz.markdown_table(
 
 # %%
 claim = filters["tests"][0]
+
+# %% tags=["remove-input"]
 if not FULL_SIZE:  # the sentences above
     assert claim["significant_seeds"] == 0 and claim["high"] < 0.01
     assert all(max(s["towers"]) < min(s["towers_at_init"]) for s in seeds)
@@ -255,9 +263,10 @@ viz.interactive_figure(figure3, seed=widgets.Dropdown(
 viz.figure_tabs(
     "seed-filters", {f"seed {seeds[i]['seed']}": figure3(i)
                      for i in range(min(3, len(seeds)))},
-    {f"seed {seeds[i]['seed']}": f"The conv1 kernels of the stored run with "
-                                 f"seed {seeds[i]['seed']}, tower 1 above "
-                                 f"tower 2, each titled with its colour index."
+    {f"seed {seeds[i]['seed']}": f"The conv1 kernels of the stored run "
+                                 f"with seed {seeds[i]['seed']}, tower 1 "
+                                 f"above tower 2, each titled with its "
+                                 f"colour index."
      for i in range(min(3, len(seeds)))})
 
 # %% [markdown]

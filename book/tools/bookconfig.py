@@ -7,6 +7,7 @@ means editing ``repository:`` in ``_config.yml`` and rebuilding the notebooks.
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import yaml
@@ -36,10 +37,26 @@ def toc_files() -> list[str]:
     return files
 
 
-def git_requirement(config: dict) -> str:
-    """The pip requirement that installs the package from the repository's book branch."""
+def git_requirement(config: dict, commit: str | None = None) -> str:
+    """The pip requirement that installs the package from the repository at ``commit`` (the
+    commit whose package a notebook's stored outputs came from), else its book branch."""
     repository = config["repository"]
-    return f"alexnet @ git+{repository['url']}@{repository['branch']}"
+    return f"alexnet @ git+{repository['url']}@{commit or repository['branch']}"
+
+
+def package_commit() -> str:
+    """The commit whose package the notebooks run now: ``HEAD``, refused (one line) while the
+    package has uncommitted changes, since no commit would then hold the code behind the
+    outputs."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    if git("status", "--porcelain", "--", "alexnet", "pyproject.toml"):
+        raise SystemExit("alexnet/ or pyproject.toml has uncommitted changes: commit them first, "
+                         "so that each notebook's Colab cell installs the code its outputs came "
+                         "from")
+    return git("rev-parse", "HEAD")
 
 
 def colab_url(name: str, config: dict) -> str:
@@ -52,15 +69,16 @@ def colab_url(name: str, config: dict) -> str:
     return f"{colab}/github/{org_repo}/blob/{repository['branch']}/{path}"
 
 
-def install_cell_source(config: dict) -> str:
-    """Every notebook's first cell: installs the package in Colab and does nothing elsewhere."""
+def install_cell_source(config: dict, commit: str | None = None) -> str:
+    """Every notebook's first cell: installs the package (at ``commit``, the one the stored
+    outputs came from) in Colab and does nothing elsewhere."""
     return (
         "# In Colab, install this book's `alexnet` package (Colab already has PyTorch).\n"
         "# Elsewhere it does nothing: run `pip install -r requirements.txt` once.\n"
         "import sys\n"
         "\n"
         'if "google.colab" in sys.modules:\n'
-        f'    %pip install -q "{git_requirement(config)}"'
+        f'    %pip install -q "{git_requirement(config, commit)}"'
     )
 
 

@@ -38,7 +38,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from bookconfig import BOOK, SOURCES, badge_source, install_cell_source, load_config, \
-    set_notebook_environment
+    package_commit, set_notebook_environment
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 LANGUAGE_INFO_KEYS = ("name", "pygments_lexer", "codemirror_mode", "file_extension", "mimetype",
@@ -85,13 +85,14 @@ def execute_notebook(nb, cwd: Path, timeout: int = 1800, kernel_argv: list[str] 
     return nb
 
 
-def assemble(source: Path, config: dict):
-    """The notebook for ``source``, unexecuted: install cell, badge, then the source's cells."""
+def assemble(source: Path, config: dict, commit: str | None = None):
+    """The notebook for ``source``, unexecuted: install cell (of the package at ``commit``),
+    badge, then the source's cells."""
     nb = jupytext.read(source, fmt="py:percent")
     empty = [i for i, cell in enumerate(nb.cells) if not cell.source.strip()]
     if empty:
         raise SystemExit(f"{source}: empty cells at positions {empty}; delete them")
-    install = nbformat.v4.new_code_cell(install_cell_source(config),
+    install = nbformat.v4.new_code_cell(install_cell_source(config, commit),
                                         metadata={"tags": ["nbval-ignore-output", "remove-cell"]})
     badge = nbformat.v4.new_markdown_cell(badge_source(source.stem, config))
     nb.cells = [install, badge, *nb.cells]
@@ -148,9 +149,9 @@ def normalise(nb, name: str) -> str:
     return json.dumps(json.loads(text), sort_keys=True, indent=1, ensure_ascii=False) + "\n"
 
 
-def build(source: Path, config: dict, timeout: int) -> Path:
+def build(source: Path, config: dict, timeout: int, commit: str | None = None) -> Path:
     """Assemble, execute and write ``book/<source stem>.ipynb``."""
-    nb = assemble(source, config)
+    nb = assemble(source, config, commit)
     execute_notebook(nb, BOOK, timeout)
     counts = [cell.execution_count for cell in nb.cells if cell.cell_type == "code"]
     assert counts == list(range(1, len(counts) + 1)), f"{source}: execution counts {counts}"
@@ -176,12 +177,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell (default 1800)")
     args = parser.parse_args(argv)
     set_notebook_environment()
-    config = load_config()
+    config, commit = load_config(), package_commit()
     failed = []
     for source in _sources(args.names):
         start = time.perf_counter()
         try:
-            target = build(source, config, args.timeout)
+            target = build(source, config, args.timeout, commit)
         except CellExecutionError as error:
             print(f"FAILED {source.relative_to(BOOK.parent)}\n{error}", file=sys.stderr)
             failed.append(source.stem)

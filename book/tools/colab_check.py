@@ -10,7 +10,7 @@ Usage::
    (googlecolab/backend-info, 2026-08: torch 2.11, triton 3.6, ipywidgets 7.7.1, IPython 7.34,
    ...), made once and reused (``--venv``; the default ``.colab-venv`` is ignored by git).
 2. **The install, as the chapter does it.** Each chapter's unmodified first cell runs
-   ``%pip install "alexnet @ git+<repository>@<branch>"`` in a kernel where ``google.colab`` is
+   ``%pip install "alexnet @ git+<repository>@<commit>"`` in a kernel where ``google.colab`` is
    imported; git is told to fetch the repository URL from a snapshot of this working tree
    (``url.<snapshot>.insteadOf``), and pip may reach its index for the package's own
    dependencies, as in Colab.
