@@ -70,7 +70,7 @@ print("device:", device)
 # out to watch it learn. `weights="cifar10"` loads it, as torchvision's `weights=` does, and the
 # weights carry the preprocessing they were trained with (§2: subtract the training images' mean).
 
-# %%
+# %% tags=["nbval-ignore-output"]
 trained = alexnet.CifarAlexNet(weights="cifar10").eval()
 card = trained.weights.meta                  # how the weights were made
 test_set = data.cifar10(train=False)     # 10,000 images, never trained on
@@ -97,9 +97,11 @@ viz.glue("cifar-params", f"{card['num_params']:,}")
 # divided by 10.
 
 # %% mystnb={"figure": {"name": "fig-cifar-curves", "caption": "Training and held-out error of the shipped CifarAlexNet, epoch by epoch (from its weights' card). The steps come at epochs 20, 30 and 36, where the learning rate is divided by 10."}, "image": {"alt": "Two curves of error per epoch, training and held-out, both falling from about 70% to about 18-19%, with drops after epochs 20, 30 and 36."}}
-viz.plot_curves({"training images": card["curve"]}, key="train_top1")
-viz.plot_curves({"held-out images": card["curve"]}, key="val_top1",
-                ax=plt.gca())
+curves = {name: [{"epoch": row["epoch"], "top1": row[key]}
+                 for row in card["curve"]]
+          for name, key in (("training images", "train_top1"),
+                            ("held-out images", "val_top1"))}
+viz.plot_curves(curves, key="top1", ylabel="error (%)")
 plt.legend()
 plt.show()
 
