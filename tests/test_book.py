@@ -114,6 +114,21 @@ def test_notebook_was_executed_top_to_bottom_in_one_kernel_with_widget_state(not
     assert controls, "every chapter has at least one ipywidgets control for the reader to vary"
 
 
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda n: n.stem)
+def test_no_visible_cell_is_test_harness_and_no_machine_output_is_stored(notebook):
+    """Asserts, glue calls and nbval markers run in hidden cells (the page shows code a learner
+    reads); a cell neither shown nor compared (a timing) stores no output."""
+    for cell in read(notebook).cells:
+        tags = set(cell.metadata.get("tags", []))
+        if cell.cell_type != "code":
+            continue
+        if not {"remove-input", "remove-cell"} & tags:
+            assert not re.search(r"^\s*assert\b|NBVAL|\bglue(_\w+)?\(", cell.source, re.M), \
+                cell.source[:200]
+        if {"nbval-ignore-output", "remove-output"} <= tags:
+            assert cell.outputs == [], cell.source[:200]
+
+
 @pytest.fixture(scope="module")
 def built_book(tmp_path_factory):
     """``jupyter-book build . -W --keep-going`` into a temporary folder: (html folder, its log)."""

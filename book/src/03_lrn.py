@@ -400,7 +400,7 @@ viz.glue_claim("lrn", result)
 # run says that LRN is not a free gain early in training at a fixed rate; it cannot say that the
 # paper's gain at convergence is wrong.
 
-# %%
+# %% tags=["remove-input"]
 test = result["tests"][0]
 train = viz.glue_run_means("lrn", result)
 with_lrn, without = train.values()

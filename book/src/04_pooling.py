@@ -65,11 +65,15 @@ for width in (55, 27, 13):
     row = [f"{width}×{width}"]
     for z in (3, 2):
         counted = len(summary.pooling_windows(width, z, 2))
-        pooled = nn.MaxPool2d(z, 2)(torch.zeros(1, 1, width, width))
-        assert pooled.shape[-1] == counted
         row.append(f"{counted}×{counted}")
     rows.append(row)
 display(viz.markdown_table(rows, ["map", "z = 3, s = 2", "z = 2, s = 2"]))
+
+# %% tags=["remove-input"]
+for width in (55, 27, 13):           # PyTorch's pooling agrees
+    for z in (3, 2):
+        pooled = nn.MaxPool2d(z, 2)(torch.zeros(1, 1, width, width))
+        assert pooled.shape[-1] == len(summary.pooling_windows(width, z, 2))
 
 # %% [markdown]
 # The sizes agree because AlexNet's maps have odd sides: $(W - 3)/2$ is a whole number, and
@@ -213,7 +217,7 @@ viz.glue_claim("overlap", result)
 # that a 3×3 window covers a large part of it. So every seed goes the paper's way; the size is
 # a property of the setting, and our number is not an estimate of the paper's.
 
-# %%
+# %% tags=["remove-input"]
 error, gap = result["tests"]
 train = viz.glue_run_means("overlap", result)
 overlapping, plain = train.values()

@@ -107,12 +107,17 @@ assert torch.equal(inverted.eval()(x), x)
 # %%
 torch.manual_seed(0)
 draws = 100_000
+averaged = {}
 for name, layer in (("paper", paper), ("nn.Dropout", inverted)):
     mean = layer.train()(x.expand(draws, -1)).mean(0)   # one mask per row
     test = layer.eval()(x)
     print(f"{name}, mean over {draws:,} masks:",
           [round(v, 1) for v in mean.tolist()])
     print(f"{name}, test:", [round(v, 1) for v in test.tolist()])
+    averaged[name] = (mean, test)
+
+# %% tags=["remove-input"]
+for mean, test in averaged.values():   # the average is the test output
     assert torch.allclose(mean, test, rtol=0.02)
 
 # %% [markdown]
@@ -290,7 +295,7 @@ viz.glue_claim("dropout", dropout_claim)
 # mechanism (much less overfitting, slower convergence); whether dropout also lowers the test
 # error here would need the training that the slower net asks for (an exercise below).
 
-# %%
+# %% tags=["remove-input"]
 error, gap, converge = dropout_claim["tests"]
 train = viz.glue_run_means("dropout", dropout_claim)
 without, with_dropout = train.values()
@@ -535,7 +540,7 @@ viz.glue_claim("augmentation", augmentation)
 # partly border probably costs more than the views add; ten-patch testing would need crops of a
 # larger image, which CIFAR-10 does not have.
 
-# %%
+# %% tags=["remove-input"]
 crops, crops_gap, lighting, ten = augmentation["tests"]
 train = viz.glue_run_means("augmentation", augmentation)
 bare, cropped = list(train.values())[:2]

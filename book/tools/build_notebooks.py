@@ -14,7 +14,8 @@ Each notebook is
    state is saved in the notebook metadata, where the HTML build finds it;
 3. normalised so that rebuilding unchanged code gives the same file: kernel name ``python3``, no
    Python version, no timings, cell ids and widget model ids derived from content, cell metadata
-   reduced to ``tags`` and ``mystnb``.
+   reduced to ``tags`` and ``mystnb``; a cell tagged ``nbval-ignore-output`` and
+   ``remove-output`` (a timing) keeps no output, since it would only record this machine.
 
 A cell that raises stops the build of that notebook and nothing is written (tag a cell
 ``raises-exception`` when the error is the point).
@@ -45,6 +46,9 @@ LANGUAGE_INFO_KEYS = ("name", "pygments_lexer", "codemirror_mode", "file_extensi
                       "nbconvert_exporter")
 CELL_METADATA_KEYS = ("tags", "mystnb")
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+#: A cell tagged with both runs for the reader (a timing, say) but its output is not stored: the
+#: page does not show it and nbval does not compare it, so it could only record this machine.
+MACHINE_ONLY = {"nbval-ignore-output", "remove-output"}
 
 
 class _KernelSpecs(KernelSpecManager):
@@ -142,6 +146,8 @@ def normalise(nb, name: str) -> str:
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     for cell in nb.cells:
         cell.metadata = {k: v for k, v in cell.metadata.items() if k in CELL_METADATA_KEYS}
+        if MACHINE_ONLY <= set(cell.metadata.get("tags", [])):
+            cell.outputs = []           # neither shown nor compared: only this machine's numbers
     _stable_cell_ids(nb)
     nbformat.validate(nb)
     text = _stable_widget_ids(nbformat.writes(nb), nb, name)
