@@ -453,6 +453,22 @@ assert per_image > 0 and days > 0
 ungrouped = sum(p.numel() for p in alexnet.AlexNet(groups=1).parameters())
 viz.glue("answer-ungrouped-extra", f"{ungrouped - params:,}")
 viz.glue("answer-ungrouped-share", f"{(ungrouped - params) / params:.1%}")
+# exercise 4: float32 weights, gradients and momentum; every layer's output for a batch of 128
+state = 3 * 4 * params / 2
+kept = 4 * 128 * sum(math.prod(r.output) for r in rows) / 2
+viz.glue("answer-state-mb", f"{state / 2**20:,.0f}")
+viz.glue("answer-kept-mb", f"{kept / 2**20:,.0f}")
+viz.glue("answer-gpu-gb", f"{(state + 2 * kept) / 2**30:.1f}")
+viz.glue("answer-both-gb", f"{2 * (state + 2 * kept) / 2**30:.1f}")
+# exercise 5: the receptive field r and the step j of a conv5 unit, layer by layer
+field, jump, layers = 1, 1, list(model.features)
+last_conv = max(i for i, m in enumerate(layers) if isinstance(m, nn.Conv2d))
+for m in layers[:last_conv + 1]:
+    if isinstance(m, (nn.Conv2d, nn.MaxPool2d)):
+        k, step = (v if isinstance(v, int) else v[0] for v in (m.kernel_size, m.stride))
+        field, jump = field + (k - 1) * jump, jump * step
+viz.glue("answer-field", str(field))
+viz.glue("answer-jump", str(jump))
 
 # %% [markdown]
 # ## Exercises
@@ -514,13 +530,40 @@ viz.glue("answer-ungrouped-share", f"{(ungrouped - params) / params:.1%}")
 #    Undo the change afterwards: the package's tests check the paper's 3-pixel choice.
 #    :::
 #
-# 4. **On a GPU.** In Colab with a GPU runtime, set `FULL_SIZE = True` and run the chapter. How
-#    long would 90 epochs of forward and backward passes take on that GPU, by the estimate of the
-#    last section? Why is the estimate optimistic?
+# 4. **Memory per GPU in 2012.** A GTX 580 had 3 GB. Estimate what one of the two held while
+#    training with batches of 128: its half of the weights with their gradients and momentum
+#    (float32), its half of every layer's output for the batch (kept for the backward pass), and
+#    as much again for the gradients of those outputs. Would the whole network have fitted on one
+#    card?
+#
+#    :::{dropdown} Hint
+#    `summary.layer_table(model)` gives every layer's output shape for one image and its
+#    parameters; multiply by 4 bytes.
+#    :::
 #
 #    :::{dropdown} Solution
-#    A recent GPU gives hours to a day or two, against the paper's five to six days on two GTX
-#    580s. The estimate leaves out reading and decoding 1.2 million JPEG files per epoch, the
-#    augmentation, and the optimiser's update; and a forward pass on random numbers in evaluation
-#    mode skips dropout.
+#    Weights, gradients and momentum: $3 \times 4 \times 61\text{M} / 2$ bytes,
+#    {glue:}`answer-state-mb` MB per GPU. The outputs of every layer for 128 images:
+#    {glue:}`answer-kept-mb` MB per GPU, and as much for their gradients. Together about
+#    {glue:}`answer-gpu-gb` GB per card, {glue:}`answer-both-gb` GB for the whole network: on one
+#    3 GB card that leaves almost nothing for the input batches, the convolution code's scratch
+#    buffers and the CUDA context, which is the limit §3.2 describes. The estimate is a lower
+#    bound: a real implementation keeps more intermediate tensors than the layer outputs.
+#    :::
+#
+# 5. **What a conv5 unit sees.** Each conv5 output is computed from a square patch of the input
+#    image. How wide is it, and how far apart are the patches of neighbouring conv5 units?
+#
+#    :::{dropdown} Hint
+#    Go from the input up. A layer with kernel $k$ widens the patch by $(k - 1)\,j$ pixels,
+#    where $j$ is the product of the strides below it; its own stride multiplies $j$.
+#    :::
+#
+#    :::{dropdown} Solution
+#    conv1 sees 11 pixels ($j$ becomes 4), the first pool 11 + 2·4 = 19 ($j$ = 8), conv2 19 + 4·8
+#    = 51, the second pool 51 + 2·8 = 67 ($j$ = 16), and conv3, conv4, conv5 add 2·16 each:
+#    {glue:}`answer-field` pixels, most of the 224-pixel image, with neighbouring units
+#    {glue:}`answer-jump` pixels apart. Every conv5 unit sees nearly the whole object, which is
+#    why the fully-connected layers above it can classify from the 6×6 grid left after the
+#    last pool.
 #    :::
