@@ -1,11 +1,12 @@
 """Runs side by side: ``--jobs N`` processes of one thread each fill the run cache first.
 
-A claim reads its runs one after another (:class:`.pilot.Context`); on a CPU with N cores, N
-single-thread runs side by side finish sooner than one run on N threads (each run's small
-operations scale poorly past one core, and a shared core stalls a multi-thread run,
-``bench/NOTES.md``). So with ``jobs > 1`` the runs a step needs are listed first (the pilot's, or
-every planned seed of every arm), trained by a pool of ``jobs`` processes, longest first, and
-stored in the run cache (:mod:`.cache`); the claims then load them. A run's numbers do not depend
+A claim reads its runs one after another (:class:`.pilot.Context`). The runs are independent,
+so on a CPU with N cores they can also train N at a time, each on one thread, with no
+synchronisation between them (a multi-thread run waits at the end of every operation for its
+slowest thread, and for a thread that shares its core with another process, ``bench/NOTES.md``).
+With ``jobs > 1`` the runs a step needs are listed first (the pilot's, or every planned seed of
+every arm), trained by a pool of ``jobs`` processes, longest first, and stored in the run cache
+(:mod:`.cache`); the claims then load them. A run's numbers do not depend
 on where it trained: the same identity gives the same cache entry, and a run trained with one
 thread computes what a run trained alone with one thread does.
 
