@@ -67,7 +67,7 @@ print("device:", device)
 # the gradient that reaches it by its own derivative $f'(x)$. So the right-hand panel matters as
 # much as the left.
 
-# %% mystnb={"image": {"alt": "Two panels. Left: ReLU, tanh and the sigmoid from x = -4 to 4; ReLU is zero for negative x and the identity above, tanh and the sigmoid flatten out. Right: their derivatives; ReLU's is 0 then 1, tanh's a bump of height 1 at zero, the sigmoid's a bump of height 0.25, both near zero beyond |x| = 3."}}
+# %% mystnb={"figure": {"name": "fig-activations", "caption": "ReLU, tanh and the sigmoid (left) and their derivatives (right)."}, "image": {"alt": "Two panels. Left: ReLU, tanh and the sigmoid from x = -4 to 4; ReLU is zero for negative x and the identity above, tanh and the sigmoid flatten out. Right: their derivatives; ReLU's is 0 then 1, tanh's a bump of height 1 at zero, the sigmoid's a bump of height 0.25, both near zero beyond |x| = 3."}}
 viz.plot_activations()
 plt.show()
 
@@ -97,7 +97,7 @@ display(viz.markdown_table(rows, columns, align="l" + "r" * len(x)))
 # $\mathbb E[f'(x)] = \int f'(x)\, \mathcal N(x; 0, \sigma^2)\, dx$, which
 # `alexnet.analysis.expected_gradient` integrates numerically:
 
-# %% mystnb={"image": {"alt": "The average gradient factor E[f'(x)] against the spread sigma of the inputs, from 0.1 to 6: flat at 0.5 for ReLU; falling from 1 towards 0.1 for tanh, crossing ReLU's line near sigma = 1.3; falling from 0.25 for the sigmoid."}}
+# %% mystnb={"figure": {"name": "fig-gradient-factor", "caption": "The average factor by which each unit passes on the gradient, against the spread of its inputs."}, "image": {"alt": "The average gradient factor E[f'(x)] against the spread sigma of the inputs, from 0.1 to 6: flat at 0.5 for ReLU; falling from 1 towards 0.1 for tanh, crossing ReLU's line near sigma = 1.3; falling from 0.25 for the sigmoid."}}
 viz.plot_expected_gradient(torch.linspace(0.1, 6, 30).tolist())
 plt.show()
 
@@ -185,7 +185,7 @@ grid = ", ".join(f"{lr:g}" for lr in sorted({r["lr"] for r in
 print(f"{result['scale']} scale, grid {grid}")
 print("fastest:", ", ".join(f"{a} {lr:g}" for a, lr in rates.items()))
 
-# %% mystnb={"image": {"alt": "The learning-rate search of the stored relu result: training error at the end of each run against the learning rate on a log axis, one line for ReLU and one for tanh; too small a rate learns slowly and too large a one stalls or diverges."}}
+# %% mystnb={"figure": {"name": "fig-lr-search", "caption": "The learning-rate search of the stored result: training error at the end of each run, per rate."}, "image": {"alt": "The learning-rate search of the stored relu result: training error at the end of each run against the learning rate on a log axis, one line for ReLU and one for tanh; too small a rate learns slowly and too large a one stalls or diverges."}}
 viz.plot_learning_rates(result["extra"]["tuning"])
 plt.show()
 
@@ -237,7 +237,7 @@ print(f"ReLU got there in {relu_epochs:.1f} epochs: "
 assert relu_epochs is not None and relu_epochs < EPOCHS
 assert live["relu"][-1]["train_top1"] < tanh_final
 
-# %% mystnb={"image": {"alt": "Training error per epoch of the live run: the two start alike, then ReLU falls below tanh, with a dashed line at the error tanh reaches after its last epoch."}}
+# %% mystnb={"figure": {"name": "fig-live-relu", "caption": "The live run: training error per epoch of the ReLU and tanh networks."}, "image": {"alt": "Training error per epoch of the live run: the two start alike, then ReLU falls below tanh, with a dashed line at the error tanh reaches after its last epoch."}}
 viz.plot_curves({"ReLU": live["relu"], "tanh": live["tanh"]},
                 target=tanh_final)
 plt.show()
@@ -281,7 +281,7 @@ assert FULL_SIZE or test["size"] == "smaller"  # ×6 above the interval
 assert FULL_SIZE or min(test["differences"]) > 0  # faster in every seed
 assert FULL_SIZE or 1.5 < math.exp(test["estimate"]) < 2.5  # "about twice"
 
-# %% mystnb={"image": {"alt": "Left: the training error of every seed of the stored relu result per epoch, ReLU runs falling faster than tanh runs, with the 25 percent target dashed. Right: the epochs each run needed to reach each level of training error from 70 to 25 percent; the gap between ReLU and tanh widens as the target falls."}}
+# %% mystnb={"figure": {"name": "fig-relu-seeds", "caption": "The stored runs: training error per epoch of every seed (left) and the epochs each needed to reach each level of training error (right)."}, "image": {"alt": "Left: the training error of every seed of the stored relu result per epoch, ReLU runs falling faster than tanh runs, with the 25 percent target dashed. Right: the epochs each run needed to reach each level of training error from 70 to 25 percent; the gap between ReLU and tanh widens as the target falls."}}
 curves = viz.seed_curves(result["runs"], label="activation")
 fig, (left, right) = plt.subplots(1, 2, figsize=(viz.COLUMN_WIDTH, 3.2))
 pairs = {"ReLU": curves["relu"], "tanh": curves["tanh"]}

@@ -213,7 +213,7 @@ print("maps that differ:", differ.nonzero().flatten().tolist())
 # strip underneath has the same grey as both; where it crosses from one surround to the other it
 # seems to change shade.
 
-# %% mystnb={"image": {"alt": "The simultaneous contrast illusion: a dark left half and a light right half, each with a square patch of the same mid-grey, labelled A and B, and a strip of that grey joining them below. A looks lighter than B."}}
+# %% mystnb={"figure": {"name": "fig-contrast", "caption": "Simultaneous contrast: the same grey looks darker on the light side."}, "image": {"alt": "The simultaneous contrast illusion: a dark left half and a light right half, each with a square patch of the same mid-grey, labelled A and B, and a strip of that grey joining them below. A looks lighter than B."}}
 viz.simultaneous_contrast()
 plt.show()
 
@@ -239,7 +239,7 @@ for name, maps in (("quiet neighbours", quiet), ("busy neighbours", busy)):
 # peaks, at $a^* = \sqrt{k / (\alpha n (2\beta - 1))}$: a strong response among strong neighbours
 # is damped, not just scaled. The dashed curve is the same arguments given to PyTorch.
 
-# %% mystnb={"image": {"alt": "LRN's output b against the activity a of every map in the window, from 0 to 400, with the paper's constants: a straight dotted line a over k to the beta, the solid curve of the paper's formula rising to a peak near a = 90 and falling, and the dashed PyTorch curve peaking later and higher."}}
+# %% mystnb={"figure": {"name": "fig-lrn-response", "caption": "LRN's output against the activity of every map in its window, with the paper's constants."}, "image": {"alt": "LRN's output b against the activity a of every map in the window, from 0 to 400, with the paper's constants: a straight dotted line a over k to the beta, the solid curve of the paper's formula rising to a peak near a = 90 and falling, and the dashed PyTorch curve peaking later and higher."}}
 viz.plot_lrn_response(k=2.0, n=5, alpha=1e-4, beta=0.75)
 plt.show()
 
@@ -412,7 +412,7 @@ if not FULL_SIZE:  # the sentences above
     assert with_lrn > without and gap_with < gap_without
     assert all(0.35 < m < 0.45 for m in test["arms"]["means"].values())
 
-# %% mystnb={"image": {"alt": "The stored lrn result, one panel per test: each seed's test error and test loss with and without LRN, the two arms of a seed joined by a line and each arm's mean marked."}}
+# %% mystnb={"figure": {"name": "fig-lrn-result", "caption": "The stored LRN result: test error and test loss of each seed, with and without LRN."}, "image": {"alt": "The stored lrn result, one panel per test: each seed's test error and test loss with and without LRN, the two arms of a seed joined by a line and each arm's mean marked."}}
 viz.plot_claim(result)
 plt.show()
 

@@ -87,7 +87,7 @@ for width in (55, 27, 13):           # PyTorch's pooling agrees
 # Here is one row of conv5's 13 outputs, pooled both ways. Each coloured bar is one pooling
 # window; the input cells are shaded by how many windows see them, and hatched where none does.
 
-# %% mystnb={"image": {"alt": "Two rows of 13 numbered input cells. Top, z = 3 and s = 2: six windows, each overlapping the next by one cell, so every other cell is seen twice and every cell at least once. Bottom, z = 2 and s = 2: six windows side by side, and the last cell, 12, is hatched: no window sees it."}}
+# %% mystnb={"figure": {"name": "fig-windows", "caption": "Which inputs each pooling window sees, for overlapping (z = 3) and plain (z = 2) pooling with stride 2."}, "image": {"alt": "Two rows of 13 numbered input cells. Top, z = 3 and s = 2: six windows, each overlapping the next by one cell, so every other cell is seen twice and every cell at least once. Bottom, z = 2 and s = 2: six windows side by side, and the last cell, 12, is hatched: no window sees it."}}
 fig, (top, bottom) = plt.subplots(2, 1, figsize=(viz.COLUMN_WIDTH, 4.4))
 viz.draw_pooling(13, 3, 2, ax=top)
 viz.draw_pooling(13, 2, 2, ax=bottom)
@@ -227,7 +227,7 @@ if not FULL_SIZE:  # the sentences above
     assert gap["low"] > 0 and gap["estimate"] > error["estimate"]
     assert plain < overlapping < 0.2
 
-# %% mystnb={"image": {"alt": "The stored overlap result, two panels: each seed's test error, then each seed's train-test gap, with 3/2 and with 2/2 pooling; the two arms of a seed joined by a line and each arm's mean marked."}}
+# %% mystnb={"figure": {"name": "fig-overlap-result", "caption": "The stored overlapping-pooling result: test error and train-test gap of each seed."}, "image": {"alt": "The stored overlap result, two panels: each seed's test error, then each seed's train-test gap, with 3/2 and with 2/2 pooling; the two arms of a seed joined by a line and each arm's mean marked."}}
 viz.plot_claim(result)
 plt.show()
 

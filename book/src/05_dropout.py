@@ -306,7 +306,7 @@ if not FULL_SIZE:  # the sentences above
     regime = dropout_claim["regimes"]["overfit"]  # the stored run's
     steps = -(-regime["train_images"] // regime["batch_size"])
     assert regime["epochs"] * steps < 1000
-# %% mystnb={"image": {"alt": "The stored dropout result, one panel per test: each seed's test error, train-test gap and epochs to the target training error, with and without dropout; the two arms of a seed joined by a line and each arm's mean marked."}}
+# %% mystnb={"figure": {"name": "fig-dropout-result", "caption": "The stored dropout result: test error, train-test gap and epochs to the target, per seed."}, "image": {"alt": "The stored dropout result, one panel per test: each seed's test error, train-test gap and epochs to the target training error, with and without dropout; the two arms of a seed joined by a line and each arm's mean marked."}}
 viz.plot_claim(dropout_claim)
 plt.show()
 
@@ -345,7 +345,7 @@ beacon = photo("beacon")
 size = "x".join(map(str, beacon.size))
 print(f"{len(photos)} photographs; the beacon: {size} -> 256x256")
 
-# %% mystnb={"image": {"alt": "A photograph of a lighthouse, taller than wide, beside its central 256 by 256 square: the top and bottom of the tower are cut off."}}
+# %% mystnb={"figure": {"name": "fig-rescale", "caption": "A photograph rescaled as §2 prescribes: its shorter side to 256, then the central 256×256 square."}, "image": {"alt": "A photograph of a lighthouse, taller than wide, beside its central 256 by 256 square: the top and bottom of the tower are cut off."}}
 viz.show_photo(viz.show_images([TF.pil_to_tensor(beacon), square("beacon")],
                                ["the photograph", "§2: the centre 256×256"],
                                ncols=2))
@@ -480,7 +480,7 @@ viz.figure_tabs(
 # and averaging the predictions made by the network's softmax layer on the ten patches."
 # `alexnet.transforms.ten_crop_batch` cuts them and `ten_crop_predict` averages the softmax:
 
-# %% mystnb={"image": {"alt": "Ten 224-pixel patches of a photograph of a school bus in two rows of five: the four corner patches and the centre patch, then the same five mirrored."}}
+# %% mystnb={"figure": {"name": "fig-ten-patches", "caption": "The ten 224-pixel patches of §4.1: four corners and the centre, and their mirror images."}, "image": {"alt": "Ten 224-pixel patches of a photograph of a school bus in two rows of five: the four corner patches and the centre patch, then the same five mirrored."}}
 ten = transforms.ten_crop_batch(square("school bus"), 224)
 where = ["top left", "top right", "bottom left", "bottom right", "centre"]
 titles = where + [f"{w}, flipped" for w in where]
@@ -550,7 +550,7 @@ if not FULL_SIZE:  # the sentences above
     assert lighting["low"] < 0 < lighting["paper_value"] < lighting["high"]
     assert ten["high"] < 0                       # ten patches worse than one
 
-# %% mystnb={"image": {"alt": "The stored augmentation result, one panel per test: test error and gap with and without crops and flips, test error with and without PCA lighting, and test error of the centre patch against ten patches; per seed, the two arms joined by a line."}}
+# %% mystnb={"figure": {"name": "fig-augmentation-result", "caption": "The stored augmentation result: crops and flips, PCA lighting and ten-patch testing, per seed."}, "image": {"alt": "The stored augmentation result, one panel per test: test error and gap with and without crops and flips, test error with and without PCA lighting, and test error of the centre patch against ten patches; per seed, the two arms joined by a line."}}
 viz.plot_claim(augmentation)
 plt.show()
 

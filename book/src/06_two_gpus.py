@@ -313,7 +313,7 @@ if not FULL_SIZE:  # the sentences above
     assert loss["estimate"] > 0
     assert all(0.45 < m < 0.6 for m in error["arms"]["means"].values())
 
-# %% mystnb={"image": {"alt": "The stored two-gpu result, two panels: each seed's test error and test loss for the two-tower network and for one tower with half the kernels, the two arms of a seed joined by a line and each arm's mean marked."}}
+# %% mystnb={"figure": {"name": "fig-two-gpu-result", "caption": "The stored two-GPU result: test error and test loss of each seed, two towers against one with half the kernels."}, "image": {"alt": "The stored two-gpu result, two panels: each seed's test error and test loss for the two-tower network and for one tower with half the kernels, the two arms of a seed joined by a line and each arm's mean marked."}}
 viz.plot_claim(two_gpu)
 plt.show()
 

@@ -157,12 +157,12 @@ assert FULL_SIZE or abs(cifar["test_error"] - 0.185) < 0.0025
 # the hardest class is {glue:}`ref-worst-class` ({glue:}`ref-worst-error` wrong, most often taken
 # for {glue:}`ref-worst-with`), the easiest {glue:}`ref-best-class` ({glue:}`ref-best-error`).
 
-# %% mystnb={"image": {"alt": "Test error per epoch of the two reference networks trained on all of CIFAR-10: CifarAlexNet with the paper's recipe and FourLayerCNN with cuda-convnet's recipe; both fall quickly, then in steps where the learning rate is divided by ten."}}
+# %% mystnb={"figure": {"name": "fig-reference-curves", "caption": "Test error per epoch of the two reference networks, trained on all 50,000 CIFAR-10 training images."}, "image": {"alt": "Test error per epoch of the two reference networks trained on all of CIFAR-10: CifarAlexNet with the paper's recipe and FourLayerCNN with cuda-convnet's recipe; both fall quickly, then in steps where the learning rate is divided by ten."}}
 curves = {"CifarAlexNet": cifar["curve"], "FourLayerCNN": four["curve"]}
 viz.plot_curves(curves, "test_top1")
 plt.show()
 
-# %% mystnb={"image": {"alt": "The confusion matrix of the reference CifarAlexNet on the 10,000 CIFAR-10 test images: a dark diagonal, each class labelled with its error; the largest off-diagonal cells join cat and dog, and automobile and truck."}}
+# %% mystnb={"figure": {"name": "fig-reference-confusion", "caption": "Confusion matrix of the reference CifarAlexNet on the 10,000 test images."}, "image": {"alt": "The confusion matrix of the reference CifarAlexNet on the 10,000 CIFAR-10 test images: a dark diagonal, each class labelled with its error; the largest off-diagonal cells join cat and dog, and automobile and truck."}}
 viz.plot_confusion(cifar["confusion"], cifar["classes"])
 plt.show()
 
@@ -257,7 +257,7 @@ for direction in ("paper", "opposite", "inconclusive"):
 # Its top-5 predictions for eight test images, the true class above each image and in red among the
 # bars when the network has it in its top five:
 
-# %% mystnb={"image": {"alt": "Eight CIFAR-10 test images in four rows of two, each with its true class above it and beside it a bar chart of the reference network's five most probable classes, the true class in red when it is among them."}}
+# %% mystnb={"figure": {"name": "fig-reference-top5", "caption": "The reference network's five most probable classes for eight test images, as in the paper's Figure 4 (left)."}, "image": {"alt": "Eight CIFAR-10 test images in four rows of two, each with its true class above it and beside it a bar chart of the reference network's five most probable classes, the true class in red when it is among them."}}
 train_set, test_set = data.cifar10(train=True), data.cifar10(train=False)
 top5 = cifar["neighbours"]["top5"]
 shown = torch.tensor(top5["test_index"])

@@ -95,7 +95,7 @@ for name, kernel in examples.items():
     index = analysis.colour_specificity(kernel).mean().item()
     print(f"{name:>24}: {index:.2f}")
 
-# %% mystnb={"image": {"alt": "Four 5 by 5 kernels drawn as colour images: a grey one, a red one, a red and green one, and a random one of mixed colours."}}
+# %% mystnb={"figure": {"name": "fig-colour-index", "caption": "The four example kernels of the cell above, drawn as colour images: grey, red only, red minus green, random."}, "image": {"alt": "Four 5 by 5 kernels drawn as colour images: a grey one, a red one, a red and green one, and a random one of mixed colours."}}
 viz.plot_filters(torch.cat([k[:1] for k in examples.values()]), ncols=4,
                  title="grey, red only, red − green, random")
 plt.show()
@@ -228,7 +228,7 @@ if not FULL_SIZE:  # the sentences above
 # The index of every single kernel, one dot per kernel and a panel per seed (the first four
 # seeds):
 
-# %% mystnb={"image": {"alt": "One panel per stored seed: the colour index of each conv1 kernel as a dot, tower 1 beside tower 2, each tower's mean as a bar, and the random kernels' 2/3 dotted."}}
+# %% mystnb={"figure": {"name": "fig-seed-index", "caption": "The colour index of every conv1 kernel of each stored seed, tower by tower."}, "image": {"alt": "One panel per stored seed: the colour index of each conv1 kernel as a dot, tower 1 beside tower 2, each tower's mean as a bar, and the random kernels' 2/3 dotted."}}
 shown = seeds[:4]
 rows = -(-len(shown) // 2)
 fig, axes = plt.subplots(rows, 2, figsize=(viz.COLUMN_WIDTH, 3.0 * rows),
