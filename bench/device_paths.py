@@ -110,7 +110,7 @@ def lrn_against_float64(device) -> dict:
 
 
 def two_tower_tf32(device) -> dict:
-    """Chapter 6's check on ``device`` (both towers there), TF32 on around it and off inside."""
+    """Chapter 7's check on ``device`` (both towers there), TF32 on around it and off inside."""
     small = {} if device.type == "cuda" else dict(channels=(8, 16, 24, 24, 16), hidden=32)
     torch.manual_seed(1)
     grouped = AlexNet(1000, groups=2, init="pytorch", **small).eval()

@@ -266,7 +266,7 @@ def test_gather_copies_to_the_cpu_blocking_and_to_a_gpu_asynchronously(monkeypat
 
 
 def test_the_two_tower_check_compares_in_exact_float32(monkeypatch):
-    """Chapter 6's 1e-5 equality: TF32 (cuDNN's default on Ampere+) is off while it computes."""
+    """Chapter 7's 1e-5 equality: TF32 (cuDNN's default on Ampere+) is off while it computes."""
     from alexnet import AlexNet
 
     small = dict(channels=(8, 16, 24, 24, 16), hidden=32)

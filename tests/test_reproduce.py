@@ -383,7 +383,7 @@ def ledger_test(claim, start):
 
 
 def test_the_shipped_ledger_says_what_chapter_7_says():
-    """Chapter 7's reading of the ledger ("Read down the table and a pattern appears"), held
+    """Chapter 8's reading of the ledger ("Read down the table and a pattern appears"), held
     against the shipped results: the claims in the ledger, then each sentence's numbers."""
     rows = reproduce.ledger_rows()
     assert {r["claim"].split(". ")[1].split(" ")[0] for r in rows} == set(reproduce.CLAIMS)

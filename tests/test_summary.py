@@ -57,7 +57,7 @@ def test_traffic_counts_all_gpus_on_both_sides():
 
 
 def test_alexnets_crossover_is_about_a_thousand_images():
-    """Chapter 6's number: AlexNet's split moves less than data parallelism below ~1,040."""
+    """Chapter 7's number: AlexNet's split moves less than data parallelism below ~1,040."""
     from alexnet.two_tower import crossing_traffic
 
     torch.manual_seed(0)

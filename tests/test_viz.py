@@ -1,4 +1,4 @@
-"""The book's figures (alexnet.viz), chapters 1 to 8: each draws what it says, fits the book's
+"""The book's figures (alexnet.viz), chapters 1 to 9: each draws what it says, fits the book's
 column and uses no font below 10 points (checked on every figure a test leaves open), and the
 publishing helpers write what myst-nb reads."""
 import pytest
@@ -221,7 +221,7 @@ def test_image_of_saves_twice_the_resolution_and_shows_the_figures_size():
     assert plt.get_fignums() == []
 
 
-# ---------------------------------------------------------------- figures of chapters 5-8
+# ---------------------------------------------------------------- figures of chapters 5-9
 
 def test_seed_curves_group_runs_by_variant_and_skip_empty_curves():
     runs = [{"variant": "a", "curve": [{"epoch": 1, "val_top1": 0.5}]},

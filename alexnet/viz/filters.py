@@ -1,4 +1,4 @@
-"""Chapter 8's figures: conv1 kernels drawn as in Figure 3, per tower, with their colour index."""
+"""Chapter 9's figures: conv1 kernels drawn as in Figure 3, per tower, with their colour index."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt

@@ -1,4 +1,4 @@
-"""Photographs and image grids (chapters 1, 5 and 7)."""
+"""Photographs and image grids (chapters 1, 6 and 8)."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt

@@ -1,4 +1,4 @@
-"""Chapter 7's figures: Figure 4 at CIFAR scale, top-5 predictions and nearest neighbours."""
+"""Chapter 8's figures: Figure 4 at CIFAR scale, top-5 predictions and nearest neighbours."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt

@@ -1,4 +1,4 @@
-"""Chapter 6's figure: what crosses between GPUs per step, model against data parallelism."""
+"""Chapter 7's figure: what crosses between GPUs per step, model against data parallelism."""
 from __future__ import annotations
 
 from ..summary import crossover_batch, data_parallel_bytes, model_parallel_bytes

@@ -21,7 +21,7 @@
 # pieces the next chapters take apart one by one: ReLU units after every layer ([chapter 2](02_relu.ipynb)), response
 # normalisation after the first two convolutions ([chapter 3](03_lrn.ipynb)), overlapping max-pooling ([chapter 4](04_pooling.ipynb)),
 # dropout in the first two fully-connected layers ([chapter 5](05_dropout.ipynb)), and a split of every layer into two
-# halves, one per GPU ([chapter 6](06_two_gpus.ipynb)).
+# halves, one per GPU ([chapter 7](07_two_gpus.ipynb)).
 #
 # This chapter first shows a trained AlexNet at work on CIFAR-10, then builds the whole network
 # from `alexnet.AlexNet`, counts where its parameters and its arithmetic sit, draws it, and
@@ -183,7 +183,7 @@ print(viz.wrapped(str(model)))
 # - The LRN layers have `groups=2` too: each half of the maps is normalised on its own. That is
 #   our reading, not the paper's text: §3.3 sums over neighbouring maps up to "the total number of
 #   kernels in the layer", while Krizhevsky's later two-GPU configuration (cuda-convnet2)
-#   normalises 48 and 128 maps per GPU. [Chapter 3](03_lrn.ipynb) shows which maps this changes; [chapter 7](07_results.ipynb) lists it
+#   normalises 48 and 128 maps per GPU. [Chapter 3](03_lrn.ipynb) shows which maps this changes; [chapter 8](08_results.ipynb) lists it
 #   among the {ref}`departures from the paper <departures>`.
 # - `MaxPool2d(kernel_size=3, stride=2)` is overlapping pooling, $z = 3$, $s = 2$ (§3.4).
 # - The dropout layers follow fc6 and fc7 (§4.2). fc8's 1000 outputs are the logits of the
@@ -226,7 +226,7 @@ assert params == 60_965_224
 # connects the 256×6×6 pooled maps to 4096 units, holds {glue:}`fc6-share` of the network. The
 # paper's dropout, its main weapon against overfitting, sits in the fully-connected layers, where
 # the parameters are ([chapter 5](05_dropout.ipynb)), and the asymmetry is the idea of Krizhevsky's 2014 follow-up on
-# spreading the network over GPUs ([chapter 6](06_two_gpus.ipynb)).
+# spreading the network over GPUs ([chapter 7](07_two_gpus.ipynb)).
 #
 # Three more of the paper's numbers can be checked against the table:
 
@@ -268,7 +268,7 @@ plt.show()
 # %% [markdown]
 # The GPUs exchange data in four places only: on the way into conv3, fc6, fc7 and fc8. Everywhere
 # else each GPU works on its own half, which is what made the network fit on two 3 GB cards
-# (§3.2). [Chapter 6](06_two_gpus.ipynb) puts the two halves on two devices and proves that the result equals the
+# (§3.2). [Chapter 7](07_two_gpus.ipynb) puts the two halves on two devices and proves that the result equals the
 # grouped model built here.
 
 # %% [markdown]

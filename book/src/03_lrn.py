@@ -192,7 +192,7 @@ assert torch.allclose(nn.LocalResponseNorm(n, alpha * n, beta, k)(x), formula,
 # and Krizhevsky's later two-GPU configuration (cuda-convnet2) normalises 48 maps per GPU after
 # conv1 and 128 after conv2. We infer that the 2012 network did the same, and give AlexNet's LRN
 # layers `groups=2`, which normalises each half on its own; `groups=1` is the paper's text read
-# literally. It is an inference, not the paper's words, and [chapter 7](07_results.ipynb) lists it among the
+# literally. It is an inference, not the paper's words, and [chapter 8](08_results.ipynb) lists it among the
 # {ref}`departures from the paper <departures>`. The two versions differ in exactly these maps of
 # conv1's 96, the ones whose window reaches across the middle:
 

@@ -140,7 +140,7 @@ viz.figure_tabs(
 # and overlap adds to it: when the image moves by one pixel, a 3-wide window keeps two of its three
 # columns, a 2-wide window only one. We measure it with a trained first layer: the 32 conv1
 # kernels of the reproduction's reference network, a `CifarAlexNet` trained with the paper's
-# recipe on all 50,000 CIFAR-10 training images (`reproduce.load("reference")`; [chapter 7](07_results.ipynb) shows
+# recipe on all 50,000 CIFAR-10 training images (`reproduce.load("reference")`; [chapter 8](08_results.ipynb) shows
 # it at work). On 500 real CIFAR-10 test images, conv1 and its ReLU compute their maps once for
 # each image and once for the image moved one pixel to the left; both are pooled either way, and
 # `alexnet.analysis.pooled_shift_change` compares them. (The result file keeps the kernels, not

@@ -13,7 +13,7 @@
 # ---
 
 # %% [markdown]
-# # 8. What the two GPUs learned
+# # 9. What the two GPUs learned
 #
 # The most striking picture of the paper is Figure 3: the 96 kernels of the first convolutional
 # layer, each an 11×11 patch of RGB weights, drawn as small images. "The network has learned a
@@ -26,7 +26,7 @@
 # The paper names the cause in the same place: "the specialization exhibited by the two GPUs" is
 # "a result of the restricted connectivity described in Section 3.5". Both GPUs see the same
 # images; the only asymmetry is that conv2 on each GPU reads only its own GPU's conv1 maps
-# ([chapter 6](06_two_gpus.ipynb)). This chapter turns "largely colour-agnostic" into a number, draws the kernels of our
+# ([chapter 7](07_two_gpus.ipynb)). This chapter turns "largely colour-agnostic" into a number, draws the kernels of our
 # own grouped networks as in Figure 3, and asks whether the split happens in every run.
 
 # %% [markdown]
@@ -67,7 +67,7 @@ print(f"conv1: {count} kernels of {height}x{width}x3, "
       f"{count // 2} per tower (the paper: 48 of 11x11x3 per GPU)")
 
 # %% [markdown]
-# In the grouped network the two towers are the two halves of the output channels ([chapter 6](06_two_gpus.ipynb)):
+# In the grouped network the two towers are the two halves of the output channels ([chapter 7](07_two_gpus.ipynb)):
 # "GPU 1" holds the first half of conv1's kernels, because conv2's first group reads only those.
 #
 # ## A number for "colour-agnostic"
@@ -108,7 +108,7 @@ plt.show()
 #
 # ## Figure 3 for the reference network
 #
-# The reproduction's reference run ([chapter 7](07_results.ipynb)) trains a grouped `CifarAlexNet` with the paper's
+# The reproduction's reference run ([chapter 8](08_results.ipynb)) trains a grouped `CifarAlexNet` with the paper's
 # recipe on all 50,000 CIFAR-10 training images. Its conv1 kernels at initialisation and after
 # training, tower 1 above tower 2, each kernel scaled on its own so that zero is mid-grey:
 

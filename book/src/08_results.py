@@ -13,7 +13,7 @@
 # ---
 
 # %% [markdown]
-# # 7. Results
+# # 8. Results
 #
 # This chapter puts the paper's numbers beside ours. First what the paper reported, on ImageNet,
 # with one or several networks. Then the family at work: the reproduction's reference run, a
@@ -223,7 +223,7 @@ for direction in ("paper", "opposite", "inconclusive"):
 # to overfit, overlapping pooling, dropout and crops and flips all shrink the train–test gap,
 # dropout and the crops by over 20 points; and the last hidden layer groups
 # images by class, as Figure 4 says. Figure 3's split of the towers by colour shows in the long
-# reference run, not yet in the claims' short ones ([chapter 8](08_filters.ipynb)). Where a claim is about the test
+# reference run, not yet in the claims' short ones ([chapter 9](09_filters.ipynb)). Where a claim is about the test
 # error that a regulariser
 # buys, our short CPU runs mostly cannot confirm it: dropout and the crops slow training, and in
 # under a thousand SGD steps they cost as much test error as they save, or more; LRN slows the

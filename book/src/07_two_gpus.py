@@ -13,7 +13,7 @@
 # ---
 
 # %% [markdown]
-# # 6. Training on two GPUs
+# # 7. Training on two GPUs
 #
 # In 2012 the network did not fit on one graphics card. "A single GTX 580 GPU has only 3GB of
 # memory, which limits the maximum size of the networks that can be trained on it" (§3.2 of {cite:t}`krizhevsky2012`), so the
@@ -22,7 +22,7 @@
 # one-device grouped network, counts what travels between the two devices, and sets it beside the
 # way people spread training over GPUs today: data parallelism with `torch.distributed`.
 #
-# The split is not only an engineering detail. The two halves learn different things ([chapter 8](08_filters.ipynb)),
+# The split is not only an engineering detail. The two halves learn different things ([chapter 9](09_filters.ipynb)),
 # and the paper credits the two-GPU layout with a better error than one GPU with half the kernels,
 # a claim we test at the end.
 
