@@ -248,6 +248,14 @@ viz.figure_tabs(
      for p in P_VALUES[1:]})
 
 # %% [markdown]
+# In Colab or Jupyter, the menu below picks the drop probability instead of the tabs:
+
+# %% tags=["remove-output"]
+viz.interactive_figure(dropout_curves, p=widgets.Dropdown(
+    options=[(f"p = {p:g}", p) for p in P_VALUES[1:]], value=0.5,
+    description="dropout"))
+
+# %% [markdown]
 # ## The paper's claim, measured on the whole network
 #
 # The claim `dropout` of `alexnet.reproduce` trains `CifarAlexNet` with dropout 0.5 in fc6 and fc7
