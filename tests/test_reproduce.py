@@ -39,7 +39,7 @@ def test_no_schedule_reads_the_test_set_and_tuning_seeds_are_not_test_seeds():
     assert cpu.pilot_seeds >= 5 and cpu.budget_minutes <= 600
     overfit, recipe = cpu.regime("overfit"), cpu.regime("recipe")
     assert overfit.epochs >= 90 and overfit.train_images <= 10_000   # room to overfit
-    assert recipe.train_images >= 15_000 and recipe.epochs >= 30
+    assert recipe.train_images >= 10_000 and recipe.epochs >= 30
 
 
 def test_ten_patches_follow_cuda_convnets_protocol():
@@ -102,12 +102,12 @@ def test_validation_images_lie_outside_the_training_subset(offline):
 
     scale = reproduce.SCALES["cpu"]
     data = for_regime(scale.regime("overfit"), 1000)
-    assert len(data.train) == 8000 and len(data.val) == 5000 and len(data.test) == 1000
+    assert len(data.train) == 4000 and len(data.val) == 5000 and len(data.test) == 1000
     assert not set(data.train_indices.tolist()) & set(data.val_indices.tolist())
     assert torch.bincount(data.val.targets).tolist() == [500] * 10     # every class its share
-    assert torch.bincount(data.train.targets).tolist() == [800] * 10
+    assert torch.bincount(data.train.targets).tolist() == [400] * 10
     assert data.split == {"held_out": 5000, "of": 50_000, "seed": 0}
-    other = cifar(8000, 1000, 5000, 1)                                  # val_seed draws them
+    other = cifar(4000, 1000, 5000, 1)                                  # val_seed draws them
     assert not torch.equal(other.val_indices, data.val_indices)
     figure1 = for_regime(scale.regime("figure1"))     # no split: the subset it always had
     assert len(figure1.val) == 0 and torch.equal(figure1.train_indices,
