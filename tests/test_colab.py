@@ -2,9 +2,10 @@
 in which ``google.colab`` is imported (as Colab's own kernel does), and the book's first chapter
 run from another folder. Its unmodified install cell does the installing:
 
-- ``%pip install "alexnet @ git+<repository url>@<branch>"`` reaches a git repository holding a
-  snapshot of this working tree, because git is told (``url.<snapshot>.insteadOf``) to fetch the
-  repository URL from there; pip records the URL it was given, which the test reads back.
+- ``%pip install "alexnet @ git+<repository url>@<commit>"`` (the commit the chapter's outputs
+  came from) reaches a git repository holding this checkout's history and working tree, because
+  git is told (``url.<snapshot>.insteadOf``) to fetch the repository URL from there; pip records
+  the URL and revision it was given, which the test reads back.
 - The environment is a venv made without pip or system site-packages, plus one ``.pth`` line that
   names the global site-packages (torch, ipykernel, pip, setuptools: a 5 GB install otherwise).
   A folder named in a ``.pth`` file joins ``sys.path`` without its own ``.pth`` files being run,
@@ -24,7 +25,7 @@ from nbclient.exceptions import CellExecutionError
 
 from bookconfig import ROOT, load_config, toc_files
 from build_notebooks import execute_notebook
-from colab_check import FAKE_COLAB, snapshot_repository
+from colab_check import FAKE_COLAB, has_commit, install_commit, snapshot_repository
 
 REPORT = """\
 import importlib.metadata, alexnet
@@ -67,6 +68,13 @@ def test_colab_user_installs_from_the_repository_and_runs_the_first_chapter(tmp_
     monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
 
     chapter = first_chapter()
+    commit = install_commit(chapter)
+    assert commit, "the install cell names the commit of its outputs"
+    if not has_commit(snapshot, commit):
+        shallow = subprocess.run(["git", "rev-parse", "--is-shallow-repository"], cwd=ROOT,
+                                 capture_output=True, text=True).stdout.strip()
+        assert shallow == "true", f"{chapter.name} installs {commit}, which is not in main's history"
+        pytest.skip(f"this checkout is shallow: {commit} is not in it, so pip could not fetch it")
     workdir = tmp_path / "content"  # Colab's working folder, far from the checkout
     workdir.mkdir()
     nb = nbformat.read(chapter, as_version=4)
@@ -86,4 +94,5 @@ def test_colab_user_installs_from_the_repository_and_runs_the_first_chapter(tmp_
     assert not Path(installed).is_relative_to(ROOT)
     direct_url = json.loads(direct_url)
     assert direct_url["url"] == repository["url"]
-    assert direct_url["vcs_info"]["requested_revision"] == repository["branch"]
+    assert direct_url["vcs_info"]["requested_revision"] == commit
+    assert direct_url["vcs_info"]["commit_id"] == commit

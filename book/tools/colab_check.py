@@ -11,7 +11,8 @@ Usage::
    ...), made once and reused (``--venv``; the default ``.colab-venv`` is ignored by git).
 2. **The install, as the chapter does it.** Each chapter's unmodified first cell runs
    ``%pip install "alexnet @ git+<repository>@<commit>"`` in a kernel where ``google.colab`` is
-   imported; git is told to fetch the repository URL from a snapshot of this working tree
+   imported; git is told to fetch the repository URL from a snapshot (this checkout's history,
+   and this working tree on top)
    (``url.<snapshot>.insteadOf``), and pip may reach its index for the package's own
    dependencies, as in Colab.
 3. **Nothing replaced.** The venv's packages are listed before and after: a package whose version
@@ -48,17 +49,40 @@ FAKE_COLAB = "import sys, types; sys.modules['google.colab'] = types.ModuleType(
 
 
 def snapshot_repository(target: Path, branch: str) -> Path:
-    """A git repository whose ``branch`` holds this working tree (the files git does not ignore)."""
+    """A git repository with this checkout's history, so that a notebook's install cell can name
+    any of its commits (the one its outputs came from), and on ``branch`` this working tree (the
+    files git does not ignore) committed on top."""
+    subprocess.run(["git", "clone", "-q", "--no-hardlinks", str(ROOT), str(target)], check=True,
+                   capture_output=True)
+    git = ["git", "-c", "user.name=colab-check", "-c", "user.email=colab-check@localhost"]
+    subprocess.run([*git, "checkout", "-q", "-B", branch], cwd=target, check=True,
+                   capture_output=True)
+    for old in target.iterdir():
+        if old.name != ".git":
+            shutil.rmtree(old) if old.is_dir() and not old.is_symlink() else old.unlink()
     listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
                             cwd=ROOT, capture_output=True, text=True, check=True).stdout
     for name in filter(None, listed.split("\0")):
         if (ROOT / name).is_file():
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, target / name)
-    git = ["git", "-c", "user.name=colab-check", "-c", "user.email=colab-check@localhost"]
-    for args in (["init", "-q", "-b", branch], ["add", "-A"], ["commit", "-q", "-m", "snapshot"]):
+    for args in (["add", "-A"], ["commit", "-q", "--allow-empty", "-m", "snapshot"]):
         subprocess.run([*git, *args], cwd=target, check=True, capture_output=True)
     return target
+
+
+def install_commit(notebook: Path) -> str | None:
+    """The commit a notebook's install cell names (``...@<sha>"``), if it names one."""
+    import re
+
+    cell = json.loads(notebook.read_text())["cells"][0]
+    found = re.search(r'@([0-9a-f]{40})"', "".join(cell["source"]))
+    return found.group(1) if found else None
+
+
+def has_commit(repository: Path, commit: str) -> bool:
+    return subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=repository,
+                          capture_output=True).returncode == 0
 
 
 def colab_venv(path: Path) -> Path:
