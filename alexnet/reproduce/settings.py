@@ -11,7 +11,7 @@ conditions share a regime, and their baseline arm trains once:
 - ``lrn``: §3.3's CIFAR-10 claim: the four-layer net trained with crops and flips.
 - ``overfit``: the claims about overfitting (dropout §4.2, crops and flips §4.1, overlapping
   pooling §3.4) need a net whose arm *without* the regulariser overfits while the arm *with* it
-  converges: :class:`~alexnet.CifarAlexNet` on 4,000 images for up to 90 epochs, every other
+  converges: :class:`~alexnet.CifarAlexNet` on 4,000 images for up to 120 epochs, every other
   regulariser (dropout, crops, flips, PCA lighting) off in every arm.
 - ``recipe``: the claims about the whole network (two GPUs §3.2, depth §7, PCA lighting and
   ten-patch testing §4.1, Figures 3 and 4): CifarAlexNet with the paper's full recipe (§5) on
@@ -45,7 +45,8 @@ from dataclasses import dataclass, field, replace
 from ..model import CifarAlexNet
 
 __all__ = ["INIT", "Regime", "Arm", "Scale", "SCALES", "ARMS", "CONTROL", "TEN_PATCH",
-           "Primary", "PRIMARY", "SPLIT_NULL_RATE", "arm_key", "SCHEMA", "CROSS_CPU", "with_overrides"]
+           "Primary", "PRIMARY", "SPLIT_NULL_RATE", "arm_key", "SCHEMA", "CROSS_CPU", "with_overrides",
+           "PATIENCE"]
 
 #: The initialisation of every CifarAlexNet the experiments train (:func:`.runs.build`): PyTorch's
 #: default, not §5's N(0, 0.01²), with which an 8-layer net this narrow does not leave its starting
@@ -209,11 +210,22 @@ class Scale:
         return self.regimes[name]
 
 
+#: Why the claims' regimes wait 4 epochs, not 2, before dividing the rate (and stop 8 epochs
+#: after their last best): with a patience of 2, the first seven recipe runs at 7685745 (seeds 0-4
+#: of the baseline, 0-1 of one tower; 10,000 images, 5,000 held out) split in two. The runs whose
+#: rate lasted reached epoch 53-60 at 28.5-30.8% test error (19.7-23.7% training error); the
+#: runs whose rate fell on an early noisy plateau stopped at epoch 42-53 at 31.9-39.7% (26.7-36.7%
+#: training error: not converged). §5 says only that the rate was divided "when the validation
+#: error rate stopped improving"; a patience that one noisy epoch cannot trigger is our reading.
+PATIENCE = 4
+
+
 def _regimes(figure1_images, lrn, overfit, recipe, val, reference) -> dict:
     (lrn_images, lrn_epochs), (overfit_images, overfit_epochs) = lrn, overfit
     recipe_images, recipe_epochs = recipe
     four_images, four_epochs, cifar_images, cifar_epochs = reference
     stops = dict(val_images=val, schedule="plateau")
+    converge = dict(plateau_patience=PATIENCE, early_stopping=2 * PATIENCE)
     return {
         # the reference run (alexnet.reproduce.reference): all of CIFAR-10 but the val split
         "reference-four": Regime("reference-four", "four-layer", four_images, four_epochs,
@@ -225,10 +237,11 @@ def _regimes(figure1_images, lrn, overfit, recipe, val, reference) -> dict:
                           weight_decay=0.0, augment=False, lighting=False, dropout=0.0,
                           schedule="constant", early_stopping=None),
         "lrn": Regime("lrn", "four-layer", lrn_images, lrn_epochs, lr=0.001, weight_decay=0.004,
-                      lighting=False, dropout=0.0, **stops),
+                      lighting=False, dropout=0.0, **stops, **converge),
         "overfit": Regime("overfit", "cifar", overfit_images, overfit_epochs, lr=0.01,
-                          augment=False, lighting=False, dropout=0.0, early_stopping=8, **stops),
-        "recipe": Regime("recipe", "cifar", recipe_images, recipe_epochs, lr=0.01, **stops),
+                          augment=False, lighting=False, dropout=0.0, **stops, **converge),
+        "recipe": Regime("recipe", "cifar", recipe_images, recipe_epochs, lr=0.01, **stops,
+                         **converge),
     }
 
 
@@ -238,7 +251,7 @@ SCALES = {
                   relu_grid_extensions=1, relu_target=0.85, pilot_seeds=2, controls=1,
                   min_seeds=2, max_seeds=4, budget_minutes=5.0, converge_error=0.85,
                   neighbour_queries=32),
-    "cpu": Scale("cpu", _regimes(10_000, (10_000, 60), (4_000, 90), (10_000, 60), 5_000,
+    "cpu": Scale("cpu", _regimes(10_000, (10_000, 90), (4_000, 120), (10_000, 90), 5_000,
                                  (None, 60, None, 60))),
     "gpu": Scale("gpu", _regimes(None, (None, 60), (10_000, 120), (None, 80), 5_000,
                                  (None, 80, None, 100)), max_seeds=80, budget_minutes=600.0,
