@@ -108,10 +108,31 @@ def test_notebook_was_executed_top_to_bottom_in_one_kernel_with_widget_state(not
     views = [o.data[WIDGET_VIEW]["model_id"] for c in code for o in c.outputs
              if WIDGET_VIEW in o.get("data", {})]
     assert set(views) <= set(state), "a displayed widget has no saved state: rebuild the notebook"
-    # A control the reader can operate (slider, dropdown, checkbox, button...) has a `disabled`
-    # trait; progress bars, labels and boxes do not, so a tqdm bar does not count.
-    controls = [m["model_name"] for m in state.values() if "disabled" in m["state"]]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda n: n.stem)
+def test_every_chapter_has_controls_for_a_live_kernel_and_saves_no_unused_widget_state(notebook):
+    """The controls run in Colab and Jupyter; the page removes their output, so the page embeds
+    no state for them: only models that a view left on the page reaches are saved."""
+    nb = read(notebook)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    controls = [c for c in code if re.search(r"viz\.interactive_figure\(", c.source)
+                and re.search(r"widgets\.\w*(Slider|Dropdown|Checkbox|ToggleButtons)\(", c.source)]
     assert controls, "every chapter has at least one ipywidgets control for the reader to vary"
+    assert all(c.outputs for c in controls), "the controls' cell ran and kept its text output"
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    views = [o.data[WIDGET_VIEW]["model_id"] for c in code for o in c.outputs
+             if WIDGET_VIEW in o.get("data", {})]
+    reached, todo = set(), list(views)
+    while todo:
+        model = todo.pop()
+        if model in state and model not in reached:
+            reached.add(model)
+            todo += re.findall(r"IPY_MODEL_([0-9a-f]+)", str(state[model]))
+    assert set(state) == reached, f"{len(set(state) - reached)} saved widget models no view shows"
+    hidden = [c for c in code if "remove-output" in c.metadata.get("tags", [])
+              and any(WIDGET_VIEW in o.get("data", {}) for o in c.outputs)]
+    assert not hidden, "a widget the page removes keeps its view (and so its state)"
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda n: n.stem)
@@ -150,14 +171,15 @@ def test_book_builds_with_no_warnings(built_book):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda n: n.stem)
-def test_built_page_launches_colab_at_the_notebook_and_embeds_its_widgets(built_book, notebook):
+def test_built_page_launches_colab_and_embeds_only_the_widgets_it_shows(built_book, notebook):
     html_dir, _ = built_book
     html = (html_dir / "book" / f"{notebook.stem}.html").read_text()
     launch = re.findall(r'<a href="([^"]+)"[^>]*?title="Launch on Colab"', html, flags=re.S)
     assert launch == [expected_colab_url(notebook.stem)]
     assert f'href="{expected_colab_url(notebook.stem)}"><img alt="Open In Colab"' in html  # badge
     assert "google.colab" not in html, "the install cell should be removed from the page"
-    assert WIDGET_STATE in html and "@jupyter-widgets/html-manager" in html
+    shows_widgets = bool(read(notebook).metadata.get("widgets"))
+    assert (WIDGET_STATE in html) == shows_widgets
 
 
 @pytest.mark.slow

@@ -289,8 +289,8 @@ def test_top5_marks_the_true_class_in_red():
     fig = viz.plot_top5(images, classes, probabilities, [f"c{i}" for i in range(10)], [0, 0],
                         ncols=2)
     bars = [ax for ax in fig.axes if ax.patches]
-    red = [[p.get_facecolor() == matplotlib.colors.to_rgba(viz.CROSS_COLOUR) for p in ax.patches]
-           for ax in bars]
+    red_rgb = matplotlib.colors.to_rgb(viz.CROSS_COLOUR)
+    red = [[p.get_facecolor()[:3] == red_rgb for p in ax.patches] for ax in bars]
     assert red == [[False, False, True, False, False], [False] * 5]
 
 

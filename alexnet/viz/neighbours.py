@@ -13,33 +13,34 @@ __all__ = ["plot_top5", "plot_neighbours", "plot_neighbour_examples"]
 
 
 @styled
-def plot_top5(images: Tensor, classes, probabilities, class_names, labels, ncols: int = 2):
-    """Figure 4 (left): each image with its true class above it and the network's five most
-    probable classes as bars beside it, the true one in red when it is among them. ``classes``
-    and ``probabilities`` are (N, 5) (:func:`alexnet.analysis.top_k_predictions`). Returns the
-    figure."""
+def plot_top5(images: Tensor, classes, probabilities, class_names, labels, ncols: int = 4):
+    """Figure 4 (left): each image with its true class under it and, below, the network's five
+    most probable classes as bars labelled with their names, the true one in red when it is
+    among them. ``classes`` and ``probabilities`` are (N, 5)
+    (:func:`alexnet.analysis.top_k_predictions`). Returns the figure."""
     pictures = as_display_images(images)
     nrows = -(-len(pictures) // ncols)
-    fig, axes = plt.subplots(nrows, 2 * ncols, squeeze=False,
-                             figsize=(COLUMN_WIDTH, 1.45 * nrows + 0.2),
-                             gridspec_kw={"width_ratios": [1, 1.9] * ncols})
+    fig, axes = plt.subplots(2 * nrows, ncols, squeeze=False,
+                             figsize=(COLUMN_WIDTH, 2.3 * nrows),
+                             gridspec_kw={"height_ratios": [1.25, 1] * nrows})
     for i in range(nrows * ncols):
-        image, bars = axes[i // ncols, 2 * (i % ncols)], axes[i // ncols, 2 * (i % ncols) + 1]
+        image, bars = axes[2 * (i // ncols), i % ncols], axes[2 * (i // ncols) + 1, i % ncols]
         image.axis("off")
+        bars.axis("off")
         if i >= len(pictures):
-            bars.axis("off")
             continue
         truth = int(labels[i])
         image.imshow(pictures[i])
-        image.set_title(class_names[truth])
-        names = [class_names[int(c)] for c in classes[i]]
-        colours = [CROSS_COLOUR if int(c) == truth else "tab:blue" for c in classes[i]]
-        places = list(range(len(names)))[::-1]
-        bars.barh(places, [float(p) for p in probabilities[i]], color=colours)
-        bars.set_yticks(places, names)
+        image.text(0.5, -0.03, class_names[truth], transform=image.transAxes, ha="center",
+                   va="top")
+        places = list(range(len(classes[i])))[::-1]
+        for place, c, p in zip(places, classes[i], probabilities[i]):
+            colour = CROSS_COLOUR if int(c) == truth else "tab:blue"
+            bars.barh(place, float(p), color=colour, alpha=0.45)
+            bars.text(0.02, place, class_names[int(c)], va="center")
         bars.set_xlim(0, 1)
-        bars.set_xticks([0, 1], ["0", "1"])
-    fig.tight_layout(w_pad=0.4, h_pad=0.6)
+        bars.set_ylim(-0.6, len(places) - 0.4)
+    fig.subplots_adjust(left=0.01, right=0.99, top=0.99, bottom=0.01, wspace=0.12, hspace=0.22)
     return fig
 
 

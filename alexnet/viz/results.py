@@ -188,7 +188,7 @@ def plot_confusion(counts, classes, ax=None):
 
     counts = torch.as_tensor(counts, dtype=torch.float64)
     shares = counts / counts.sum(1, keepdim=True).clamp_min(1)
-    ax = axes_or_new(ax, COLUMN_WIDTH - 0.6, 5.4)
+    ax = axes_or_new(ax, COLUMN_WIDTH - 1.2, 4.6)
     image = ax.imshow(shares.numpy(), cmap="Blues", vmin=0, vmax=1)
     errors = 1 - shares.diag()
     ax.set_yticks(range(len(classes)), [f"{c} ({100 * e:.0f}%)" for c, e in

@@ -33,12 +33,10 @@
 #
 # The chapter runs in a few minutes on a CPU: one cell trains a small network for 5 epochs.
 # With `FULL_SIZE = True` in Colab with a GPU, that cell runs the whole recipe (40 epochs on
-# 45,000 images), and the last section times the network on the GPU with a batch of 128, the
-# batch size of §5, instead of 8 images on the CPU.
+# 45,000 images).
 
 # %%
 import math
-import time
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -48,11 +46,9 @@ from IPython.display import display
 from torch import nn
 
 import alexnet
-from alexnet import analysis, data, reproduce, summary, viz
-from alexnet.data import imagenet_class_names, imagenet_samples, load_rgb
+from alexnet import analysis, data, summary, viz
 from alexnet.loaders import build_loaders
 from alexnet.train import TrainConfig, Trainer
-from alexnet.transforms import IMAGENET_MEAN, eval_transform
 
 viz.use_book_style()
 FULL_SIZE = False  # <- True in Colab with a GPU: the whole recipe there
@@ -119,7 +115,7 @@ plt.show()
 # And its five best guesses for eight test images ({numref}`fig-cifar-top5`), as the paper's
 # Figure 4 shows them for ImageNet:
 
-# %% mystnb={"figure": {"name": "fig-cifar-top5", "caption": "The shipped CifarAlexNet's five most probable classes for eight CIFAR-10 test images; the true class is above each image, and red among the bars when the network has it in its top five."}, "image": {"alt": "Eight small CIFAR-10 test images, each with a bar chart of the network's five most probable classes beside it."}}
+# %% mystnb={"figure": {"name": "fig-cifar-top5", "caption": "The shipped CifarAlexNet's five most probable classes for eight CIFAR-10 test images; the true class is under each image, and red among the bars when the network has it in its top five."}, "image": {"alt": "Eight CIFAR-10 test images in two rows of four, each with its true class under it and, below, five bars labelled with the network's most probable classes."}}
 shown = torch.arange(0, 10_000, 1250)
 with torch.no_grad():
     probabilities, classes = analysis.top_k_predictions(
@@ -329,11 +325,10 @@ for width in (55, 27, 13):
 # %% [markdown]
 # ## Explore: input size and padding
 #
-# A mistake at conv1 does not stay at conv1: it changes every map after it, and in the end the
-# number of values that reach fc6, whose weight matrix has exactly $256 \cdot 6 \cdot 6 = 9216$
-# columns. The controls below run the network's own convolutional layers on any input size from
-# 195 to 259 pixels with each of the three paddings. In Colab or Jupyter, move them; on this page,
-# the tabs under them show the three paddings at 224 pixels.
+# A mistake at conv1 changes every map after it, and in the end the number of values that reach
+# fc6, whose weights have exactly $256 \cdot 6 \cdot 6 = 9216$ columns. The controls below (in
+# Colab or Jupyter) run the network's convolutional layers on inputs of 195 to 259 pixels; here,
+# the tabs show the three paddings at 224 pixels.
 
 # %%
 stems = {"none (the paper as written)": nn.Identity(),
@@ -370,63 +365,6 @@ viz.figure_tabs(
 # Without padding, the 54 columns of conv1 become 26 after the first pool, 12 after the second and
 # 5 after the third, and fc6 would need a different shape. With either padding, the maps are 55,
 # 27, 13 and 6 pixels wide, and fc6 gets its 9,216 values.
-
-# %% [markdown]
-# ## The network at work
-#
-# The input of the network is a 224×224 patch of a photograph rescaled to 256 pixels on its
-# shorter side, with the mean subtracted (§2, §4.1). `alexnet.transforms.eval_transform` does
-# this to real ILSVRC-2012 photographs from `alexnet.data.imagenet_samples()` (one per class;
-# read from `ALEXNET_DATA` when it is set, downloaded otherwise). We pass 8 of them through the
-# untrained network: out come 1000 class scores per photograph.
-
-# %% mystnb={"image": {"alt": "Eight photographs from ILSVRC-2012 in two rows of four, as the network sees them: 224-pixel centre patches of a tench, a hermit crab, a Siberian husky, a colobus monkey, a cliff dwelling, a lifeboat, a quilt and a trombone."}}
-photos = sorted(imagenet_samples().glob("n*/*"))[::125]
-names = imagenet_class_names()[::125]
-batch = torch.stack([eval_transform()(load_rgb(path)) for path in photos])
-shown = viz.show_images(batch + IMAGENET_MEAN[:, None, None], names,
-                        suptitle="224×224 centre patches (mean added back)")
-viz.show_photo(shown)
-
-# %%
-with torch.no_grad():
-    scores = model.eval()(batch)
-print("input", tuple(batch.shape), "-> scores", tuple(scores.shape))
-
-# %% [markdown]
-# How fast is that? The cell below times the forward pass on the device it runs on. Its output
-# is a property of your machine, not of the network, so this page does not store one: run it
-# in Colab or Jupyter to see yours. A backward pass costs about twice a forward pass, so one
-# training step costs about three forward passes; from that, the time the paper's 90 epochs over
-# 1.2 million images (§5) would take there.
-
-# %% tags=["nbval-ignore-output", "remove-output"]
-size = 128 if FULL_SIZE else 8
-torch.manual_seed(0)
-x = torch.randn(size, 3, 224, 224, device=device) * 60
-net = model.to(device).eval()
-with torch.no_grad():
-    net(x)                                 # warm-up
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    net(x)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    per_image = (time.perf_counter() - start) / size
-days = 90 * 1.2e6 * 3 * per_image / 86400
-print(f"{device}: {1000 * per_image:.1f} ms per image, forward")
-print(f"90 epochs: about {days:,.0f} days (the paper: 5-6 on two GTX 580s)")
-
-# %% tags=["remove-input"]
-assert per_image > 0 and days > 0
-
-# %% [markdown]
-# Untrained, the network's scores mean nothing. Trained, the family works, as the first section
-# showed: `alexnet.CifarAlexNet` is this network's layers narrowed for 32-pixel images, and it
-# classifies the CIFAR-10 test images with {glue:}`cifar-error` error. This book has no ImageNet
-# training set and no GPU when it is built, so that network, and every experiment of the later
-# chapters, is on CIFAR-10; the full-size network above is what you would train on ImageNet.
 
 # %% [markdown]
 # ## Summary

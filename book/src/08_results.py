@@ -254,10 +254,10 @@ for direction in ("paper", "opposite", "inconclusive"):
 # `CifarAlexNet`, with its 512-unit fc7 as the feature space, and compare with the neighbours
 # found by pixel distance. This is a CIFAR-scale analogue of Figure 4, not the figure itself.
 #
-# Its top-5 predictions for eight test images, the true class above each image and in red among the
+# Its top-5 predictions for eight test images, the true class under each image and in red among the
 # bars when the network has it in its top five:
 
-# %% mystnb={"figure": {"name": "fig-reference-top5", "caption": "The reference network's five most probable classes for eight test images, as in the paper's Figure 4 (left)."}, "image": {"alt": "Eight CIFAR-10 test images in four rows of two, each with its true class above it and beside it a bar chart of the reference network's five most probable classes, the true class in red when it is among them."}}
+# %% mystnb={"figure": {"name": "fig-reference-top5", "caption": "The reference network's five most probable classes for eight test images, as in the paper's Figure 4 (left)."}, "image": {"alt": "Eight CIFAR-10 test images in two rows of four, each with its true class under it and, below, five bars labelled with the reference network's most probable classes, the true class in red when it is among them."}}
 train_set, test_set = data.cifar10(train=True), data.cifar10(train=False)
 top5 = cifar["neighbours"]["top5"]
 shown = torch.tensor(top5["test_index"])

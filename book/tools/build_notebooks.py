@@ -15,7 +15,10 @@ Each notebook is
 3. normalised so that rebuilding unchanged code gives the same file: kernel name ``python3``, no
    Python version, no timings, cell ids and widget model ids derived from content, cell metadata
    reduced to ``tags`` and ``mystnb``; a cell tagged ``nbval-ignore-output`` and
-   ``remove-output`` (a timing) keeps no output, since it would only record this machine.
+   ``remove-output`` (a timing) keeps no output, since it would only record this machine; a
+   widget whose output the page removes (the controls are for Colab and Jupyter) keeps its
+   ``text/plain`` but not its view, and the saved widget state keeps only the models that a view
+   still on the page refers to (:func:`strip_unused_widgets`).
 
 A cell that raises stops the build of that notebook and nothing is written (tag a cell
 ``raises-exception`` when the error is the point).
@@ -49,6 +52,7 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 #: A cell tagged with both runs for the reader (a timing, say) but its output is not stored: the
 #: page does not show it and nbval does not compare it, so it could only record this machine.
 MACHINE_ONLY = {"nbval-ignore-output", "remove-output"}
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 class _KernelSpecs(KernelSpecManager):
@@ -129,7 +133,7 @@ def _stable_widget_ids(text: str, nb, name: str) -> str:
 
     for cell in nb.cells:
         for output in cell.get("outputs", []):
-            view = output.get("data", {}).get("application/vnd.jupyter.widget-view+json")
+            view = output.get("data", {}).get(WIDGET_VIEW)
             if view:
                 visit(view["model_id"])
     unseen = sorted((json.dumps(state[m], sort_keys=True), m) for m in state if m not in order)
@@ -137,6 +141,39 @@ def _stable_widget_ids(text: str, nb, name: str) -> str:
     for i, model_id in enumerate(order):
         text = text.replace(model_id, hashlib.sha1(f"{name}:{i}".encode()).hexdigest()[:32])
     return text
+
+
+def _referenced(state: dict, roots: list[str]) -> set[str]:
+    """The widget models ``roots`` refer to (``IPY_MODEL_<id>`` in their state), transitively."""
+    found, todo = set(), list(roots)
+    while todo:
+        model_id = todo.pop()
+        if model_id in state and model_id not in found:
+            found.add(model_id)
+            todo += re.findall(r"IPY_MODEL_([0-9a-f]+)", json.dumps(state[model_id]))
+    return found
+
+
+def strip_unused_widgets(nb) -> None:
+    """Saved widget state only for widgets the page shows.
+
+    The HTML build embeds the whole state in the page, but a cell tagged ``remove-output`` shows
+    nothing there: its controls are for a live kernel (Colab, Jupyter), which rebuilds them. Its
+    widget view is dropped (its ``text/plain`` stays, which nbval compares; nbval ignores views),
+    then every model that no remaining view reaches; with none left, the state goes."""
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "remove-output" in cell.metadata.get("tags", []):
+            for output in cell.outputs:
+                output.get("data", {}).pop(WIDGET_VIEW, None)
+    widgets = nb.metadata.get("widgets", {})
+    state = widgets.get(WIDGET_STATE, {}).get("state", {})
+    views = [o["data"][WIDGET_VIEW]["model_id"] for c in nb.cells for o in c.get("outputs", [])
+             if WIDGET_VIEW in o.get("data", {})]
+    kept = _referenced(state, views)
+    for model_id in set(state) - kept:
+        del state[model_id]
+    if not state:
+        nb.metadata.pop("widgets", None)
 
 
 def normalise(nb, name: str) -> str:
@@ -148,6 +185,7 @@ def normalise(nb, name: str) -> str:
         cell.metadata = {k: v for k, v in cell.metadata.items() if k in CELL_METADATA_KEYS}
         if MACHINE_ONLY <= set(cell.metadata.get("tags", [])):
             cell.outputs = []           # neither shown nor compared: only this machine's numbers
+    strip_unused_widgets(nb)
     _stable_cell_ids(nb)
     nbformat.validate(nb)
     text = _stable_widget_ids(nbformat.writes(nb), nb, name)
