@@ -304,3 +304,39 @@ def test_neighbour_examples_show_the_query_then_its_neighbours_by_features_and_p
     assert len(fig.axes) == 6
     assert [ax.get_title() for ax in fig.axes] == ["c9", "c9", "c8", "c9", "c1", "c2"]
     assert [fig.axes[0].get_ylabel(), fig.axes[3].get_ylabel()] == ["fc7", "pixels"]
+
+
+def _primary(claim, unit, estimate, low, high, paper, direction, **more):
+    test = {"name": f"{claim} test", "primary": True, "unit": unit, "estimate": estimate,
+            "low": low, "high": high, "paper_value": paper, "direction": direction, **more}
+    return {"claim": claim, "tests": [{"name": "secondary", "unit": "pp"}, test]}
+
+
+def test_forest_draws_each_primary_interval_in_its_unit_with_the_papers_value():
+    import math
+    results = [_primary("relu", "log", math.log(3), math.log(2), math.log(4.5), math.log(6),
+                        "paper"),
+               _primary("lrn", "pp", 0.5, -1.0, 2.0, 2.0, "inconclusive"),
+               _primary("overlap", "pp", 0.1, -0.5, 0.7, 0.4, "not testable", testable=False),
+               _primary("filters", "share", 0.6, 0.3, 0.85, None, "paper", null_rate=0.05)]
+    fig = viz.plot_forest(results, names={"relu": "2. ReLU"})
+    assert len(fig.axes) == 4
+    relu, lrn, overlap, filters = fig.axes
+    interval = lambda ax: next(l for l in ax.lines if len(l.get_xdata()) == 2  # noqa: E731
+                               and l.get_linewidth() == 2.5)
+    assert relu.get_xscale() == "log"
+    assert list(interval(relu).get_xdata()) == pytest.approx([2, 4.5])
+    paper = [l for l in relu.lines if l.get_marker() == "D"]
+    assert paper[0].get_xdata()[0] == pytest.approx(6)
+    assert list(interval(filters).get_xdata()) == pytest.approx([30, 85])
+    assert [l.get_xdata()[0] for l in filters.lines if l.get_linestyle() == "--"] == [5.0]
+    assert not [l for l in filters.lines if l.get_marker() == "D"]     # no paper value
+    assert interval(overlap).get_color() == "grey" and interval(lrn).get_color() == "black"
+    texts = [[t.get_text() for t in ax.texts] for ax in fig.axes]
+    assert texts == [["2. ReLU", "paper's way"], ["lrn", "inconclusive"],
+                     ["overlap", "not testable"], ["filters", "paper's way"]]
+
+
+def test_forest_without_a_primary_test_says_so():
+    with pytest.raises(AlexNetError, match="primary"):
+        viz.plot_forest([{"claim": "lrn", "tests": [{"name": "x", "unit": "pp"}]}])

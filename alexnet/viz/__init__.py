@@ -15,7 +15,7 @@ module                        draws                                             
 :mod:`.pooling`               which inputs each pooling window sees (§3.4)                  4
 :mod:`.images`                photographs in a grid: crops, flips, lighting, ten patches    1, 5
 :mod:`.parallel`              bytes between GPUs per step, model vs data parallelism        6
-:mod:`.results`               training curves; a claim's per-seed values                    2–8
+:mod:`.results`               curves; a claim's per-seed values; the ledger's forest plot   2–8
 :mod:`.neighbours`            Figure 4: top-5 predictions, nearest neighbours (§6.1)        7
 :mod:`.filters`               Figure 3: conv1 kernels per tower, their colour index         8
 :mod:`.widgets`               a figure with controls (ipywidgets)                           1–8
@@ -34,8 +34,8 @@ from .parallel import plot_traffic
 from .pooling import draw_pooling
 from .publish import claim_table, departures_box, figure_tabs, glue, glue_claim, glue_run_means, \
     image_of, markdown_table, show_photo, wrapped
-from .results import plot_arms, plot_claim, plot_confusion, plot_curves, plot_epochs_to, \
-    plot_learning_rates, seed_curves
+from .results import VERDICT_WORDS, plot_arms, plot_claim, plot_confusion, plot_curves, \
+    plot_epochs_to, plot_forest, plot_learning_rates, seed_curves
 from .style import COLUMN_WIDTH, shown_width, too_small_text, use_book_style
 from .widgets import interactive_figure
 
@@ -45,9 +45,9 @@ __all__ = ["ACTIVATION_COLOURS", "as_display_images", "claim_table", "COLUMN_WID
            "GPU_COLOURS", "interactive_figure",
            "markdown_table", "plot_activations", "plot_arms", "plot_claim",
            "plot_confusion", "plot_curves", "plot_epochs_to", "plot_expected_gradient",
-           "plot_filters", "plot_kernel_index", "plot_learning_rates",
+           "plot_filters", "plot_forest", "plot_kernel_index", "plot_learning_rates",
            "plot_lrn_response", "plot_map_sizes", "plot_neighbour_examples",
            "plot_neighbours", "plot_saturation", "plot_top5", "plot_tower_filters",
            "plot_traffic", "seed_curves", "show_augmentations", "show_feature_maps",
            "show_images", "show_lrn_maps", "shown_width", "simultaneous_contrast", "too_small_text",
-           "use_book_style", "wrapped"]
+           "use_book_style", "VERDICT_WORDS", "wrapped"]

@@ -1,17 +1,19 @@
 """Measured results: training curves of several runs, and one claim's per-seed values."""
 from __future__ import annotations
 
+import math
 import textwrap
 
 import matplotlib.pyplot as plt
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import LogLocator, MaxNLocator
 
 from ..errors import AlexNetError
 from .activations import ACTIVATION_COLOURS
+from .architecture import CROSS_COLOUR
 from .style import COLUMN_WIDTH, axes_or_new, styled
 
 __all__ = ["seed_curves", "plot_curves", "plot_arms", "plot_claim", "plot_learning_rates",
-           "plot_epochs_to", "plot_confusion"]
+           "plot_epochs_to", "plot_confusion", "plot_forest", "VERDICT_WORDS"]
 
 _PERCENT_KEYS = ("top1", "top5", "gap", "error")
 _KEY_NAMES = {"train_top1": "training error", "val_top1": "test error", "train_top5":
@@ -198,3 +200,68 @@ def plot_confusion(counts, classes, ax=None):
     ax.spines[:].set_visible(False)
     ax.figure.colorbar(image, ax=ax, fraction=0.04, label="share of the true class")
     return ax
+
+
+#: One word (or two) for each verdict of a primary test, as the ledger's compact table shows it.
+VERDICT_WORDS = {"paper": "paper's way", "opposite": "opposite", "inconclusive": "inconclusive",
+                 "not testable": "not testable"}
+_FOREST_UNITS = {"pp": ("points", 1.0), "nats": ("nats", 1.0), "index": ("index", 1.0),
+                 "share": ("% of networks", 100.0), "log": ("× (ratio)", None)}
+
+
+def _forest_values(test: dict) -> tuple[list[float | None], float]:
+    """(estimate, low, high, paper's value) of a primary test in the units drawn, and the value
+    of no effect: ratios (``log``) as ratios, shares in percent."""
+    unit = test["unit"]
+    values = [test.get(k) for k in ("estimate", "low", "high", "paper_value")]
+    if unit == "log":
+        return [None if v is None else math.exp(v) for v in values], 1.0
+    scale = _FOREST_UNITS.get(unit, (unit, 1.0))[1]
+    null = 100 * (test.get("null_rate") or 0.0) if unit == "share" else 0.0
+    return [None if v is None else scale * v for v in values], null
+
+
+@styled
+def plot_forest(results: list[dict], names: dict | None = None):
+    """The ledger as a figure: one row per claim, its primary test's estimate (dot) and the
+    interval its verdict uses (line; grey where the claim is not testable at this scale and the
+    interval is descriptive), the value of no effect (dashed) and the paper's value (red
+    diamond), each row on its own axis in its own unit, the verdict in a word on the right.
+    ``names`` maps a result's ``claim`` to the row's label. Returns the figure."""
+    primaries = [(r, next(t for t in r["tests"] if t.get("primary"))) for r in results
+                 if any(t.get("primary") for t in r["tests"])]
+    if not primaries:
+        raise AlexNetError("no result holds a primary test: finalise the results first "
+                           "(`python -m alexnet reproduce ledger`)")
+    height = 0.78 * len(primaries) + 0.3
+    fig, axes = plt.subplots(len(primaries), 1, squeeze=False, figsize=(COLUMN_WIDTH, height))
+    for ax, (result, test) in zip(axes[:, 0], primaries):
+        (estimate, low, high, paper), null = _forest_values(test)
+        testable = test.get("testable", True)
+        colour = "black" if testable else "grey"
+        ax.axvline(null, color="grey", ls="--", lw=1)
+        if low is not None:
+            ax.plot([low, high], [0, 0], color=colour, lw=2.5, solid_capstyle="butt")
+        if estimate is not None:
+            marker = {"lower": ">", "upper": "<"}.get(test.get("bound"), "o")
+            ax.plot([estimate], [0], marker, color=colour, ms=7)
+        if paper is not None:
+            ax.plot([paper], [0], "D", color=CROSS_COLOUR, ms=7, alpha=0.8)
+        if test["unit"] == "log":
+            ax.set_xscale("log", base=2)
+            ax.xaxis.set_major_locator(LogLocator(base=2))
+            ax.xaxis.set_major_formatter(lambda v, _: f"×{v:g}")
+            ax.xaxis.set_minor_formatter(lambda v, _: "")
+        ax.set_yticks([])
+        ax.set_ylim(-1, 1)
+        ax.margins(x=0.15)
+        ax.spines[["left", "right", "top"]].set_visible(False)
+        label = (names or {}).get(result["claim"], result["claim"])
+        ax.text(-0.02, 0.5, label, transform=ax.transAxes, ha="right", va="center")
+        word = VERDICT_WORDS.get(test.get("direction"), "–")
+        ax.text(1.02, 0.5, word, transform=ax.transAxes, ha="left", va="center",
+                color=colour)
+        ax.set_xlabel(_FOREST_UNITS.get(test["unit"], (test["unit"],))[0], labelpad=1)
+    fig.subplots_adjust(left=0.27, right=0.8, top=1 - 0.15 / height, bottom=0.5 / height,
+                        hspace=1.6)
+    return fig
