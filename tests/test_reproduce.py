@@ -3,6 +3,7 @@ pilot, plan, primary tests, ledger), ten patches by cuda-convnet's protocol, and
 package ships: made by the current settings, from data, and reproducible. The statistics and the
 plan are tested on hand-checkable numbers in test_reproduce_stats.py."""
 import argparse
+import html
 import json
 import math
 from dataclasses import asdict
@@ -178,7 +179,11 @@ def test_a_claim_end_to_end_writes_its_result_and_ledger_row(offline, tmp_path):
     assert all(t["verdict_words"].endswith(".") for t in saved["tests"])
     rows = reproduce.ledger_rows(tmp_path, "test")
     assert [r["verdict"] for r in rows] == [t["verdict_words"] for t in saved["tests"]]
-    assert "<table" in reproduce.ledger_html(tmp_path, "test")
+    table = reproduce.ledger_html(tmp_path, "test")      # compact: one row per claim
+    assert table.count("<tr>") == 2                       # the header and lrn's primary test
+    word = reproduce.results.VERDICT_WORDS[first["direction"]]
+    assert f"<b>{word}</b>" in table
+    assert html.escape(first["verdict_words"]) in table.split("<details>")[1]
     assert "| 2. lrn (§3.3)" in (tmp_path / "LEDGER.md").read_text()
 
 

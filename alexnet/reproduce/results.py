@@ -27,7 +27,7 @@ from .settings import SCHEMA
 
 __all__ = ["RESULTS", "result_path", "load", "load_file", "finalise", "verdict", "describe",
            "words", "estimate_text", "ledger_rows", "ledger_markdown", "ledger_html",
-           "write_ledger"]
+           "write_ledger", "VERDICT_WORDS"]
 
 #: The shipped results, inside the package.
 RESULTS = Path(__file__).resolve().parents[1] / "results"
@@ -315,20 +315,34 @@ def _ledger_text(out: Path, given: dict) -> str:
     return ledger_markdown({name: _rows(files) for name, files in found.items() if files})
 
 
+#: A primary test's verdict in a word or two, for the compact ledger and its forest plot.
+VERDICT_WORDS = {"paper": "paper's way", "opposite": "opposite", "inconclusive": "inconclusive",
+                 "not testable": "not testable"}
+
+
 def ledger_html(results: str | os.PathLike = RESULTS, scale: str = "cpu") -> str:
-    """The ledger as a compact HTML table for the book: claim · paper · ours · verdict, with each
-    claim's setting in a dropdown."""
-    rows, out, previous = ledger_rows(results, scale), [], None
-    head = "".join(f"<th>{h}</th>" for h in ("Claim", "Paper", "Ours (interval)", "Verdict"))
-    for r in rows:
-        claim = "" if r["claim"] == previous else (
-            f"<b>{html.escape(r['claim'])}</b><details><summary>setting</summary>"
-            f"<small>{html.escape(r['setting'])} ({html.escape(r['run'])})</small></details>")
+    """The ledger as a compact HTML table for the book, one row per claim (its primary test):
+    claim · paper · ours · the verdict in a word, with the verdict's sentences, the secondary
+    results and the claim's setting in a dropdown under the word."""
+    rows, out = ledger_rows(results, scale), []
+    head = "".join(f"<th>{h}</th>" for h in ("Claim", "Paper", "Ours", "Verdict"))
+    for claim in dict.fromkeys(r["claim"] for r in rows):
+        mine = [r for r in rows if r["claim"] == claim]
+        primary = next((r for r in mine if r["primary"]), mine[0])
+        word = VERDICT_WORDS.get(primary["direction"], "no verdict")
+        size = primary["size"] if primary["size"] not in (None, "n/a") else None
+        secondary = "".join(f"<li>{html.escape(r['test'])}: {html.escape(r['ours'])}</li>"
+                            for r in mine if r is not primary)
+        details = (f"<p>{html.escape(primary['test'])}. {html.escape(primary['verdict'])}</p>"
+                   + (f"<p>Secondary results (95% intervals, no verdict):</p><ul>{secondary}</ul>"
+                      if secondary else "")
+                   + f"<p><small>{html.escape(primary['setting'])} "
+                     f"({html.escape(primary['run'])})</small></p>")
+        verdict = (f"<b>{word}</b>" + (f"<br>size {size}" if size else "")
+                   + f"<details><summary>why</summary>{details}</details>")
         out.append("<tr>" + "".join(f"<td>{c}</td>" for c in (
-            claim, html.escape(r["paper"]),
-            f"{html.escape(r['test'])}: <b>{html.escape(r['ours'])}</b>",
-            html.escape(r["verdict"]))) + "</tr>")
-        previous = r["claim"]
+            html.escape(claim.split(" (")[0]), html.escape(primary["paper"]),
+            html.escape(primary["ours"]), verdict)) + "</tr>")
     return (f'<table class="table ledger"><thead><tr>{head}</tr></thead><tbody>{"".join(out)}'
             "</tbody></table>")
 

@@ -34,7 +34,7 @@ from .parallel import plot_traffic
 from .pooling import draw_pooling
 from .publish import claim_table, departures_box, figure_tabs, glue, glue_claim, glue_run_means, \
     image_of, markdown_table, show_photo, wrapped
-from .results import VERDICT_WORDS, plot_arms, plot_claim, plot_confusion, plot_curves, \
+from .results import plot_arms, plot_claim, plot_confusion, plot_curves, \
     plot_epochs_to, plot_forest, plot_learning_rates, seed_curves
 from .style import COLUMN_WIDTH, shown_width, too_small_text, use_book_style
 from .widgets import interactive_figure
@@ -50,4 +50,4 @@ __all__ = ["ACTIVATION_COLOURS", "as_display_images", "claim_table", "COLUMN_WID
            "plot_neighbours", "plot_saturation", "plot_top5", "plot_tower_filters",
            "plot_traffic", "seed_curves", "show_augmentations", "show_feature_maps",
            "show_images", "show_lrn_maps", "shown_width", "simultaneous_contrast", "too_small_text",
-           "use_book_style", "VERDICT_WORDS", "wrapped"]
+           "use_book_style", "wrapped"]

@@ -13,7 +13,7 @@ from .architecture import CROSS_COLOUR
 from .style import COLUMN_WIDTH, axes_or_new, styled
 
 __all__ = ["seed_curves", "plot_curves", "plot_arms", "plot_claim", "plot_learning_rates",
-           "plot_epochs_to", "plot_confusion", "plot_forest", "VERDICT_WORDS"]
+           "plot_epochs_to", "plot_confusion", "plot_forest"]
 
 _PERCENT_KEYS = ("top1", "top5", "gap", "error")
 _KEY_NAMES = {"train_top1": "training error", "val_top1": "test error", "train_top5":
@@ -202,9 +202,6 @@ def plot_confusion(counts, classes, ax=None):
     return ax
 
 
-#: One word (or two) for each verdict of a primary test, as the ledger's compact table shows it.
-VERDICT_WORDS = {"paper": "paper's way", "opposite": "opposite", "inconclusive": "inconclusive",
-                 "not testable": "not testable"}
 _FOREST_UNITS = {"pp": ("points", 1.0), "nats": ("nats", 1.0), "index": ("index", 1.0),
                  "share": ("% of networks", 100.0), "log": ("× (ratio)", None)}
 
@@ -228,6 +225,8 @@ def plot_forest(results: list[dict], names: dict | None = None):
     interval is descriptive), the value of no effect (dashed) and the paper's value (red
     diamond), each row on its own axis in its own unit, the verdict in a word on the right.
     ``names`` maps a result's ``claim`` to the row's label. Returns the figure."""
+    from ..reproduce.results import VERDICT_WORDS
+
     primaries = [(r, next(t for t in r["tests"] if t.get("primary"))) for r in results
                  if any(t.get("primary") for t in r["tests"])]
     if not primaries:
