@@ -201,6 +201,18 @@ def test_the_plan_uses_the_noisier_arm_and_moves_the_costliest_claim_out():
     assert "not testable at this scale" in plan_table(plan)
 
 
+def test_a_pilot_over_the_budget_keeps_the_claims_it_already_powers():
+    pilot = _pilot(0.1, 0.1, 10.0)                  # tiny spreads: 5 seeds power "big" and "mid"
+    pilot["spent_minutes"] = 1000.0                 # the pilot alone ran past the 600 minutes
+    plan = make_plan(pilot, SimpleNamespace(name="x", min_seeds=5, max_seeds=60,
+                                            budget_minutes=600.0))
+    for name in ("big", "mid"):
+        assert plan["claims"][name]["seeds_needed"] == 5 and plan["claims"][name]["testable"]
+    assert plan["moved_to_not_testable"] == [] and plan["total_minutes"] == 1000.0
+    costly = make_plan(_pilot(2.0, 2.0, 10.0) | {"spent_minutes": 1000.0},
+                       SimpleNamespace(name="x", min_seeds=5, max_seeds=60, budget_minutes=600.0))
+    assert not any(c["testable"] for c in costly["claims"].values())   # each needed more seeds
+
 def test_every_claim_declares_one_primary_test():
     assert set(reproduce.PRIMARY) == set(reproduce.CLAIMS)
     for name, p in reproduce.PRIMARY.items():

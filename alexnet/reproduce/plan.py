@@ -22,7 +22,9 @@ measured minutes of their regime's baseline where they were not piloted themselv
 runs at the pilot's minutes per run. While they exceed the scale's ``budget_minutes``, the
 testable claim whose runs cost the most (the minutes its removal saves: all of them plan for the
 same 80% power, so this is the most expensive per unit of power) becomes "not testable at this
-scale: needs N seeds"; so does a claim whose N passes ``max_seeds``. No run is ever shortened.
+scale: needs N seeds"; so does a claim whose N passes ``max_seeds``. A claim the pilot's seeds
+already power costs nothing more and stays testable, even when the pilot alone spent the budget.
+No run is ever shortened.
 """
 from __future__ import annotations
 
@@ -94,6 +96,8 @@ def make_plan(pilot: dict, scale) -> dict:
             trial = {**claims, name: {**claims[name], "testable": False}}
             return total - _minutes(arms, _arm_seeds(arms, trial), spent)
         worst = max(testable, key=saving)
+        if saving(worst) <= 0:          # the pilot alone spent the budget: what it powers stays
+            break
         claims[worst].update(testable=False, why=(
             f"the plan's {total:.0f} minutes exceeded the budget of {scale.budget_minutes:.0f}, "
             f"and its runs cost the most, {saving(worst):.0f} minutes"))
