@@ -137,14 +137,15 @@ def test_every_chapter_has_controls_for_a_live_kernel_and_saves_no_unused_widget
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda n: n.stem)
 def test_no_visible_cell_is_test_harness_and_no_machine_output_is_stored(notebook):
-    """Asserts, glue calls and nbval markers run in hidden cells (the page shows code a learner
-    reads); a cell neither shown nor compared (a timing) stores no output."""
+    """Asserts, glue calls, nbval markers and the static tabs that stand in for a live kernel's
+    controls run in hidden cells (the page shows code a learner reads); a cell neither shown nor
+    compared (a timing) stores no output."""
     for cell in read(notebook).cells:
         tags = set(cell.metadata.get("tags", []))
         if cell.cell_type != "code":
             continue
         if not {"remove-input", "remove-cell"} & tags:
-            assert not re.search(r"^\s*assert\b|NBVAL|\bglue(_\w+)?\(", cell.source, re.M), \
+            assert not re.search(r"^\s*assert\b|NBVAL|\bglue(_\w+)?\(|\bfigure_tabs\(", cell.source, re.M), \
                 cell.source[:200]
         if {"nbval-ignore-output", "remove-output"} <= tags:
             assert cell.outputs == [], cell.source[:200]

@@ -24,9 +24,9 @@
 # halves, one per GPU ([chapter 7](07_two_gpus.ipynb)).
 #
 # This chapter first shows a trained AlexNet at work on CIFAR-10, then builds the whole network
-# from `alexnet.AlexNet`, counts where its parameters and its arithmetic sit, draws it, and
-# settles a puzzle in the paper's own numbers: a 224-pixel input that cannot produce the 55×55
-# maps of Figure 2.
+# from `alexnet.AlexNet`, counts where its parameters and its arithmetic sit, and draws it.
+# [Section 1.1](01b_input_size.ipynb) settles a puzzle in the paper's own numbers: a 224-pixel
+# input that cannot produce the 55×55 maps of Figure 2.
 
 # %% [markdown]
 # ## Settings
@@ -41,7 +41,6 @@ import math
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
-import torch.nn.functional as F
 from IPython.display import display
 from torch import nn
 
@@ -116,13 +115,26 @@ plt.show()
 # Figure 4 shows them for ImageNet:
 
 # %% mystnb={"figure": {"name": "fig-cifar-top5", "caption": "The shipped CifarAlexNet's five most probable classes for eight CIFAR-10 test images; the true class is under each image, and red among the bars when the network has it in its top five."}, "image": {"alt": "Eight CIFAR-10 test images in two rows of four, each with its true class under it and, below, five bars labelled with the network's most probable classes."}}
-shown = torch.arange(0, 10_000, 1250)
-with torch.no_grad():
-    probabilities, classes = analysis.top_k_predictions(
-        trained, preprocess(test_set.images[shown]))
-viz.plot_top5(test_set.images[shown], classes, probabilities,
-              test_set.classes, test_set.targets[shown])
+def top5(shown):
+    """Figure 4's panels for the test images at the indices ``shown``."""
+    with torch.no_grad():
+        probabilities, classes = analysis.top_k_predictions(
+            trained, preprocess(test_set.images[shown]))
+    return viz.plot_top5(test_set.images[shown], classes, probabilities,
+                         test_set.classes, test_set.targets[shown])
+
+
+top5(torch.arange(0, 10_000, 1250))
 plt.show()
+
+# %% [markdown]
+# In Colab or Jupyter, the slider below pages through the whole test set, eight images at a time.
+
+# %% tags=["remove-output"]
+viz.interactive_figure(
+    lambda first: top5(torch.arange(first, first + 8)),
+    first=widgets.IntSlider(0, min=0, max=9_992, step=8,
+                            description="first image"))
 
 # %% [markdown]
 # ### Train one yourself
@@ -165,7 +177,8 @@ print(viz.wrapped(str(model)))
 # Reading the printout from the top:
 #
 # - `ZeroPad2d((0, 3, 0, 3))` pads the image by 3 pixels on the right and at the bottom. The paper
-#   has no such layer; it is our answer to the 224 vs 227 puzzle below.
+#   has no such layer; it is our answer to the 224 vs 227 puzzle of
+#   [section 1.1](01b_input_size.ipynb).
 # - `Conv2d(3, 96, kernel_size=(11, 11), stride=(4, 4))` is conv1: "96 kernels of size 11×11×3
 #   with a stride of 4 pixels" (§3.5).
 # - `groups=2` in conv2, conv4 and conv5 is the two-GPU connectivity: "the kernels of the second,
@@ -248,11 +261,11 @@ assert sum(neurons) == 659_272 and neurons[0] == 290_400
 # ## A picture of the network
 #
 # Figure 2 of the paper draws the network as two streams, one per GPU. `viz.draw_architecture`
-# redraws it from the live model, top to bottom: one box per layer and GPU, wider where the maps
+# redraws it from the live model ({numref}`fig-architecture`), top to bottom: one box per layer and GPU, wider where the maps
 # are larger, labelled with the maps each GPU holds; the parameters of each layer on the right and
 # the operations after it on the left; a red arrow wherever data crosses from one GPU to the other.
 
-# %% mystnb={"image": {"alt": "AlexNet drawn from the live model as two columns of boxes, GPU 1 and GPU 2, from the 3x224x224 input at the top through conv1 to fc7 in each column, then one fc8 box. Red arrows cross between the columns only on the way into conv3, fc6, fc7 and fc8; fc6 alone holds 37.75 million parameters."}}
+# %% mystnb={"figure": {"name": "fig-architecture", "caption": "AlexNet drawn from the live model, as the paper's Figure 2 draws it: one column per GPU, the maps each GPU holds per layer, the parameters on the right, and red arrows where data crosses between the GPUs."}, "image": {"alt": "AlexNet drawn from the live model as two columns of boxes, GPU 1 and GPU 2, from the 3x224x224 input at the top through conv1 to fc7 in each column, then one fc8 box. Red arrows cross between the columns only on the way into conv3, fc6, fc7 and fc8; fc6 alone holds 37.75 million parameters."}}
 viz.draw_architecture(model)
 plt.show()
 
@@ -263,110 +276,6 @@ plt.show()
 # grouped model built here.
 
 # %% [markdown]
-# ## The 224 vs 227 puzzle
-#
-# §3.5 says that "the first convolutional layer filters the 224×224×3 input image with 96 kernels
-# of size 11×11×3 with a stride of 4 pixels", and Figure 2 shows 55×55 maps. Along one side, a
-# kernel of size $k$ moved in steps of $s$ over $W$ pixels, with $P$ pixels of padding in total,
-# fits
-#
-# $$\frac{W + P - k}{s} + 1$$
-#
-# times (`alexnet.summary.window_positions`). With the paper's numbers that is not a whole number:
-
-# %%
-positions = {
-    "the paper, 224 pixels": summary.window_positions(224, 11, 4),
-    "Caffe, 227 pixels": summary.window_positions(227, 11, 4),
-    "torchvision, 224 + 2 + 2": summary.window_positions(224, 11, 4, 4),
-}
-for name, count in positions.items():
-    print(f"{name:<26} {count:g} positions")
-
-# %% [markdown]
-# Each popular implementation answers the puzzle differently:
-#
-# - **Caffe** feeds 227×227 crops, for which the kernel fits exactly 55 times.
-# - **torchvision** keeps 224 and pads 2 pixels on every side; the division leaves a remainder,
-#   which PyTorch drops, so the last column and row of padding are never used.
-# - **cuda-convnet**, Krizhevsky's own code, keeps 224 with no padding but counts the output
-#   positions as $1 + \lceil (W - k)/s \rceil = 1 + \lceil 213/4 \rceil = 55$: it only asks that
-#   the kernels cover the image. The last kernel column then starts at pixel $4 \cdot 54 = 216$
-#   and covers pixels 216 to 226, three beyond the image's last pixel, 223; there the input
-#   counts as zero.
-#
-# This book follows cuda-convnet, the code the paper's network was trained with: 224×224 crops
-# (§4.1's 224 patches of 256), padded with 3 zero pixels on the right and at the bottom. Because
-# the mean image has already been subtracted (§2), zero is the average colour, not black. The
-# padded input is 227×227, as in Caffe, but the three extra rows and columns are blank. In the
-# package, `AlexNet.stem` returns the padding and conv1. The real modules agree with the
-# arithmetic:
-
-# %%
-conv1 = model.features[1]
-paddings = {"no padding": (0, 0, 0, 0),
-            "torchvision: 2 on every side": (2, 2, 2, 2),
-            "this book: 3 right and bottom": (0, 3, 0, 3)}
-with torch.no_grad():
-    for name, padding in paddings.items():
-        x = F.pad(torch.zeros(1, 3, 224, 224), padding)
-        maps = tuple(conv1(x).shape[1:])
-        print(f"{name:<30} {x.shape[-1]} px -> conv1 maps {maps}")
-
-# %% [markdown]
-# The pools that follow cause no such trouble. cuda-convnet and Caffe round the number of pooling
-# windows up, PyTorch rounds it down, but with $z = 3$, $s = 2$ the divisions are exact at each of
-# AlexNet's three pools (55 → 27, 27 → 13, 13 → 6), so every library gets the same sizes:
-
-# %% tags=["remove-input"]
-for width in (55, 27, 13):
-    assert summary.window_positions(width, 3, 2).is_integer()
-
-# %% [markdown]
-# ## Explore: input size and padding
-#
-# A mistake at conv1 changes every map after it, and in the end the number of values that reach
-# fc6, whose weights have exactly $256 \cdot 6 \cdot 6 = 9216$ columns. The controls below (in
-# Colab or Jupyter) run the network's convolutional layers on inputs of 195 to 259 pixels; here,
-# the tabs show the three paddings at 224 pixels.
-
-# %%
-stems = {"none (the paper as written)": nn.Identity(),
-         "torchvision: 2 px all round": nn.ZeroPad2d(2),
-         "this book: 3 px right, bottom": nn.ZeroPad2d((0, 3, 0, 3))}
-fc6_inputs = model.classifier[0].in_features
-
-
-def map_sizes(image_size, padding):
-    """Map sizes through the convolutional layers, one size and padding."""
-    features = nn.Sequential(stems[padding], *model.features[1:])
-    rows = summary.layer_table(features, image_size)
-    return viz.plot_map_sizes(rows, image_size, fc6_inputs)
-
-
-# %% tags=["remove-output"]
-viz.interactive_figure(
-    map_sizes,
-    image_size=widgets.IntSlider(224, min=195, max=259,
-                                 description="input size"),
-    padding=widgets.Dropdown(options=list(stems), description="padding",
-                             value="this book: 3 px right, bottom",
-                             layout={"width": "360px"}))
-
-# %%
-viz.figure_tabs(
-    "map-sizes",
-    {name: map_sizes(224, name) for name in stems},
-    {name: f"Bar chart of the side of the feature maps after each layer "
-           f"for a 224-pixel input with padding {name}; the title says how "
-           f"many values reach fc6." for name in stems})
-
-# %% [markdown]
-# Without padding, the 54 columns of conv1 become 26 after the first pool, 12 after the second and
-# 5 after the third, and fc6 would need a different shape. With either padding, the maps are 55,
-# 27, 13 and 6 pixels wide, and fc6 gets its 9,216 values.
-
-# %% [markdown]
 # ## Summary
 #
 # - `alexnet.AlexNet()` is the network of §3.5: five convolutional layers (conv2, conv4 and conv5
@@ -374,10 +283,9 @@ viz.figure_tabs(
 #   parameters" counted exactly: {glue:}`parameters`.
 # - The fully-connected layers hold nearly all the parameters, the convolutional layers do nearly
 #   all the arithmetic.
-# - The paper's 224-pixel input does not give 55×55 maps by its own formula. We pad 3 pixels on the
-#   right and bottom, as Krizhevsky's cuda-convnet effectively did; Caffe uses 227-pixel crops,
-#   torchvision pads 2 pixels on every side. All three give 55×55 maps, and the pools after them
-#   agree in every library.
+# - The paper's 224-pixel input does not give 55×55 maps by its own formula; we pad 3 pixels on
+#   the right and bottom, as Krizhevsky's cuda-convnet effectively did
+#   ([section 1.1](01b_input_size.ipynb)).
 # - Trained on CIFAR-10 with the paper's recipe, its 32-pixel sibling `CifarAlexNet` reaches
 #   {glue:}`cifar-error` test error.
 
@@ -386,14 +294,14 @@ viz.figure_tabs(
 ungrouped = sum(p.numel() for p in alexnet.AlexNet(groups=1).parameters())
 viz.glue("answer-ungrouped-extra", f"{ungrouped - params:,}")
 viz.glue("answer-ungrouped-share", f"{(ungrouped - params) / params:.1%}")
-# exercise 4: float32 weights, gradients and momentum; every layer's output for a batch of 128
+# exercise 2: float32 weights, gradients and momentum; every layer's output for a batch of 128
 state = 3 * 4 * params / 2
 kept = 4 * 128 * sum(math.prod(r.output) for r in rows) / 2
 viz.glue("answer-state-mb", f"{state / 2**20:,.0f}")
 viz.glue("answer-kept-mb", f"{kept / 2**20:,.0f}")
 viz.glue("answer-gpu-gb", f"{(state + 2 * kept) / 2**30:.1f}")
 viz.glue("answer-both-gb", f"{2 * (state + 2 * kept) / 2**30:.1f}")
-# exercise 5: the receptive field r and the step j of a conv5 unit, layer by layer
+# exercise 3: the receptive field r and the step j of a conv5 unit, layer by layer
 field, jump, layers = 1, 1, list(model.features)
 last_conv = max(i for i, m in enumerate(layers) if isinstance(m, nn.Conv2d))
 for m in layers[:last_conv + 1]:
@@ -406,27 +314,7 @@ viz.glue("answer-jump", str(jump))
 # %% [markdown]
 # ## Exercises
 #
-# 1. **Which inputs fit?** With the controls of *Explore* (in Colab or Jupyter) and this book's
-#    padding, find every input size from 195 to 259 for which fc6 receives its 9,216 values. Then
-#    derive the same range from the formula.
-#
-#    :::{dropdown} Hint
-#    conv1 must give 55 positions, and PyTorch rounds $(W + 3 - 11)/4 + 1$ down.
-#    :::
-#
-#    :::{dropdown} Solution
-#    $\lfloor (W - 8)/4 \rfloor + 1 = 55$ means $216 \le W - 8 \le 219$: $W$ from 224 to 227.
-#    Every pool after that is exact, so fc6 gets 256×6×6 values for these four sizes only:
-#
-#    ```python
-#    padded = nn.Sequential(nn.ZeroPad2d((0, 3, 0, 3)), *model.features[1:])
-#    fits = [w for w in range(195, 260)
-#            if summary.layer_table(padded, w)[-1].output == (256, 6, 6)]
-#    print(fits)   # [224, 225, 226, 227]
-#    ```
-#    :::
-#
-# 2. **One GPU, no groups.** Build `alexnet.AlexNet(groups=1)`, the network as one GPU would hold
+# 1. **One GPU, no groups.** Build `alexnet.AlexNet(groups=1)`, the network as one GPU would hold
 #    it, and compare its parameter count with the grouped one. Which layers grow, and by how much?
 #
 #    :::{dropdown} Hint
@@ -446,24 +334,7 @@ viz.glue("answer-jump", str(jump))
 #    ```
 #    :::
 #
-# 3. **Pad like torchvision.** Change the package so that `AlexNet` pads 2 pixels on every side, as
-#    torchvision does (look for `ZeroPad2d` in `alexnet/model.py`). Do the layer table, the
-#    parameter count or the output shapes change? Which input pixels does conv1 now never see?
-#
-#    :::{dropdown} Hint
-#    `AlexNet.stem` returns the padding and conv1. How many positions does the kernel fit on
-#    224 + 4 pixels, and where does the last one end?
-#    :::
-#
-#    :::{dropdown} Solution
-#    Replace `nn.ZeroPad2d((0, 3, 0, 3))` by `nn.ZeroPad2d(2)`. Nothing in the table changes:
-#    $(228 - 11)/4 + 1 = 55.25$ is rounded down to 55, so the maps stay 55×55 and the parameters
-#    and multiply-adds are the same. The last kernel starts at padded pixel 216 and ends at 226,
-#    so padded pixel 227 (the last padding column) is never read, while every image pixel is.
-#    Undo the change afterwards: the package's tests check the paper's 3-pixel choice.
-#    :::
-#
-# 4. **Memory per GPU in 2012.** A GTX 580 had 3 GB. Estimate what one of the two held while
+# 2. **Memory per GPU in 2012.** A GTX 580 had 3 GB. Estimate what one of the two held while
 #    training with batches of 128: its half of the weights with their gradients and momentum
 #    (float32), its half of every layer's output for the batch (kept for the backward pass), and
 #    as much again for the gradients of those outputs. Would the whole network have fitted on one
@@ -484,7 +355,7 @@ viz.glue("answer-jump", str(jump))
 #    bound: a real implementation keeps more intermediate tensors than the layer outputs.
 #    :::
 #
-# 5. **What a conv5 unit sees.** Each conv5 output is computed from a square patch of the input
+# 3. **What a conv5 unit sees.** Each conv5 output is computed from a square patch of the input
 #    image. How wide is it, and how far apart are the patches of neighbouring conv5 units?
 #
 #    :::{dropdown} Hint

@@ -138,7 +138,7 @@ viz.interactive_figure(
     spread=widgets.FloatSlider(2.0, min=0.25, max=6.0, step=0.25,
                                description="spread σ"))
 
-# %%
+# %% tags=["remove-input"]
 settings = {"tanh, σ = 0.5": ("tanh", 0.5), "tanh, σ = 2": ("tanh", 2.0),
             "tanh, σ = 4": ("tanh", 4.0), "ReLU, σ = 4": ("ReLU", 4.0)}
 viz.figure_tabs(

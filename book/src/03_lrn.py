@@ -25,9 +25,9 @@
 #
 # Local response normalisation (LRN) has since mostly disappeared from new networks, but it is the
 # part of AlexNet that reimplementations get wrong most often, because the libraries disagree on
-# what one of its constants means. This chapter writes the formula out, computes it by hand, shows
-# the disagreement numerically, draws the biology it was inspired by, looks at what it does to
-# real feature maps, and measures whether it helps.
+# what one of its constants means. This chapter writes the formula out, computes it by hand, draws
+# the biology it was inspired by, looks at what it does to real feature maps, and measures
+# whether it helps; [section 3.1](03b_alpha_trap.ipynb) takes the libraries' disagreement apart.
 
 # %% [markdown]
 # ## Settings
@@ -101,7 +101,8 @@ print(f"b = {a[i]:g} / ({k:g} + {alpha:g} * {squares:g}) ** {beta:g}"
 
 # %% [markdown]
 # `alexnet.LocalResponseNorm` implements the formula as the paper writes it. PyTorch has its own
-# `torch.nn.LocalResponseNorm` with the same four arguments. Given the same numbers, they disagree:
+# `torch.nn.LocalResponseNorm` with the same four arguments. Given the same numbers, they
+# disagree, and [section 3.1](03b_alpha_trap.ipynb) shows why:
 
 # %%
 x = torch.tensor(a, dtype=torch.float64).view(1, -1, 1, 1)  # (N, C, H, W)
@@ -116,93 +117,6 @@ results = {
 }
 for name, value in results.items():
     print(f"{name:<45} {value:.4f}")
-
-# %% [markdown]
-# ## The α versus α/n trap
-#
-# PyTorch does not sum the squares: it averages them over the window, which is the same as
-# dividing $\alpha$ by $n$. With `alpha=1e-4` it computes the paper's formula with
-# $\alpha = 2 \cdot 10^{-5}$, and the normalisation is five times weaker than the paper's text
-# says. To get the paper's formula from PyTorch, pass `alpha=5e-4`. PyTorch is not alone:
-#
-# | implementation | coefficient on $\sum (a^j)^2$ | $k$ |
-# |---|---|---|
-# | the paper's formula (§3.3), read literally | $\alpha$ | 2 |
-# | cuda-convnet (2012), Krizhevsky's code, `cmrnorm` | scale / size | 1, fixed in the code |
-# | cuda-convnet2 (2014) ImageNet configs | scale / size $= 10^{-4}/5$ | 2 (`minDiv`) |
-# | Caffe `LRN` (`bvlc_alexnet`) | alpha / local_size $= 10^{-4}/5$ | 1 (default, left unset) |
-# | PyTorch `nn.LocalResponseNorm` | alpha / size | argument, default 1 |
-# | cuDNN `cudnnSetLRNDescriptor` | lrnAlpha / lrnN | argument |
-#
-# (Sources: each project's code and documentation.) Every library divides by $n$; only the
-# paper's text does not. Which value the 2012 network really ran with cannot be settled from
-# public files: the code released in 2012 divides by $n$ but fixes $k = 1$, so the $k = 2$ run
-# used code that was never published. **This book follows the paper's formula** ($\alpha$ on the
-# sum) and makes the constants options: `alexnet.AlexNet(lrn_kwargs={"alpha": 2e-5})` gives the
-# libraries' scaling, and `{"alpha": 2e-5, "k": 1.0}` Caffe's constants.
-#
-# The package's reference implementation is the formula in a few tensor operations: the squares
-# are padded with $n/2$ empty maps on each side, so that the clipped window becomes $n$ shifted
-# slices to add up (`local_response_norm_reference` in `alexnet/lrn.py`):
-#
-# ```{literalinclude} ../alexnet/lrn.py
-# :pyobject: local_response_norm_reference
-# :start-at: batch, c, h, w = x.shape
-# :end-at: return b.reshape
-# :dedent: 4
-# ```
-#
-# The check below runs both modules on random activities of the size of an AlexNet conv2 output
-# and compares them with the formula computed map by map in double precision:
-
-# %%
-torch.manual_seed(0)
-x = torch.relu(torch.randn(2, 256, 13, 13, dtype=torch.float64) * 100)
-squares = x ** 2
-formula = torch.stack(
-    [x[:, j] / (k + alpha * squares[:, max(0, j - n // 2):j + n // 2 + 1]
-                .sum(1)) ** beta for j in range(x.shape[1])], dim=1)
-
-
-def largest_error(module):
-    """Largest relative difference between module(x) and the formula."""
-    error = (module(x) - formula).abs() / formula.clamp_min(1e-12)
-    return error.max().item()
-
-
-error_ours = largest_error(alexnet.LocalResponseNorm(n, alpha, beta, k))
-error_torch = largest_error(nn.LocalResponseNorm(n, alpha, beta, k))
-print("alexnet.LocalResponseNorm: within 1e-12 of the formula:",
-      error_ours < 1e-12)
-print(f"torch.nn.LocalResponseNorm, same arguments: {error_torch:.0%} off")
-
-# %% tags=["remove-input"]
-viz.glue("error-torch", f"{error_torch:.0%}")
-
-# %% tags=["remove-input"]
-assert error_ours < 1e-6 and error_torch > 0.1
-assert torch.allclose(nn.LocalResponseNorm(n, alpha * n, beta, k)(x), formula,
-                      rtol=1e-6)
-
-# %% [markdown]
-# ## One more choice: each GPU normalises its own maps
-#
-# §3.3 says that $N$ is "the total number of kernels in the layer", which reads as one window
-# sliding over all 96 maps of conv1. But in the two-GPU network each GPU held only half of them,
-# and Krizhevsky's later two-GPU configuration (cuda-convnet2) normalises 48 maps per GPU after
-# conv1 and 128 after conv2. We infer that the 2012 network did the same, and give AlexNet's LRN
-# layers `groups=2`, which normalises each half on its own; `groups=1` is the paper's text read
-# literally. It is an inference, not the paper's words, and [chapter 8](08_results.ipynb) lists it among the
-# {ref}`departures from the paper <departures>`. The two versions differ in exactly these maps of
-# conv1's 96, the ones whose window reaches across the middle:
-
-# %%
-torch.manual_seed(0)
-x = torch.relu(torch.randn(1, 96, 5, 5) * 100)
-per_gpu = alexnet.LocalResponseNorm(groups=2)(x)
-across = alexnet.LocalResponseNorm(groups=1)(x)
-differ = (per_gpu - across).abs().amax(dim=(0, 2, 3)) > 0
-print("maps that differ:", differ.nonzero().flatten().tolist())
 
 # %% [markdown]
 # ## Lateral inhibition
@@ -326,7 +240,7 @@ viz.interactive_figure(
     beta=widgets.FloatSlider(0.75, min=0.25, max=1.5, step=0.05,
                              description="β"))
 
-# %%
+# %% tags=["remove-input"]
 constants = {"the paper": (2.0, 5, 1e-4, 0.75),
              "α/n (PyTorch)": (2.0, 5, 2e-5, 0.75),
              "Caffe": (1.0, 5, 2e-5, 0.75),
@@ -422,12 +336,9 @@ plt.show()
 # - LRN divides each activity by $(k + \alpha \sum_j (a^j)^2)^\beta$, the sum over $n$ adjacent
 #   kernel maps at the same position; the paper's constants are $k = 2$, $n = 5$,
 #   $\alpha = 10^{-4}$, $\beta = 0.75$.
-# - PyTorch, Caffe, cuDNN and Krizhevsky's own code divide $\alpha$ by $n$; the paper's text does
-#   not. Passing the paper's numbers to `torch.nn.LocalResponseNorm` gives a five times weaker
-#   normalisation. `alexnet.LocalResponseNorm` follows the text, and equals the formula computed by
-#   hand.
-# - We normalise each GPU's maps on their own (`groups=2`): an inference from Krizhevsky's later
-#   code, not the paper's text.
+# - `alexnet.LocalResponseNorm` follows the paper's text and equals the formula computed by
+#   hand; `torch.nn.LocalResponseNorm` given the same numbers does not
+#   ([section 3.1](03b_alpha_trap.ipynb)).
 # - Like lateral inhibition, LRN makes a unit's output depend on its neighbours' activity; unlike
 #   the illusion's neighbours, these are other kernel maps, not other positions.
 
@@ -451,54 +362,25 @@ plt.show()
 #    large activities are capped near $1/\sqrt{\alpha n}$ instead of pushed down.
 #    :::
 #
-# 2. **α/n in the package, measured.** Train the live experiment's network with the libraries'
-#    scaling: an arm with `("lrn_kwargs", {"alpha": 2e-5})` among its options, e.g.
-#    `reproduce.Arm("LRN, α/n", "lrn", (("lrn", True), ("lrn_kwargs", {"alpha": 2e-5})))`, on
-#    the live scale and three seeds, beside the two arms above. Is the difference to the paper's
-#    α measurable at this size?
+# 2. **Why the curve falls.** With all $n$ maps of a window at the same activity $a$, LRN gives
+#    $b = a / (k + \alpha n a^2)^\beta$. Show that $b$ grows without bound when $\beta < 1/2$,
+#    levels off when $\beta = 1/2$, and has a peak when $\beta > 1/2$. Where is the peak?
 #
 #    :::{dropdown} Hint
-#    Pair the runs by seed and look at the spread of the differences, as the reproduction does;
-#    `reproduce.train_arm(arm, live_scale, seed, device)` trains one run.
+#    For large $a$, $b \approx a \cdot (\alpha n a^2)^{-\beta} = (\alpha n)^{-\beta} a^{1-2\beta}$.
+#    For the peak, set the derivative of $\ln b$ to zero.
 #    :::
 #
 #    :::{dropdown} Solution
-#    ```python
-#    scaled = reproduce.Arm("LRN, α/n", "lrn",
-#                           (("lrn", True), ("lrn_kwargs", {"alpha": 2e-5})))
-#    diffs = [100 * (reproduce.train_arm(scaled, live_scale, s, device)
-#                    .metrics["test_top1"]
-#                    - reproduce.train_arm(with_lrn, live_scale, s, device)
-#                    .metrics["test_top1"]) for s in range(3)]
-#    print(diffs)
-#    ```
-#    The per-seed differences are a point or two either way: at this size the two scalings cannot
-#    be told apart, which is also why neither the paper nor the libraries noticed.
+#    For large $a$, $b$ behaves like $a^{1 - 2\beta}$: it grows for $\beta < 1/2$, tends to
+#    $1/\sqrt{\alpha n}$ for $\beta = 1/2$, and falls towards zero for $\beta > 1/2$. Then
+#    $\frac{d \ln b}{da} = \frac{1}{a} - \frac{2\beta\alpha n a}{k + \alpha n a^2} = 0$ gives
+#    $k + \alpha n a^2 = 2\beta\alpha n a^2$, so $a^* = \sqrt{k / (\alpha n (2\beta - 1))}$,
+#    {glue:}`peak` with the paper's constants. Past $a^*$ a stronger response gives a *smaller*
+#    output: the competition §3.3 asks for, between maps that are all busy.
 #    :::
 #
-# 3. **An even window.** `torch.nn.LocalResponseNorm` accepts $n = 4$; `alexnet.LocalResponseNorm`
-#    refuses it. Which four maps does PyTorch's window hold for map $i$, and why does the
-#    package refuse? Find out by raising one map of ten and watching which outputs change.
-#
-#    :::{dropdown} Solution
-#    PyTorch pads $\lfloor n/2 \rfloor = 2$ maps before and $\lfloor (n-1)/2 \rfloor = 1$
-#    after, so map $i$ sees $i-2 \dots i+1$. Raise map 5 and list the damped outputs:
-#
-#    ```python
-#    ones = torch.ones(1, 10, 1, 1)
-#    raised = ones.clone()
-#    raised[0, 5] = 100.0
-#    lrn = nn.LocalResponseNorm(4, 1e-3, 0.75, 2)
-#    damped = (lrn(raised) != lrn(ones)).flatten()
-#    print([i for i in range(10) if damped[i]])   # [4, 5, 6, 7]
-#    ```
-#    Maps 4 to 7 are those whose window $i-2 \dots i+1$ holds map 5: the window leans one map
-#    to the left. §3.3 sums from $i - n/2$ to $i + n/2$, a window centred on map $i$, which only
-#    an odd $n$ has; `alexnet.LocalResponseNorm(4)` says so in one line instead of choosing a
-#    side the paper does not name.
-#    :::
-#
-# 4. **At full size.** In Colab with a GPU runtime, set `FULL_SIZE = True` and run the chapter:
+# 3. **At full size.** In Colab with a GPU runtime, set `FULL_SIZE = True` and run the chapter:
 #    the claim `lrn` trains on all 50,000 images with several seeds. Does the interval of the
 #    difference now exclude zero? Is the paper's two points inside it?
 #

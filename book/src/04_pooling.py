@@ -122,7 +122,7 @@ viz.interactive_figure(
     window=widgets.IntSlider(3, min=1, max=5, description="window z"),
     stride=widgets.IntSlider(2, min=1, max=4, description="stride s"))
 
-# %%
+# %% tags=["remove-input"]
 windows = {"z = 3, s = 1": (3, 1), "z = 4, s = 2": (4, 2),
            "z = 3, s = 3": (3, 3), "z = 2, s = 3": (2, 3)}
 viz.figure_tabs(

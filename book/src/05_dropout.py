@@ -227,7 +227,7 @@ assert rise > drop
 # doubles the number of iterations required to converge" (§4.2). The tabs show the curves for
 # each *p*, beside *p* = 0:
 
-# %% tags=["nbval-ignore-output"]
+# %%
 def dropout_curves(p):
     """Training and test error per epoch with drop probability p and 0."""
     fig, axes = plt.subplots(1, 2, figsize=(viz.COLUMN_WIDTH, 3.0),
@@ -239,6 +239,7 @@ def dropout_curves(p):
     return fig
 
 
+# %% tags=["nbval-ignore-output", "remove-input"]
 viz.figure_tabs(
     "dropout-curves",
     {f"p = {p:g}": dropout_curves(p) for p in P_VALUES[1:]},

@@ -193,7 +193,7 @@ viz.interactive_figure(
                                   description="α std"),
     seed=widgets.IntSlider(0, min=0, max=9, description="draw"))
 
-# %%
+# %% tags=["remove-input"]
 viz.figure_tabs(
     "augmentations",
     {name: augmentations(name, 0.1) for name in PHOTOS[:3]},

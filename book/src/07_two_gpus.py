@@ -247,7 +247,7 @@ viz.interactive_figure(
     batch=widgets.SelectionSlider(options=BATCHES, value=BATCH,
                                   description="batch"))
 
-# %%
+# %% tags=["remove-input"]
 viz.figure_tabs(
     "traffic", {f"fc {h}": traffic_at(h) for h in (1024, 4096, 8192)},
     {f"fc {h}": f"Megabytes sent between the GPUs per training step "

@@ -287,7 +287,7 @@ viz.interactive_figure(neighbours_of, query=widgets.Dropdown(
              for i, e in enumerate(examples)],
     value=0, description="query"))
 
-# %%
+# %% tags=["remove-input"]
 index = [examples[i]["test_index"] for i in range(3)]
 viz.figure_tabs(
     "queries", {f"test image {index[i]}": neighbours_of(i)

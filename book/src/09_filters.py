@@ -121,6 +121,8 @@ shape = reference["conv1_shape"]
 split = reference["filters"]
 start = kernels(reference["conv1_start"], shape)
 end = kernels(reference["conv1_end"], shape)
+
+# %% tags=["remove-input"]
 viz.figure_tabs(
     "reference-filters",
     {"after training": viz.plot_tower_filters(end, split["towers"]),
@@ -259,7 +261,7 @@ viz.interactive_figure(figure3, seed=widgets.Dropdown(
     options=[(f"seed {s['seed']}", i) for i, s in enumerate(seeds)],
     value=0, description="seed"))
 
-# %%
+# %% tags=["remove-input"]
 viz.figure_tabs(
     "seed-filters", {f"seed {seeds[i]['seed']}": figure3(i)
                      for i in range(min(3, len(seeds)))},
