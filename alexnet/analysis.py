@@ -233,16 +233,20 @@ def lrn_response(activity: Tensor, n: int = PAPER_LRN["size"], alpha: float = PA
 
 
 def lrn_maps(maps: Tensor, n: int = PAPER_LRN["size"], alpha: float = PAPER_LRN["alpha"],
-             beta: float = PAPER_LRN["beta"], k: float = PAPER_LRN["k"]) -> tuple[Tensor, Tensor]:
+             beta: float = PAPER_LRN["beta"], k: float = PAPER_LRN["k"],
+             groups: int = 1) -> tuple[Tensor, Tensor]:
     """§3.3 applied to feature maps (C, H, W) with any constants: (normalised maps, divisor),
-    the divisor (k + α Σ_j (a^j)²)^β at every map and position (in float64)."""
+    the divisor (k + α Σ_j (a^j)²)^β at every map and position (in float64). With ``groups``,
+    each group of maps is normalised on its own, as each GPU's half is in AlexNet's LRN layers
+    (``LocalResponseNorm(groups=2)``)."""
     a = maps.detach().double()[None]
-    b = local_response_norm_reference(a, n, alpha=alpha, beta=beta, k=k)
-    return b[0], _divisor(a, n, alpha, beta, k)[0]
+    b = local_response_norm_reference(a, n, alpha=alpha, beta=beta, k=k, groups=groups)
+    per_group = a.reshape(groups, a.shape[1] // groups, *a.shape[2:])
+    return b[0], _divisor(per_group, n, alpha, beta, k).reshape(a.shape)[0]
 
 
 def _divisor(a: Tensor, n: int, alpha: float, beta: float, k: float) -> Tensor:
-    """(k + α Σ (a^j)²)^β over §3.3's clipped window of n maps."""
+    """(k + α Σ (a^j)²)^β over §3.3's clipped window of n maps, for each row of ``a``."""
     half, channels = n // 2, a.shape[1]
     squares = torch.nn.functional.pad(a * a, (0, 0, 0, 0, half, half))
     total = sum(squares[:, j:j + channels] for j in range(n))

@@ -173,6 +173,17 @@ def test_lrn_maps_divide_by_the_divisor_they_return():
     assert torch.allclose(divisor[0], edge)
 
 
+
+def test_lrn_maps_per_gpu_are_what_the_networks_own_layer_computes():
+    torch.manual_seed(0)
+    maps = torch.relu(torch.randn(8, 5, 5) * 100).double()
+    after, divisor = analysis.lrn_maps(maps, groups=2)
+    assert torch.allclose(after, alexnet.LocalResponseNorm(groups=2)(maps[None])[0])
+    assert torch.allclose(after, maps / divisor)
+    across, _ = analysis.lrn_maps(maps)                  # one window over all eight maps
+    differ = (after - across).abs().amax(dim=(1, 2)) > 1e-12
+    assert differ.nonzero().flatten().tolist() == [2, 3, 4, 5]   # the windows cut at the middle
+
 def test_first_layer_maps_stop_before_the_first_lrn():
     torch.manual_seed(0)
     net = alexnet.FourLayerCNN(lrn=True)

@@ -96,3 +96,17 @@ def test_colab_user_installs_from_the_repository_and_runs_the_first_chapter(tmp_
     assert direct_url["url"] == repository["url"]
     assert direct_url["vcs_info"]["requested_revision"] == commit
     assert direct_url["vcs_info"]["commit_id"] == commit
+
+
+def test_the_stored_colab_report_covers_every_chapter_and_says_where_it_ran():
+    """``bench/results/colab-check.json`` (``python book/tools/colab_check.py --venv ... --out
+    ...``): every page of the book that is a notebook ran in Colab's stack, nothing the install
+    did replaced a package, and the report names its commit (in this history) and machine."""
+    report = json.loads((ROOT / "bench" / "results" / "colab-check.json").read_text())
+    notebooks = {Path(page).name for page in toc_files() if (ROOT / f"{page}.ipynb").is_file()}
+    assert {row["chapter"] for row in report["chapters"]} == notebooks, "rerun colab_check.py"
+    assert all(row["passed"] for row in report["chapters"]) and not report["install"]["replaced"]
+    assert report["python"].startswith("3.13") and report["cpu"].startswith("CPU: ")
+    assert has_commit(ROOT, report["commit"]) or subprocess.run(
+        ["git", "rev-parse", "--is-shallow-repository"], cwd=ROOT, capture_output=True,
+        text=True).stdout.strip() == "true", report["commit"]

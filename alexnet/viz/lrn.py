@@ -104,10 +104,11 @@ def show_feature_maps(image: Tensor, before: Tensor, after: Tensor, divisor: Ten
 
 def show_lrn_maps(image: Tensor, maps: Tensor, channels=(0, 1, 2), k: float = PAPER_LRN["k"],
                   n: int = PAPER_LRN["size"], alpha: float = PAPER_LRN["alpha"],
-                  beta: float = PAPER_LRN["beta"]):
+                  beta: float = PAPER_LRN["beta"], groups: int = 1):
     """:func:`show_feature_maps` for the maps a first LRN layer receives (``maps``, (C, h, w)),
-    normalised with the given constants (:func:`~alexnet.analysis.lrn_maps`)."""
-    after, divisor = lrn_maps(maps, n, alpha, beta, k)
+    normalised with the given constants, each of ``groups`` on its own
+    (:func:`~alexnet.analysis.lrn_maps`)."""
+    after, divisor = lrn_maps(maps, n, alpha, beta, k, groups)
     fig = show_feature_maps(image, maps, after, divisor, channels)
     fig.suptitle(f"k={k:g}, n={n}, α={alpha:g}, β={beta:g}")
     return fig

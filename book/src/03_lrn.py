@@ -202,20 +202,20 @@ assert all(run.metrics["test_top1"] < 0.85 for run in live.values())
 # %% [markdown]
 # ## What LRN does to real feature maps
 #
-# The network trained with LRN above has learned 32 first-layer kernels of 5×5 pixels. We apply
-# them to a real ILSVRC-2012 photograph, rescaled to 96 pixels so that its details are of the size
-# of CIFAR-10's, and follow the network's own path to its first LRN layer: convolution, ReLU and
-# pooling (`alexnet.analysis.first_layer_maps`). Then LRN, with the paper's constants, divides
-# each map by its divisor $(k + \alpha \sum_j (a^j)^2)^\beta$ (`alexnet.analysis.lrn_maps`). These
-# are briefly trained weights of a small network, not AlexNet's; the maps shown are the ones most
-# active on this photograph.
+# The trained `CifarAlexNet` of [chapter 1](01_architecture.ipynb) has 32 first-layer kernels of
+# 5×5 pixels, followed, as in AlexNet, by a ReLU and LRN with the paper's constants. We apply them
+# to a real ILSVRC-2012 photograph, rescaled to 96 pixels so that its details are of the size of
+# CIFAR-10's, minus the training images' mean colour, and stop where the network's first LRN layer
+# begins (`alexnet.analysis.first_layer_maps`). Then LRN divides each map by its divisor
+# $(k + \alpha \sum_j (a^j)^2)^\beta$, each GPU's 16 maps on their own as in the network
+# (`alexnet.analysis.lrn_maps`). The maps shown are the three most active on this photograph.
 
 # %%
 names = data.imagenet_class_names()
 path = sorted(data.imagenet_samples().glob("n*/*"))[names.index("zebra")]
 photo = pil_to_tensor(transforms.downsample(96)(data.load_rgb(path)))
 mean = transforms.fit_mean(data.cifar10(train=True).images).mean((1, 2))
-net = live[with_lrn.label].model.cpu().eval()
+net = alexnet.CifarAlexNet(weights="cifar10").eval()
 centred = photo.float()[None] - mean[:, None, None]
 maps = analysis.first_layer_maps(net, centred)[0]
 busiest = maps.mean((1, 2)).topk(3).indices.tolist()
@@ -227,7 +227,9 @@ busiest = maps.mean((1, 2)).topk(3).indices.tolist()
 
 # %%
 def normalised(k, n, alpha, beta):
-    return viz.show_lrn_maps(photo, maps, busiest, k, n, alpha, beta)
+    # groups=2: each GPU's half of the maps on its own, as in the network
+    return viz.show_lrn_maps(photo, maps, busiest, k, n, alpha, beta,
+                             groups=2)
 
 
 # %% tags=["remove-output"]
@@ -253,7 +255,7 @@ viz.figure_tabs(
      for label, c in constants.items()}, photo=True)
 
 # %% tags=["nbval-ignore-output"]
-_, divisor = analysis.lrn_maps(maps)
+_, divisor = analysis.lrn_maps(maps, groups=2)
 active = maps > 0
 print(f"divisor over active positions: "
       f"median {divisor[active].median():.2f}, "
@@ -276,8 +278,7 @@ assert (divisor >= k ** beta - 1e-9).all()
 # the paper describes. How much of the map that is depends on how large the activities grow (the
 # top 1% are above {glue:}`activity-99` here), which is why the scale of the input (raw 0–255
 # pixels, as in the paper) and the value of $\alpha$ matter: the tabs show how little the
-# libraries' $\alpha/n$ does to the same maps. These numbers come from a briefly trained network,
-# so the book's tests check only that no divisor falls below its floor.
+# libraries' $\alpha/n$ does to the same maps.
 
 # %% [markdown]
 # ## The full comparison

@@ -113,6 +113,18 @@ def changes(before: dict[str, str], after: dict[str, str]) -> dict[str, dict]:
     return {"replaced": replaced, "added": added}
 
 
+def provenance(argv: list[str] | None) -> dict:
+    """What the report ran: the command, the commit and whether the tree differed from it, and
+    this machine (CPU model, usable cores, load average at the end)."""
+    from alexnet.runtime import code_state, machine
+
+    code, here = code_state(), machine("cpu")
+    args = sys.argv[1:] if argv is None else argv
+    return {"command": " ".join(["python book/tools/colab_check.py", *args]),
+            "commit": code["git_commit"], "tree_differs": bool(code.get("dirty")),
+            "cpu": here["device"], "load_average": here["load_average"]}
+
+
 def run_chapter(notebook: Path, python: Path, timeout: int) -> dict:
     """``notebook`` run top to bottom in a fresh kernel of ``python``, in an empty folder."""
     nb = nbformat.read(notebook, as_version=4)
@@ -166,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
                                                    "numpy", "matplotlib")},
               "python": subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"],
                                        capture_output=True, text=True).stdout.strip(),
-              "chapters": chapters, "install": install}
+              "chapters": chapters, "install": install, **provenance(argv)}
     if args.out:
         args.out.write_text(json.dumps(report, indent=1) + "\n")
     ok = all(row["passed"] for row in chapters) and not install["replaced"]
