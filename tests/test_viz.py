@@ -340,3 +340,21 @@ def test_forest_draws_each_primary_interval_in_its_unit_with_the_papers_value():
 def test_forest_without_a_primary_test_says_so():
     with pytest.raises(AlexNetError, match="primary"):
         viz.plot_forest([{"claim": "lrn", "tests": [{"name": "x", "unit": "pp"}]}])
+
+
+def test_departures_show_as_one_dropdown_each_with_every_field(monkeypatch):
+    import IPython.display
+
+    from alexnet import departures
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda data, raw: shown.append(data))
+    rows = departures.departures()
+    viz.departures_box(rows)
+    myst = shown[0]["text/markdown"]
+    titles = [line.removeprefix(":::{dropdown} ") for line in myst.splitlines()
+              if line.startswith(":::{dropdown}")]
+    assert titles == [r["name"] for r in rows]
+    assert myst.count("\n:::\n") == len(rows)          # every dropdown closed
+    for r in rows:
+        assert r["paper"] in myst and r["why"] in myst and f"`{r['setting']}`" in myst

@@ -213,17 +213,18 @@ def claim_table(result: dict):
 
 def departures_box(rows: list[dict]) -> None:
     """Show the package's departures from the paper (:func:`alexnet.departures.departures`: name,
-    paper, ours, why, setting) as a box on the book's page (a MyST admonition), and as an HTML
-    list in Jupyter."""
+    paper, ours, why, setting) on the book's page as one dropdown per departure, titled with its
+    name, so that the list reads at a glance and each opens to the paper's text, the package's
+    choice, the reason and the setting now; in Jupyter, as an HTML list."""
     from IPython.display import display
 
     def item(r, bold, em, code):
         return (f"{bold(r['name'])} {em('The paper:')} {r['paper']} {em('This package:')} "
                 f"{r['ours']} {em('Why:')} {r['why']} {em('Set now:')} {code(r['setting'])}")
 
-    myst = (":::{admonition} Departures from the paper\n:class: note\n\n" + "\n".join(
-        "- " + item(r, lambda t: f"**{t}.**", lambda t: f"*{t}*", lambda t: f"`{t}`")
-        for r in rows) + "\n:::\n")
+    myst = "\n".join(
+        f":::{{dropdown}} {r['name']}\n*The paper:* {r['paper']}\n\n*This package:* {r['ours']}"
+        f"\n\n*Why:* {r['why']}\n\n*Set now:* `{r['setting']}`\n:::\n" for r in rows)
     esc = html.escape
     page = "<ul>" + "".join("<li>" + item(
         {k: esc(str(v)) for k, v in r.items()}, lambda t: f"<b>{t}.</b>",
