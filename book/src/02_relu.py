@@ -197,11 +197,9 @@ plt.show()
 # measured below may flatter ReLU, never understate it. Against the paper's ×6 that is the safe
 # side to err on.
 
-# %%
+# %% tags=["remove-input"]
 edge = result["extra"]["rate_at_grid_edge"]
 top = max(r["lr"] for r in result["extra"]["tuning"])
-
-# %% tags=["remove-input"]
 assert FULL_SIZE or (not edge["relu"] and edge["tanh"])
 assert FULL_SIZE or all(r["diverged"] for r in result["extra"]["tuning"]
                         if r["activation"] == "relu" and r["lr"] == top)
@@ -273,10 +271,8 @@ viz.glue_claim("relu", result)
 # here varies with network architecture". What every seed shows is the direction, and the shape
 # of the curves below.
 
-# %%
-test = result["tests"][0]
-
 # %% tags=["remove-input"]
+test = result["tests"][0]
 assert FULL_SIZE or test["size"] == "smaller"  # ×6 above the interval
 assert FULL_SIZE or min(test["differences"]) > 0  # faster in every seed
 assert FULL_SIZE or 1.5 < math.exp(test["estimate"]) < 2.5  # "about twice"

@@ -300,11 +300,9 @@ viz.glue_claim("two-gpu", two_gpu)
 # paper's footnote applies here too: the one-tower net keeps the full conv5 and fully-connected
 # layers, so the comparison is "biased in favor of the one-GPU net".
 
-# %%
+# %% tags=["remove-input"]
 error, loss = two_gpu["tests"]
 ahead = sum(d > 0 for d in error["differences"])
-
-# %% tags=["remove-input"]
 viz.glue("two-gpu-ahead", f"{ahead} of {error['n']}")
 if not FULL_SIZE:  # the sentences above
     assert 0.5 < error["estimate"] < 2 and error["low"] < 0 < error["high"]

@@ -303,11 +303,9 @@ viz.glue("ref-pixel-share", f"{cifar['neighbours']['pixel_agreement']:.0%}")
 viz.glue("ref-k", str(cifar["neighbours"]["k"]))
 viz.glue("ref-queries", f"{cifar['neighbours']['queries']:,}")
 
-# %%
+# %% tags=["remove-input"]
 pixel_share = cifar["neighbours"]["pixel_agreement"]
 fc7_share = cifar["neighbours"]["feature_agreement"]
-
-# %% tags=["remove-input"]
 assert FULL_SIZE or (fc7_share > 2 * pixel_share and pixel_share > 0.2)
 assert FULL_SIZE or neighbours["tests"][0]["low"] > 0
 

@@ -217,10 +217,8 @@ viz.glue("filters-n", str(len(seeds)))
 # says; they say that it is not there from the start, and that it takes longer to appear than
 # the first fall of the error.
 
-# %%
-claim = filters["tests"][0]
-
 # %% tags=["remove-input"]
+claim = filters["tests"][0]
 if not FULL_SIZE:  # the sentences above
     assert claim["significant_seeds"] == 0 and claim["high"] < 0.01
     assert all(max(s["towers"]) < min(s["towers_at_init"]) for s in seeds)
