@@ -18,8 +18,9 @@ Usage::
 3. **Nothing replaced.** The venv's packages are listed before and after: a package whose version
    changed or that disappeared would make Colab ask for a runtime restart (numpy above all), so
    any such change fails the check. New packages are listed.
-4. **Each chapter alone**, in a fresh kernel and an empty folder (Colab's ``/content``): no file of
-   the checkout is reachable. ``ALEXNET_DATA`` points at the offline data when it is set (Colab
+4. **Each chapter alone**, in a fresh kernel and an empty folder (Colab's ``/content``), with no
+   alexnet installed before its install cell runs (Colab gives each notebook its own runtime):
+   no file of the checkout is reachable, and no chapter runs on another chapter's commit. ``ALEXNET_DATA`` points at the offline data when it is set (Colab
    downloads instead).
 
 Prints one line per chapter and the install's changes; ``--out`` writes them as JSON. Exit 1 when a
@@ -113,6 +114,14 @@ def changes(before: dict[str, str], after: dict[str, str]) -> dict[str, dict]:
     return {"replaced": replaced, "added": added}
 
 
+def fresh_runtime(python: Path) -> None:
+    """No alexnet in the venv, as in a fresh Colab runtime: Colab gives every notebook its own, so
+    a chapter must never run on the package an earlier chapter installed (pip would keep it:
+    same name, same version)."""
+    subprocess.run([python, "-m", "pip", "uninstall", "-q", "-y", "alexnet"], check=True,
+                   capture_output=True)
+
+
 def provenance(argv: list[str] | None) -> dict:
     """What the report ran: the command, the commit and whether the tree differed from it, and
     this machine (CPU model, usable cores, load average at the end)."""
@@ -157,8 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     set_notebook_environment()
     os.environ.pop("PYTHONPATH", None)
     python = colab_venv(args.venv)
-    subprocess.run([python, "-m", "pip", "uninstall", "-q", "-y", "alexnet"], check=True,
-                   capture_output=True)  # a fresh Colab runtime has no alexnet: install it anew
+    fresh_runtime(python)
     before = installed(python)
     pages = [ROOT / f"{page}.ipynb" for page in toc_files()]
     notebooks = [p for p in pages if p.is_file() and (not args.names or p.stem in args.names)]
@@ -167,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         git_redirect(snapshot_repository(Path(snapshot), repository["branch"]), repository["url"])
         chapters = []
         for notebook in notebooks:
+            fresh_runtime(python)   # each chapter installs the commit its own outputs came from
             chapters.append(run_chapter(notebook, python, args.timeout))
             row = chapters[-1]
             print(f"{'passed' if row['passed'] else 'FAILED'} {row['chapter']} "
