@@ -303,29 +303,35 @@ viz.glue_claim("lrn", result)
 # LRN and {glue:}`lrn-0-arm-1` without: a difference of {glue:}`lrn-0-estimate`, positive being
 # the paper's way. In words: {glue:}`lrn-0-verdict`.
 #
-# In our setting LRN does not help; every seed is worse with it, by about as much as the paper
-# says it helps. The training errors, which the test does not use, say why: with LRN the net also
-# fits its own training images worse ({glue:}`lrn-train_top1-0` against
-# {glue:}`lrn-train_top1-1`), and its train–test gap is smaller. That is a net that learns more
-# slowly, not one that generalises better. LRN divides every activity by at least
-# $k^\beta$ = {glue:}`k-beta`, which shrinks activations and gradients at each normalised layer,
-# and both arms train with the same learning rate and the same 20 epochs. The paper's
-# 13% → 11% comes from cuda-convnet's locally connected nets trained for about 470 epochs, down
-# to 11–13% error where ours stop near 40%: there the normalisation acts on a converged net. Our
-# run says that LRN is not a free gain early in training at a fixed rate; it cannot say that the
-# paper's gain at convergence is wrong.
+# Both nets now train until they stop improving: the learning rate falls by ten whenever the
+# error on 5,000 held-out training images stops falling, and a run ends when the last fall has
+# stopped paying (the regime is in the setting above); the test images are scored once, with the
+# weights of the best held-out epoch. At convergence the two nets are close. The difference
+# points the paper's way in some seeds and the other way in others, and its interval holds both
+# no effect and the paper's 2 points. That is what five seeds can say here: with this
+# seed-to-seed spread, telling 2 points from none needs {glue:}`lrn-0-needed` seeds, more than
+# this machine's budget, so the plan, made before any difference was seen, marked the claim
+# *not testable at this scale*. The numbers above are an estimate, not a verdict.
+#
+# The test loss is lower with LRN in every seed
+# ({glue:}`lrn-1-estimate`): its predicted probabilities fit the test labels a little better,
+# a secondary result at the 95% level, unadjusted, that decides nothing.
+# The paper's 13% → 11% came from cuda-convnet's nets trained for hundreds of epochs down to
+# 11–13% error, where ours converge near 30%; our run neither confirms its 2 points nor rules
+# them out.
 
 # %% tags=["remove-input"]
-test = result["tests"][0]
+test, loss = result["tests"]
 train = viz.glue_run_means("lrn", result)
-with_lrn, without = train.values()
-gap_with, gap_without = viz.glue_run_means("lrn", result, "gap").values()
 
 # %% tags=["remove-input"]
 if not FULL_SIZE:  # the sentences above
-    assert max(test["differences"]) < 0 and 1 < -test["estimate"] < 3.5
-    assert with_lrn > without and gap_with < gap_without
-    assert all(0.35 < m < 0.45 for m in test["arms"]["means"].values())
+    assert not test["testable"] and test["seeds_needed"] > test["n"]
+    assert min(test["differences"]) < 0 < max(test["differences"])
+    assert test["low"] < 0 and test["high"] > test["paper_value"]
+    assert min(loss["differences"]) > 0
+    assert all(0.25 < m < 0.35 for m in test["arms"]["means"].values())
+    assert all(run["metrics"]["stopped_early"] for run in result["runs"])
 
 # %% mystnb={"figure": {"name": "fig-lrn-result", "caption": "The stored LRN result: test error and test loss of each seed, with and without LRN."}, "image": {"alt": "The stored lrn result, one panel per test: each seed's test error and test loss with and without LRN, the two arms of a seed joined by a line and each arm's mean marked."}}
 viz.plot_claim(result)

@@ -203,19 +203,23 @@ viz.glue_claim("overlap", result)
 #
 # Over {glue:}`overlap-seeds` seeds, the test error is {glue:}`overlap-0-arm-0` with 3/2 pooling
 # and {glue:}`overlap-0-arm-1` with 2/2: a difference of {glue:}`overlap-0-estimate`. In words:
-# {glue:}`overlap-0-verdict`. The train–test gap, the paper's own argument,
-# moves more: from {glue:}`overlap-1-arm-1` without overlap to {glue:}`overlap-1-arm-0` with it,
-# a difference of {glue:}`overlap-1-estimate`.
+# {glue:}`overlap-0-verdict`. The train–test gap, the paper's own argument, moves with it:
+# from {glue:}`overlap-1-arm-1` without overlap to {glue:}`overlap-1-arm-0` with it, a
+# difference of {glue:}`overlap-1-estimate`.
 #
-# Overlapping pooling wins in every seed, and by more than the paper's 0.4 points. The gap says
-# how: without overlap the net fits its 4,000 training images better
+# Overlapping pooling wins in every seed, and its interval lies well away from zero; yet the
+# ledger gives it no verdict. The plan fixed, before any difference was seen, what each test must
+# be able to detect: here the paper's own 0.4 points, which with this seed-to-seed spread needs
+# {glue:}`overlap-0-needed` seeds, more than this machine's budget. Deciding after seeing a
+# large difference that fewer seeds will do would be choosing the test by its result, so the
+# claim is *not testable at this scale* and the numbers are an estimate. As an estimate they are
+# clear. Without overlap the net fits its 4,000 training images as completely
 # ({glue:}`overlap-train_top1-1` training error, against {glue:}`overlap-train_top1-0` with
-# overlap) and generalises worse, which is exactly "more difficult to overfit". That the effect
-# is larger here than on ImageNet is what this setting was built for: with no dropout, no
+# overlap) and generalises worse: "more difficult to overfit" in the paper's words. The effect
+# is several times the paper's because this setting was built for it: with no dropout, no
 # augmentation and few images there is much overfitting for the pooling to prevent, while the
-# paper's network already had all its other regularisers. A 32-pixel map is also small enough
-# that a 3×3 window covers a large part of it. So every seed goes the paper's way; the size is
-# a property of the setting, and our number is not an estimate of the paper's.
+# paper's network already had all its other regularisers; and a 3×3 window covers a large part
+# of a 32-pixel map. The size is a property of the setting, not an estimate of the paper's.
 
 # %% tags=["remove-input"]
 error, gap = result["tests"]
@@ -223,9 +227,9 @@ train = viz.glue_run_means("overlap", result)
 overlapping, plain = train.values()
 # %% tags=["remove-input"]
 if not FULL_SIZE:  # the sentences above
-    assert min(error["differences"]) > 0 and error["size"] == "larger"
-    assert gap["low"] > 0 and gap["estimate"] > error["estimate"]
-    assert plain < overlapping < 0.2
+    assert not error["testable"] and error["seeds_needed"] > error["n"]
+    assert min(error["differences"]) > 0 and error["low"] > 3 * error["paper_value"]
+    assert gap["low"] > 0 and max(plain, overlapping) < 0.01
 
 # %% mystnb={"figure": {"name": "fig-overlap-result", "caption": "The stored overlapping-pooling result: test error and train-test gap of each seed."}, "image": {"alt": "The stored overlap result, two panels: each seed's test error, then each seed's train-test gap, with 3/2 and with 2/2 pooling; the two arms of a seed joined by a line and each arm's mean marked."}}
 viz.plot_claim(result)

@@ -33,6 +33,7 @@
 # CIFAR-10; its result goes to `gpu-results/`).
 
 # %%
+import math
 import tempfile
 from pathlib import Path
 
@@ -281,33 +282,33 @@ viz.glue_claim("dropout", dropout_claim)
 #
 # Test error first: over {glue:}`dropout-seeds` seeds, {glue:}`dropout-0-arm-0` with dropout
 # and {glue:}`dropout-0-arm-1` without, a difference of {glue:}`dropout-0-estimate` (positive
-# would be the paper's way). The train–test gap: {glue:}`dropout-1-arm-0` with dropout against
-# {glue:}`dropout-1-arm-1` without ({glue:}`dropout-1-estimate`). And the training time: to
-# reach 25% training error the dropout net needs {glue:}`dropout-2-estimate` the epochs of the
-# plain one, against the paper's "roughly doubles".
+# is the paper's way). In words: {glue:}`dropout-0-verdict`. The train–test gap:
+# {glue:}`dropout-1-arm-0` with dropout against {glue:}`dropout-1-arm-1` without
+# ({glue:}`dropout-1-estimate`). And the training time: the dropout net reaches its best
+# held-out error after {glue:}`dropout-2-estimate` the epochs of the plain one, against the
+# paper's "roughly doubles".
 #
-# Dropout does to the gap what the paper says: without it the net memorises its 4,000 images,
-# with it the training and test errors stay close. But at this budget it costs far more test
-# error than it saves. The training errors show why: {glue:}`dropout-train_top1-1` with dropout
-# against {glue:}`dropout-train_top1-0` without (dropout off when measuring). Thirty epochs of
-# 4,000 images are fewer than a thousand SGD steps, and the dropout net is still learning when
-# they end; in no seed did it reach 25% training error, so the slow-down is a lower bound, already
-# near the paper's two-fold. The paper's network trained for 90 epochs of 1.2 million images and
-# was judged at convergence; ours are compared at equal, short training. What reproduces is the
-# mechanism (much less overfitting, slower convergence); whether dropout also lowers the test
-# error here would need the training that the slower net asks for (an exercise below).
+# Both nets now train until their held-out error stops improving, and at that point the picture
+# is the paper's in direction. Without dropout the net memorises its 4,000 images (training
+# error {glue:}`dropout-train_top1-1`, against {glue:}`dropout-train_top1-0` with dropout, both
+# measured with dropout off); with it the gap shrinks and the test error is lower in most seeds.
+# The test error's difference is small next to the seed-to-seed spread: detecting the effect the
+# plan asked of this test needs {glue:}`dropout-0-needed` seeds, more than the budget, so the
+# claim is *not testable at this scale* and these numbers are estimates, not a verdict. The
+# slower convergence reproduces: more epochs to the best held-out error in every seed but one
+# (a tie), by less than the paper's two-fold.
 
 # %% tags=["remove-input"]
 error, gap, converge = dropout_claim["tests"]
 train = viz.glue_run_means("dropout", dropout_claim)
 without, with_dropout = train.values()
 if not FULL_SIZE:  # the sentences above
-    assert max(error["differences"]) < 0 and gap["low"] > 0
-    assert converge["bound"] == "lower" and converge["low"] > 0
-    assert with_dropout > without + 0.2
-    regime = dropout_claim["regimes"]["overfit"]  # the stored run's
-    steps = -(-regime["train_images"] // regime["batch_size"])
-    assert regime["epochs"] * steps < 1000
+    assert not error["testable"] and error["seeds_needed"] > error["n"]
+    assert error["estimate"] > 0 and sum(d > 0 for d in error["differences"]) > error["n"] / 2
+    assert gap["estimate"] > 0 and without < 0.05 < with_dropout
+    assert converge["estimate"] > 0 and converge["high"] < math.log(2)
+    assert sum(d > 0 for d in converge["differences"]) == converge["n"] - 1
+    assert all(run["metrics"]["stopped_early"] for run in dropout_claim["runs"])
 # %% mystnb={"figure": {"name": "fig-dropout-result", "caption": "The stored dropout result: test error, train-test gap and epochs to the target, per seed."}, "image": {"alt": "The stored dropout result, one panel per test: each seed's test error, train-test gap and epochs to the target training error, with and without dropout; the two arms of a seed joined by a line and each arm's mean marked."}}
 viz.plot_claim(dropout_claim)
 plt.show()

@@ -293,23 +293,31 @@ viz.glue_claim("two-gpu", two_gpu)
 # {glue:}`two-gpu-0-verdict`. The test loss, which does not round each prediction to right or
 # wrong, moves the same way: {glue:}`two-gpu-1-estimate`; {glue:}`two-gpu-1-verdict`.
 #
-# The two towers come out ahead in {glue:}`two-gpu-ahead` of the seeds, by about a point of test
-# error, the same order as the paper's 1.7; but five short runs leave an interval that reaches
-# zero, so this is an estimate consistent with the paper rather than a confirmation. Both
-# networks here stop after 15 epochs of 10,000 images, near 53% error, far from converged. The
-# paper's footnote applies here too: the one-tower net keeps the full conv5 and fully-connected
-# layers, so the comparison is "biased in favor of the one-GPU net".
+# The two towers come out ahead in {glue:}`two-gpu-ahead` of the seeds, by a couple of points
+# of test error, the same order as the paper's 1.7, and the interval stays above zero; but the
+# plan, made before any difference was seen, found that detecting the paper's 1.7 points with
+# this seed-to-seed spread needs {glue:}`two-gpu-0-needed` seeds, more than this machine's
+# budget. So the claim is *not testable at this scale*: an estimate consistent with the paper,
+# not a confirmation. Two more cautions. {glue:}`two-gpu-capped` runs were still improving
+# slowly when they reached the 90-epoch cap, more of them with one tower, so the one-tower net
+# may be a little further from its best than the two towers are. And the paper's footnote
+# applies here too: the one-tower net keeps the full conv5 and fully-connected layers, so the
+# comparison is "biased in favor of the one-GPU net".
 
 # %% tags=["remove-input"]
 error, loss = two_gpu["tests"]
 ahead = sum(d > 0 for d in error["differences"])
 viz.glue("two-gpu-ahead", f"{ahead} of {error['n']}")
+capped = {}
+for run in two_gpu["runs"]:
+    capped.setdefault(run["arm"], []).append(not run["metrics"]["stopped_early"])
+two_towers, one_tower = (sum(v) for v in capped.values())
+viz.glue("two-gpu-capped", f"{two_towers + one_tower} of {len(two_gpu['runs'])}")
 if not FULL_SIZE:  # the sentences above
-    assert 0.5 < error["estimate"] < 2 and error["low"] < 0 < error["high"]
+    assert not error["testable"] and error["seeds_needed"] > error["n"]
+    assert 1 < error["estimate"] < 4 and error["low"] > 0 and ahead == error["n"]
     assert error["low"] < error["paper_value"] < error["high"]
-    assert ahead > error["n"] / 2
-    assert loss["estimate"] > 0
-    assert all(0.45 < m < 0.6 for m in error["arms"]["means"].values())
+    assert loss["estimate"] > 0 and one_tower > two_towers > 0
 
 # %% mystnb={"figure": {"name": "fig-two-gpu-result", "caption": "The stored two-GPU result: test error and test loss of each seed, two towers against one with half the kernels."}, "image": {"alt": "The stored two-gpu result, two panels: each seed's test error and test loss for the two-tower network and for one tower with half the kernels, the two arms of a seed joined by a line and each arm's mean marked."}}
 viz.plot_claim(two_gpu)
