@@ -104,3 +104,20 @@ def test_the_build_folder_follows_the_environment(monkeypatch, tmp_path):
     assert lrn_cpu.build_folder() == tmp_path / "alexnet" / "kernels"
     monkeypatch.setenv("ALEXNET_KERNELS", os.fspath(tmp_path / "k"))
     assert lrn_cpu.build_folder() == tmp_path / "k"
+
+
+def test_the_run_cache_keys_cpu_runs_by_the_build_that_computed_their_lrn(monkeypatch):
+    """A run cached with the C loop is not reused where LRN runs in PyTorch operations (or
+    another build of the loop): they round differently."""
+    from alexnet.reproduce import cache
+
+    cache.code_sha256.cache_clear()
+    with_loop = cache.code_sha256()
+    assert lrn_cpu.build().startswith("lrn_cpu-")
+    monkeypatch.setattr(lrn_cpu, "build", lambda: "pytorch-ops")
+    cache.code_sha256.cache_clear()
+    try:
+        assert cache.code_sha256() != with_loop
+        assert cache.code_sha256(cuda=True) == cache.code_sha256.__wrapped__(cuda=True)
+    finally:
+        cache.code_sha256.cache_clear()

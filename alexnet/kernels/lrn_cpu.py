@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-__all__ = ["available", "library", "forward", "backward", "build_folder"]
+__all__ = ["available", "build", "library", "forward", "backward", "build_folder"]
 
 SOURCE = Path(__file__).with_name("lrn_cpu.c")
 #: Compiler flags, most specific first: a compiler that refuses one (-mprefer-vector-width is
@@ -87,7 +87,9 @@ def library() -> ctypes.CDLL | None:
         try:
             error = None if target.is_file() else _compile(compiler, flags, target)
             if error is None:
-                return _declare(ctypes.CDLL(str(target)))
+                lib = _declare(ctypes.CDLL(str(target)))
+                lib.build = target.stem
+                return lib
         except OSError as failure:
             error = str(failure)
     return _unavailable(f"building {SOURCE.name} failed: {error}")
@@ -106,6 +108,15 @@ def _unavailable(why: str) -> None:
     warnings.warn(f"LRN on the CPU uses PyTorch operations ({why}); install a C compiler "
                   "(gcc or clang) for the faster C loop", stacklevel=4)
     return None
+
+
+def build() -> str:
+    """Which build computes LRN on this CPU: ``lrn_cpu-<key>`` (the key hashes the source, the
+    compiler, its flags and the CPU), or ``pytorch-ops`` where none could be built. The run cache
+    keys CPU runs by it (:func:`alexnet.reproduce.cache.code_sha256`): another build rounds
+    differently."""
+    lib = library()
+    return lib.build if lib is not None else "pytorch-ops"
 
 
 def available(dtype: torch.dtype = torch.float32) -> bool:
