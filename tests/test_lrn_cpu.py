@@ -121,3 +121,21 @@ def test_the_run_cache_keys_cpu_runs_by_the_build_that_computed_their_lrn(monkey
         assert cache.code_sha256(cuda=True) == cache.code_sha256.__wrapped__(cuda=True)
     finally:
         cache.code_sha256.cache_clear()
+
+
+@pytest.mark.slow
+def test_the_wheel_ships_the_c_source(tmp_path):
+    """The loop is built from its source on the user's machine: a wheel without it would fall
+    back to the PyTorch operations everywhere."""
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    root = Path(lrn_cpu.__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
+                           "--no-build-isolation", "-q", "-w", str(tmp_path), str(root)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (wheel,) = tmp_path.glob("alexnet-*.whl")
+    assert "alexnet/kernels/lrn_cpu.c" in zipfile.ZipFile(wheel).namelist()
