@@ -1,4 +1,4 @@
-"""The run cache: a finished run's record and weights, kept under the identity that decides them.
+"""The run cache: a finished run's record, kept under the identity that decides it.
 
 A run trains once per machine; its entry (``$ALEXNET_CACHE/reproduce/<scale>/<key>.pt``) is reused
 only by a run that would compute the same numbers. The key is a hash of the run's **identity**:
@@ -56,7 +56,8 @@ RECORD_RULES = [("seed", schema.integer(0, optional=True)),
                 ("metrics.test_loss", schema.number(0, optional=True)),
                 ("metrics.train_loss", schema.number(0, optional=True)),
                 ("curve", schema.listing(optional=True)),
-                ("final_train_top1", schema.number(0, 1, optional=True))]
+                ("final_train_top1", schema.number(0, 1, optional=True)),
+                ("probes", schema.mapping(optional=True))]
 #: What every identity must name: the data read and the device run on.
 REQUIRED = ("data_sha256", "device")
 
