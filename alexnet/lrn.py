@@ -31,15 +31,17 @@ blocks and each block is normalised on its own, with :math:`N` = channels per bl
 - :func:`local_response_norm_reference`: the equation as written, in stock PyTorch ops; autograd
   differentiates it. The tests' yardstick, and the path for devices other than CPU and CUDA.
 - On the CPU, :class:`_AnalyticLRN`: the forward above and the gradient written out (below),
-  computed in chunks sized from the core's L2 cache (:func:`chunk_elements`): main memory sees
+  computed a block of positions at a time so that main memory sees
   one read of :math:`a` and one write of :math:`b` forward, one read of :math:`a` and :math:`g`
   and one write of the gradient backward, and nothing is saved but :math:`a` (the backward
-  recomputes the denominators). The chunks run on one thread each, every thread taking the next
-  chunk when done (:class:`_Team`), so a core shared with another process slows LRN in
-  proportion instead of stalling every operation. Each chunk is computed by a C loop
-  (:mod:`alexnet.kernels.lrn_cpu`, built at first use by the system's C compiler) that makes one
-  pass over it each way, or, where there is no compiler, by about 24 PyTorch operations whose
-  intermediate tensors stay in cache.
+  recomputes the denominators). It is computed by a C loop (:mod:`alexnet.kernels.lrn_cpu`,
+  built at first use by the system's C compiler) that makes one pass each way, in one call that
+  hands blocks of positions to PyTorch's OpenMP threads as they come free; or, where the build
+  has no OpenMP, in chunks sized from the core's L2 cache (:func:`chunk_elements`) on the
+  package's helper threads, each taking the next chunk when done (:class:`_Team`); or, where
+  there is no compiler, in the same chunks by about 24 PyTorch operations whose intermediate
+  tensors stay in cache. Either way a core shared with another
+  process slows LRN in proportion instead of stalling every operation.
 
 :func:`use_implementation` chooses one of them for a block of code (the benchmarks time the
 reference this way).
@@ -244,6 +246,10 @@ class _Plan:
             self.pieces = [(r, 1, p, min(step, positions - p)) for r in range(rows)
                            for p in range(0, positions, step)]
 
+    def whole(self, t: Tensor) -> Tensor:
+        """All of ``t`` (a tensor of the planned shape and layout), as a blocks view."""
+        return _blocks(t, self.groups)[0]
+
     def cut(self, t: Tensor, i: int) -> Tensor:
         """Piece ``i`` of ``t`` (a tensor of the planned shape and layout), as a blocks view."""
         row, rows, position, positions = self.pieces[i]
@@ -373,7 +379,10 @@ class _AnalyticLRN(torch.autograd.Function):
             p = chunk.denominator(a, alpha, beta, k)
             torch.mul(p, a, out=b) if b.dtype == plan.dtype else b.copy_(p.mul_(a))  # a s^-β
 
-        _run(piece, len(plan.pieces))
+        if fused and _one_call():
+            _fused("forward", [plan.whole(x_)], plan.whole(out), plan, (size, alpha, beta, k))
+        else:
+            _run(piece, len(plan.pieces))
         ctx.save_for_backward(x)
         ctx.constants = (size, alpha, beta, k, groups, fused)
         return out
@@ -401,8 +410,20 @@ class _AnalyticLRN(torch.autograd.Function):
             if da is not d:
                 d.copy_(da)
 
-        _run(piece, len(plan.pieces))
+        if fused and _one_call():
+            _fused("backward", [plan.whole(x), plan.whole(grad)], plan.whole(dx), plan,
+                   (size, alpha, beta, k))
+        else:
+            _run(piece, len(plan.pieces))
         return dx, None, None, None, None, None, None
+
+
+def _one_call() -> bool:
+    """Whether the C loop takes the whole tensor in one call, sharing its blocks out over
+    PyTorch's OpenMP threads itself (:func:`alexnet.kernels.lrn_cpu.openmp`)."""
+    from .kernels import lrn_cpu
+
+    return lrn_cpu.openmp()
 
 
 def _fused(name: str, inputs: list[Tensor], out: Tensor, plan: _Plan, constants: tuple) -> None:

@@ -210,7 +210,9 @@ def test_chunks_on_helper_threads_match_the_reference(cpu_path, monkeypatch, two
     (da,) = torch.autograd.grad(b, a, grad)
     (dref,) = torch.autograd.grad(local_response_norm_reference(a, groups=2), a, grad)
     torch.testing.assert_close(da, dref, rtol=1e-10, atol=1e-14)
-    assert torch.get_num_threads() == 2 and lrn._TEAM["team"].usable
+    assert torch.get_num_threads() == 2
+    if not (cpu_path == "kernel" and lrn._one_call()):       # else one OpenMP region did it
+        assert lrn._TEAM["team"].usable
 
 
 def test_an_error_on_a_helper_thread_reaches_the_caller(two_threads):

@@ -139,3 +139,38 @@ def test_the_wheel_ships_the_c_source(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     (wheel,) = tmp_path.glob("alexnet-*.whl")
     assert "alexnet/kernels/lrn_cpu.c" in zipfile.ZipFile(wheel).namelist()
+
+
+@pytest.mark.parametrize("one_call", [True, False])
+def test_one_openmp_call_or_chunks_on_helper_threads_give_the_same_numbers(monkeypatch,
+                                                                           one_call):
+    """A build with OpenMP takes the whole tensor in one call; one without (Apple's clang) is
+    given chunks on the package's helper threads. Both are the equation's."""
+    import alexnet.lrn as lrn
+
+    if one_call and not lrn_cpu.openmp():
+        pytest.skip("this build has no OpenMP")
+    monkeypatch.setattr(lrn, "_one_call", lambda: one_call)
+    monkeypatch.setattr(lrn, "CHUNK_ELEMENTS", 300)        # many chunks, some cut in an image
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        a, grad = _pair((6, 12, 20, 20), torch.float64, torch.contiguous_format)
+        b = local_response_norm(a, groups=2)
+        (da,) = torch.autograd.grad(b, a, grad)
+    finally:
+        torch.set_num_threads(threads)
+    ref = local_response_norm_reference(a, groups=2)
+    (dref,) = torch.autograd.grad(ref, a, grad)
+    torch.testing.assert_close(b, ref, rtol=1e-12, atol=0)
+    torch.testing.assert_close(da, dref, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="reads Linux's memory map")
+def test_the_openmp_build_shares_pytorchs_openmp_runtime():
+    """Two OpenMP runtimes in one process would each start a team of threads on the same cores."""
+    if not lrn_cpu.openmp():
+        pytest.skip("this build has no OpenMP")
+    with open("/proc/self/maps") as maps:
+        runtimes = {line.split()[-1] for line in maps if "libgomp" in line or "libomp" in line}
+    assert len(runtimes) == 1, runtimes

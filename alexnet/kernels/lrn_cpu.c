@@ -15,6 +15,12 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#ifdef _OPENMP
+#include <omp.h>
+#else
+static inline int omp_get_max_threads(void) { return 1; }
+static inline int omp_get_thread_num(void) { return 0; }
+#endif
 
 #ifndef BLOCK
 #define BLOCK 256
@@ -90,8 +96,26 @@
         }                                                                                    \
     }
 
-/* The exported functions: every block of every (outer, group) of the chunk. 0: done; 1: out of
- * memory for the N x BLOCK buffers. */
+/* The exported functions: every block of every (outer, group) of the chunk, one OpenMP region
+ * a call where the build has OpenMP (the blocks shared out as threads come free, so a thread
+ * slowed by another process takes fewer), else in the calling thread. 0: done; 1: out of memory
+ * for the N x BLOCK buffers. */
+#define EACH_BLOCK(T, BUFFER, BODY)                                                          \
+    int64_t blocks = (P + BLOCK - 1) / BLOCK, total = outer * groups * blocks;               \
+    int threads = omp_get_max_threads();                                                     \
+    T *buffers = malloc(sizeof(T) * (BUFFER) * threads);                                     \
+    if (!buffers) return 1;                                                                  \
+    _Pragma("omp parallel for schedule(dynamic, 1)")                                         \
+    for (int64_t i = 0; i < total; i++) {                                                    \
+        int64_t o = i / (groups * blocks), r = (i / blocks) % groups;                        \
+        int64_t p0 = (i % blocks) * BLOCK, m = MIN(BLOCK, P - p0);                           \
+        int64_t e = o * so + r * sq + p0 * sp;                                               \
+        T *q = buffers + (BUFFER) * omp_get_thread_num();                                    \
+        BODY                                                                                 \
+    }                                                                                        \
+    free(buffers);                                                                           \
+    return 0;
+
 #define KERNELS(T, SQRT, POW)                                                               \
     POWER(T, SQRT, POW)                                                                      \
     WINDOW(T)                                                                                \
@@ -102,43 +126,36 @@
     int lrn_forward_##T(const T *a, T *b, int64_t outer, int64_t so, int64_t groups,        \
                         int64_t sq, int64_t N, int64_t sc, int64_t P, int64_t sp, int size, \
                         double alpha, double beta, double k) {                               \
-        T *q = malloc(sizeof(T) * N * BLOCK);                                                \
-        if (!q) return 1;                                                                    \
-        for (int64_t o = 0; o < outer; o++)                                                  \
-            for (int64_t r = 0; r < groups; r++)                                             \
-                for (int64_t p0 = 0; p0 < P; p0 += BLOCK) {                                  \
-                    int64_t e = o * so + r * sq + p0 * sp, m = MIN(BLOCK, P - p0);           \
-                    if (sp == 1)                                                             \
-                        forward_unit_##T(a + e, b + e, N, sc, sp, m, size / 2, (T)alpha,     \
-                                         (T)beta, (T)k, q);                                  \
-                    else                                                                     \
-                        forward_strided_##T(a + e, b + e, N, sc, sp, m, size / 2, (T)alpha,  \
-                                            (T)beta, (T)k, q);                               \
-                }                                                                            \
-        free(q);                                                                             \
-        return 0;                                                                            \
+        EACH_BLOCK(T, N * BLOCK,                                                             \
+            if (sp == 1)                                                                     \
+                forward_unit_##T(a + e, b + e, N, sc, sp, m, size / 2, (T)alpha, (T)beta,    \
+                                 (T)k, q);                                                   \
+            else                                                                             \
+                forward_strided_##T(a + e, b + e, N, sc, sp, m, size / 2, (T)alpha,          \
+                                    (T)beta, (T)k, q);)                                      \
     }                                                                                        \
     int lrn_backward_##T(const T *a, const T *g, T *d, int64_t outer, int64_t so,           \
                          int64_t groups, int64_t sq, int64_t N, int64_t sc, int64_t P,       \
                          int64_t sp, int size, double alpha, double beta, double k) {        \
-        T *q = malloc(sizeof(T) * 3 * N * BLOCK);                                            \
-        if (!q) return 1;                                                                    \
-        for (int64_t o = 0; o < outer; o++)                                                  \
-            for (int64_t r = 0; r < groups; r++)                                             \
-                for (int64_t p0 = 0; p0 < P; p0 += BLOCK) {                                  \
-                    int64_t e = o * so + r * sq + p0 * sp, m = MIN(BLOCK, P - p0);           \
-                    if (sp == 1)                                                             \
-                        backward_unit_##T(a + e, g + e, d + e, N, sc, sp, m, size / 2,       \
-                                          (T)alpha, (T)beta, (T)k, q, q + N * BLOCK,         \
-                                          q + 2 * N * BLOCK);                                \
-                    else                                                                     \
-                        backward_strided_##T(a + e, g + e, d + e, N, sc, sp, m, size / 2,    \
-                                             (T)alpha, (T)beta, (T)k, q, q + N * BLOCK,      \
-                                             q + 2 * N * BLOCK);                             \
-                }                                                                            \
-        free(q);                                                                             \
-        return 0;                                                                            \
+        EACH_BLOCK(T, 3 * N * BLOCK,                                                           \
+            if (sp == 1)                                                                     \
+                backward_unit_##T(a + e, g + e, d + e, N, sc, sp, m, size / 2, (T)alpha,     \
+                                  (T)beta, (T)k, q, q + N * BLOCK, q + 2 * N * BLOCK);       \
+            else                                                                             \
+                backward_strided_##T(a + e, g + e, d + e, N, sc, sp, m, size / 2,            \
+                                     (T)alpha, (T)beta, (T)k, q, q + N * BLOCK,              \
+                                     q + 2 * N * BLOCK);)                                    \
     }
 
 KERNELS(float, sqrtf, powf)
 KERNELS(double, sqrt, pow)
+
+/* 1 where this build runs its blocks on OpenMP's threads (the caller then passes whole
+ * tensors), 0 where the caller must share the work out itself. */
+int lrn_openmp(void) {
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}

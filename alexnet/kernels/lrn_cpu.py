@@ -31,14 +31,17 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-__all__ = ["available", "build", "library", "forward", "backward", "build_folder"]
+__all__ = ["available", "build", "library", "openmp", "forward", "backward", "build_folder"]
 
 SOURCE = Path(__file__).with_name("lrn_cpu.c")
 #: Compiler flags, most specific first: a compiler that refuses one (-mprefer-vector-width is
-#: x86's; -march=native is refused by some ARM toolchains) gets the next. The 512-bit vectors
-#: (on CPUs that have them) were 10-20% faster on an Intel Xeon; -ffast-math was not worth its
-#: side effects (its shared libraries flush every denormal of the process to zero).
-FLAGS = (("-O3", "-march=native", "-mprefer-vector-width=512", "-fno-math-errno"),
+#: x86's; -fopenmp needs an OpenMP runtime, which Apple's clang lacks; -march=native is refused
+#: by some ARM toolchains) gets the next. The 512-bit vectors (on CPUs that have them) were
+#: 15% faster on an Intel Xeon (``bench/NOTES.md``); -ffast-math was not worth its side effects
+#: (its shared libraries flush every denormal of the process to zero). With -fopenmp the loop
+#: runs on PyTorch's own OpenMP threads (``libgomp.so.1`` is loaded once per process, by name).
+FLAGS = (("-O3", "-march=native", "-mprefer-vector-width=512", "-fopenmp", "-fno-math-errno"),
+         ("-O3", "-march=native", "-fopenmp", "-fno-math-errno"),
          ("-O3", "-march=native", "-fno-math-errno"), ("-O3", "-fno-math-errno"))
 _TYPES = {torch.float32: "float", torch.float64: "double"}
 
@@ -97,6 +100,7 @@ def library() -> ctypes.CDLL | None:
 
 def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
     i64, ptr, dbl = ctypes.c_int64, ctypes.c_void_p, ctypes.c_double
+    lib.lrn_openmp.argtypes, lib.lrn_openmp.restype = [], ctypes.c_int
     shape = [i64] * 8 + [ctypes.c_int, dbl, dbl, dbl]
     for name in _TYPES.values():
         getattr(lib, f"lrn_forward_{name}").argtypes = [ptr, ptr] + shape
@@ -117,6 +121,14 @@ def build() -> str:
     differently."""
     lib = library()
     return lib.build if lib is not None else "pytorch-ops"
+
+
+def openmp() -> bool:
+    """Whether the build shares a call's blocks out over OpenMP threads itself (one parallel
+    region a call, blocks handed out as threads come free); without it the caller cuts the
+    tensor into chunks for its own threads."""
+    lib = library()
+    return lib is not None and bool(lib.lrn_openmp())
 
 
 def available(dtype: torch.dtype = torch.float32) -> bool:
