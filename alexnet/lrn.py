@@ -26,18 +26,22 @@ GPU held only its own maps. ``groups=2`` does that: the channels are split into 
 blocks and each block is normalised on its own, with :math:`N` = channels per block.
 ``groups=1`` is the paper's text read literally.
 
-**Three implementations of one function.**
+**Four implementations of one function.**
 
 - :func:`local_response_norm_reference`: the equation as written, in stock PyTorch ops; autograd
   differentiates it. The tests' yardstick, and the path for devices other than CPU and CUDA.
 - On the CPU, :class:`_AnalyticLRN`: the forward above and the gradient written out (below),
-  computed in chunks sized from the core's L2 cache (:func:`chunk_elements`) so that the
-  intermediate tensors stay in cache: main memory sees one read of :math:`a` and one write of
-  :math:`b` forward, one read of :math:`a` and :math:`g` and one write of the gradient backward,
-  and nothing is saved but :math:`a` (the backward recomputes the denominators). The chunks
-  run on one thread each, every thread taking the next chunk when done (:class:`_Team`), so a
-  core shared with another process slows LRN in proportion instead of stalling every
-  operation.
+  computed a block of positions at a time so that main memory sees
+  one read of :math:`a` and one write of :math:`b` forward, one read of :math:`a` and :math:`g`
+  and one write of the gradient backward, and nothing is saved but :math:`a` (the backward
+  recomputes the denominators). It is computed by a C loop (:mod:`alexnet.kernels.lrn_cpu`,
+  built at first use by the system's C compiler) that makes one pass each way, in one call that
+  hands blocks of positions to PyTorch's OpenMP threads as they come free; or, where the build
+  has no OpenMP, in chunks sized from the core's L2 cache (:func:`chunk_elements`) on the
+  package's helper threads, each taking the next chunk when done (:class:`_Team`); or, where
+  there is no compiler, in the same chunks by about 24 PyTorch operations whose intermediate
+  tensors stay in cache. Either way a core shared with another
+  process slows LRN in proportion instead of stalling every operation.
 
 :func:`use_implementation` chooses one of them for a block of code (the benchmarks time the
 reference this way).
@@ -242,6 +246,10 @@ class _Plan:
             self.pieces = [(r, 1, p, min(step, positions - p)) for r in range(rows)
                            for p in range(0, positions, step)]
 
+    def whole(self, t: Tensor) -> Tensor:
+        """All of ``t`` (a tensor of the planned shape and layout), as a blocks view."""
+        return _blocks(t, self.groups)[0]
+
     def cut(self, t: Tensor, i: int) -> Tensor:
         """Piece ``i`` of ``t`` (a tensor of the planned shape and layout), as a blocks view."""
         row, rows, position, positions = self.pieces[i]
@@ -356,7 +364,7 @@ class _AnalyticLRN(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: Tensor, size: int, alpha: float, beta: float, k: float,
-                groups: int) -> Tensor:
+                groups: int, fused: bool) -> Tensor:
         if not (x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last)):
             x = x.contiguous()
         out, plan = torch.empty_like(x), _Plan(x, groups)
@@ -364,25 +372,33 @@ class _AnalyticLRN(torch.autograd.Function):
 
         def piece(i: int, buffers: dict) -> None:
             a, b = plan.cut(x_, i), plan.cut(out, i)
+            if fused:
+                return _fused("forward", [a], b, plan, (size, alpha, beta, k))
             chunk = plan.chunk(buffers, a, size)
             a = a.to(plan.dtype)
             p = chunk.denominator(a, alpha, beta, k)
             torch.mul(p, a, out=b) if b.dtype == plan.dtype else b.copy_(p.mul_(a))  # a s^-β
 
-        _run(piece, len(plan.pieces))
+        if fused and _one_call():
+            _fused("forward", [plan.whole(x_)], plan.whole(out), plan, (size, alpha, beta, k))
+        else:
+            _run(piece, len(plan.pieces))
         ctx.save_for_backward(x)
-        ctx.constants = (size, alpha, beta, k, groups)
+        ctx.constants = (size, alpha, beta, k, groups, fused)
         return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad: Tensor):
-        (x,), (size, alpha, beta, k, groups) = ctx.saved_tensors, ctx.constants
+        (x,), (size, alpha, beta, k, groups, fused) = ctx.saved_tensors, ctx.constants
         layout = torch.contiguous_format if x.is_contiguous() else torch.channels_last
         grad = grad.contiguous(memory_format=layout)
         dx, plan = torch.empty_like(x), _Plan(x, groups)
 
         def piece(i: int, buffers: dict) -> None:
+            if fused:
+                return _fused("backward", [plan.cut(x, i), plan.cut(grad, i)], plan.cut(dx, i),
+                              plan, (size, alpha, beta, k))
             a, g, d = plan.cut(x, i), plan.cut(grad, i).to(plan.dtype), plan.cut(dx, i)
             chunk = plan.chunk(buffers, a, size)
             a = a.to(plan.dtype)
@@ -394,8 +410,33 @@ class _AnalyticLRN(torch.autograd.Function):
             if da is not d:
                 d.copy_(da)
 
-        _run(piece, len(plan.pieces))
-        return dx, None, None, None, None, None
+        if fused and _one_call():
+            _fused("backward", [plan.whole(x), plan.whole(grad)], plan.whole(dx), plan,
+                   (size, alpha, beta, k))
+        else:
+            _run(piece, len(plan.pieces))
+        return dx, None, None, None, None, None, None
+
+
+def _one_call() -> bool:
+    """Whether the C loop takes the whole tensor in one call, sharing its blocks out over
+    PyTorch's OpenMP threads itself (:func:`alexnet.kernels.lrn_cpu.openmp`)."""
+    from .kernels import lrn_cpu
+
+    return lrn_cpu.openmp()
+
+
+def _fused(name: str, inputs: list[Tensor], out: Tensor, plan: _Plan, constants: tuple) -> None:
+    """One chunk by the C loop (:mod:`alexnet.kernels.lrn_cpu`) in the compute dtype: float16 and
+    bfloat16 chunks are converted to float32 and back."""
+    from .kernels import lrn_cpu
+
+    if out.dtype == plan.dtype:
+        return getattr(lrn_cpu, name)(*inputs, out, plan.dim, *constants)
+    inputs = [t.to(plan.dtype, memory_format=torch.contiguous_format) for t in inputs]
+    result = torch.empty_like(inputs[0])
+    getattr(lrn_cpu, name)(*inputs, result, plan.dim, *constants)
+    out.copy_(result)
 
 
 #: The implementations :func:`use_implementation` chooses between.
@@ -408,12 +449,14 @@ def use_implementation(name: str):
     """Within the ``with`` block, :func:`local_response_norm` (and every
     :class:`LocalResponseNorm`) computes with ``name``:
 
-    - ``"auto"`` (the default): the analytic chunked path on the CPU (eager), the fused Triton
-      kernel on CUDA where Triton runs, the reference elsewhere;
+    - ``"auto"`` (the default): the fused kernel of the device (the C loop on the CPU, Triton
+      on CUDA where Triton runs), else the analytic chunks in PyTorch operations on the CPU and
+      the reference elsewhere;
     - ``"reference"``: :func:`local_response_norm_reference` everywhere (stock PyTorch ops and
       autograd: the speed before the fast paths, as ``alexnet bench --baseline`` times it);
-    - ``"analytic"`` or ``"kernel"``: that path, on tensors of its device (CPU, CUDA); tensors of
-      another device take the reference.
+    - ``"kernel"``: as ``"auto"``;
+    - ``"analytic"``: the chunks in PyTorch operations on the CPU (the path before the C loop),
+      the reference elsewhere.
 
     The choice holds for the current thread (a :mod:`contextvars` variable) and is made at the
     forward pass; the backward follows it.
@@ -428,11 +471,22 @@ def use_implementation(name: str):
         _CHOICE.reset(token)
 
 
-def _use_analytic(x: Tensor) -> bool:
-    """The chunked analytic path: eager CPU tensors (under torch.compile and torch.jit.trace the
-    reference is traced: its stock operations make a graph that holds for any shape)."""
-    return (_CHOICE.get() in ("auto", "analytic") and x.device.type == "cpu"
-            and not torch.compiler.is_compiling() and not torch.jit.is_tracing())
+def _cpu_path(x: Tensor) -> str | None:
+    """For a CPU tensor: ``"kernel"``, the C loop (where it builds, for float32, float64 and the
+    half types), or ``"analytic"``, the same chunks in PyTorch operations (``"analytic"`` chosen,
+    no C compiler, other dtypes); None elsewhere: the reference, also under torch.compile and
+    torch.jit.trace, which trace it (its stock operations make a graph that holds for any
+    shape)."""
+    choice = _CHOICE.get()
+    if (x.device.type != "cpu" or choice == "reference" or torch.compiler.is_compiling()
+            or torch.jit.is_tracing()):
+        return None
+    if choice in ("auto", "kernel"):
+        from .kernels import lrn_cpu
+
+        if lrn_cpu.available(_compute_dtype(x)):
+            return "kernel"
+    return "analytic"
 
 
 def _use_kernel(x: Tensor) -> bool:
@@ -469,8 +523,9 @@ def local_response_norm(x: Tensor, size: int = PAPER_LRN["size"],
     check_arguments(size, alpha, beta, k, groups)
     _check_input(x, groups)
     alpha, beta, k = float(alpha), float(beta), float(k)
-    if _use_analytic(x):
-        return _AnalyticLRN.apply(x, int(size), alpha, beta, k, int(groups))
+    path = _cpu_path(x)
+    if path is not None:
+        return _AnalyticLRN.apply(x, int(size), alpha, beta, k, int(groups), path == "kernel")
     if _use_kernel(x):
         from .kernels import lrn as kernel
 

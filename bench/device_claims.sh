@@ -14,8 +14,9 @@
 # this GPU and prints the group's time estimate, then trains; runs finished are kept in the run
 # cache. The training stops at BUDGET_S (default 400 s) so that the archive is always written
 # inside the call's 8 minutes: ONE file, $OUT/alexnet-claims.tar.gz, holding results/, the run
-# cache (weights of finished runs, so the next call skips them) and the log. Carry it back in
-# claims-cache/ and run the same group again until its log says it finished. If the cache outgrows
+# cache (the records of finished runs, a few kB each, no weights: the next call skips them) and
+# the log. Carry it back in claims-cache/ and run the same group again until its log says it
+# finished. If the cache ever outgrows
 # the 16 MB a returned file may have, the script says so and the archive keeps only results/ and
 # the log (the group then retrains on its next call).
 set -uo pipefail

@@ -47,9 +47,6 @@ def test_the_first_session_script_dry_run_leaves_one_archive(tmp_path, small_cif
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the converged regimes' pilot makes a run cache over the "
-                   "16 MB the device tool returns, so the script keeps results and log only: the "
-                   "cache must shrink (weights left out, or runs kept as records) - issue 20")
 def test_the_claims_script_dry_run_returns_its_run_cache(tmp_path, small_cifar):
     done = _dry_run("bench/device_claims.sh", tmp_path / "out", small_cifar)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]

@@ -82,6 +82,8 @@ def test_the_training_code_hash_covers_every_module_that_decides_a_run():
     assert {f"{n}.py" for n in needed} <= set(cache.modules_imported())
     assert "kernels/lrn.py" in cache.modules_imported(cuda=True)
     assert "kernels/lrn.py" not in cache.modules_imported()
+    assert {"kernels/lrn_cpu.py", "kernels/lrn_cpu.c"} <= set(cache.modules_imported())
+    assert "kernels/lrn_cpu.c" not in cache.modules_imported(cuda=True)
     assert cache.code_sha256(cuda=True) != cache.code_sha256()
     # what only reads finished runs (verdicts, the plan, the ledger) may change under a cache
     assert not {"reproduce/claims.py", "reproduce/stats.py", "reproduce/plan.py",

@@ -36,7 +36,9 @@ def _lrn_variants(s: Settings) -> dict:
     if s.is_cuda and kernel.available():
         variants["fused"] = lambda x: kernel.local_response_norm(x, **LRN, groups=2)
     else:
-        variants["fused"] = "needs CUDA and Triton (on the CPU the package runs its analytic path)"
+        variants["fused"] = "needs CUDA and Triton (on the CPU the package runs its C loop)"
+    if not s.is_cuda:                  # the chunks in PyTorch operations, the C loop's fallback
+        variants["analytic"] = lambda x: _analytic(lambda: local_response_norm(x, **LRN, groups=2))
     variants["compiled_reference"] = (torch.compile(reference) if s.compile
                                       else "run with --compile")
     return variants
@@ -102,3 +104,11 @@ def bench_lrn(s: Settings, busy: Busy | None = None) -> dict:
 def _while(busy: Busy, fn) -> None:
     with busy.running():
         fn()
+
+
+def _analytic(run):
+    """``run()`` with the CPU path's PyTorch operations instead of its C loop."""
+    from ..lrn import use_implementation
+
+    with use_implementation("analytic"):
+        return run()

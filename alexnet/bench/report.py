@@ -51,8 +51,8 @@ def format_table(result: dict) -> str:
                      f"{lrn['floor']['median_s'] * 1e3:.2f} ms ({lrn['floor_bytes'] / 1e9:.2f} GB "
                      f"at {lrn['bandwidth_bytes_per_s'] / 1e9:,.0f} GB/s); with fresh outputs "
                      f"{lrn['floor_fresh']['median_s'] * 1e3:.2f} ms")
-    for key in ("package", "package_contended", "reference", "torch", "torch_contended", "fused",
-                "compiled_reference"):
+    for key in ("package", "package_contended", "analytic", "reference", "torch",
+                "torch_contended", "fused", "compiled_reference"):
         if key in lrn:
             entry = lrn[key]
             times = f" {_range(entry['times_floor'])} floor" if "times_floor" in entry else ""

@@ -1,4 +1,4 @@
-"""The run cache: a finished run's record and weights, kept under the identity that decides them.
+"""The run cache: a finished run's record, kept under the identity that decides it.
 
 A run trains once per machine; its entry (``$ALEXNET_CACHE/reproduce/<scale>/<key>.pt``) is reused
 only by a run that would compute the same numbers. The key is a hash of the run's **identity**:
@@ -7,7 +7,8 @@ only by a run that would compute the same numbers. The key is a hash of the run'
   include the SHA-256 of the data it reads and the device it runs on;
 - the scale, the torch version, and the **code that runs**: the SHA-256 of every module of the
   package that :mod:`alexnet.reproduce.runs` imports, followed import by import
-  (:func:`code_sha256`), plus the Triton LRN (``alexnet/kernels/``) when the device is CUDA.
+  (:func:`code_sha256`), plus the fused LRN of the device (``alexnet/kernels/``): the Triton
+  kernel on CUDA, the C loop and its C source on the CPU.
   A package's ``__init__`` counts only where a name is imported from it, not where the import
   names a module of its own (``from . import cache``): so the claims, the statistics and the
   ledger can change while long runs are cached, and a change to the model or the loop cannot.
@@ -55,7 +56,8 @@ RECORD_RULES = [("seed", schema.integer(0, optional=True)),
                 ("metrics.test_loss", schema.number(0, optional=True)),
                 ("metrics.train_loss", schema.number(0, optional=True)),
                 ("curve", schema.listing(optional=True)),
-                ("final_train_top1", schema.number(0, 1, optional=True))]
+                ("final_train_top1", schema.number(0, 1, optional=True)),
+                ("probes", schema.mapping(optional=True))]
 #: What every identity must name: the data read and the device run on.
 REQUIRED = ("data_sha256", "device")
 
@@ -101,8 +103,8 @@ def _module_file(parts: list[str]) -> Path | None:
 
 @lru_cache(maxsize=None)
 def modules_imported(root: str = "reproduce/runs.py", cuda: bool = False) -> tuple[str, ...]:
-    """The package files a run imports, from ``root`` import by import; the Triton kernels
-    (``kernels/``) only for CUDA, where they are what runs."""
+    """The package files a run imports, from ``root`` import by import; of ``kernels/``, what
+    runs on the device: the Triton LRN for CUDA, the C loop (its module and C source) else."""
     todo, seen = [PACKAGE / root], set()
     while todo:
         path = todo.pop()
@@ -110,18 +112,24 @@ def modules_imported(root: str = "reproduce/runs.py", cuda: bool = False) -> tup
             continue
         seen.add(path)
         todo.extend(_imports(path) - seen)
-    kept = {p for p in seen if cuda or p.relative_to(PACKAGE).parts[0] != "kernels"}
-    if cuda:
-        kept.add(PACKAGE / "kernels" / "lrn.py")
+    kept = {p for p in seen if p.relative_to(PACKAGE).parts[0] != "kernels"}
+    kept |= {PACKAGE / "kernels" / name
+             for name in (("lrn.py",) if cuda else ("lrn_cpu.py", "lrn_cpu.c"))}
     return tuple(sorted(p.relative_to(PACKAGE).as_posix() for p in kept))
 
 
 @lru_cache(maxsize=None)
 def code_sha256(cuda: bool = False) -> str:
-    """A SHA-256 over the source of every module a run imports (:func:`modules_imported`)."""
+    """A SHA-256 over the source of every module a run imports (:func:`modules_imported`) and,
+    on the CPU, the build of the C loop that computes LRN (:func:`alexnet.kernels.lrn_cpu.build`:
+    its compiler, flags and CPU, or none)."""
     digest = hashlib.sha256()
     for name in modules_imported(cuda=cuda):
         digest.update(name.encode() + b"\0" + (PACKAGE / name).read_bytes() + b"\0")
+    if not cuda:
+        from ..kernels import lrn_cpu
+
+        digest.update(lrn_cpu.build().encode())
     return digest.hexdigest()
 
 

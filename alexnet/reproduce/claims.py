@@ -22,14 +22,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..analysis import conv1_weight
-from ..train import seed_everything
 from . import stats
-from .data import for_regime
-from .measures import (figure1, figure1_epochs, filter_split, neighbours_of,
-                       ten_patch_errors)
+from .measures import figure1, figure1_epochs
 from .pilot import Context
-from .runs import build
 from .settings import ARMS, CONTROL, PRIMARY, SPLIT_NULL_RATE, TEN_PATCH
 
 __all__ = ["Claim", "CLAIMS", "ORDER", "Context", "test", "primary", "count_test", "convergence",
@@ -222,8 +217,7 @@ def claim_augmentation(context: Context) -> dict:
     bare, crops = context.arm("overfit", 0), context.arm("overfit", 2)
     full, dark = context.arm("recipe", 0), context.arm("recipe", 1)
     patched = context.runs(TEN_PATCH)
-    data = for_regime(context.scale.regime("recipe"), context.scale.test_images)
-    views = [ten_patch_errors(r.model, data, TEN_PATCH.crop, context.device) for r in patched]
+    views = [r.record["probes"]["ten_patch"] for r in patched]
     ten, centre = [v["ten"] for v in views], [v["centre"] for v in views]
     labels = ("crops and flips", "none")
     return {"runs": _records(bare, crops, full, dark, patched), "extra": {
@@ -273,17 +267,11 @@ def claim_depth(context: Context) -> dict:
 
 # ---------------------------------------------------------------- §6.1: Figures 3 and 4
 
-def _splits(runs: list, arm, scale) -> list[dict]:
-    """Figure 3 for each run of ``arm``: its towers' split, and its conv1 kernels."""
-    per_seed = []
-    for seed, run in enumerate(runs):
-        seed_everything(seed)                        # the same draw the run started from
-        start = conv1_weight(build(arm, scale.regime(arm.regime)))
-        weight = conv1_weight(run.model)
-        per_seed.append({"seed": seed, "arm": arm.label, **filter_split(run.model, start),
-                         "conv1_weight": [round(v, 5) for v in weight.flatten().tolist()],
-                         "conv1_shape": list(weight.shape)})
-    return per_seed
+def _splits(runs: list, arm) -> list[dict]:
+    """Figure 3 for each run of ``arm``: its towers' split, and its conv1 kernels (measured when
+    the run ended: :mod:`.probes`)."""
+    return [{"seed": seed, "arm": arm.label, **run.record["probes"]["filters"]}
+            for seed, run in enumerate(runs)]
 
 
 def count_test(name: str, split: list[bool], controls: list[bool], context: Context) -> dict:
@@ -315,8 +303,8 @@ def claim_filters(context: Context) -> dict:
     (the permutation null). Primary: the count of networks that split (:func:`count_test`);
     secondary: the gap's excess over its null mean, grouped networks minus the controls' mean."""
     grouped, controls = context.arm("recipe", 0), context.runs(CONTROL)
-    ours = _splits(grouped, ARMS["recipe"][0], context.scale)
-    theirs = _splits(controls, CONTROL, context.scale)
+    ours = _splits(grouped, ARMS["recipe"][0])
+    theirs = _splits(controls, CONTROL)
     excess = [s["gap"] - s["null_gap_mean"] for s in ours]
     chance = _mean([s["gap"] - s["null_gap_mean"] for s in theirs]) or 0.0
     return {"runs": _records(grouped, controls), "tests": [
@@ -335,11 +323,8 @@ def claim_neighbours(context: Context) -> dict:
     """Claim 9 (§6.1, Figure 4): for test images, the share of their k nearest training images
     that have their class, by last-hidden-layer (fc7) distance vs by pixel distance."""
     scale = context.scale
-    data = for_regime(scale.regime("recipe"), scale.test_images)
     runs = context.arm("recipe", 0)
-    per_seed = [{"seed": s, **neighbours_of(r.model, data, scale.neighbour_queries,
-                                            scale.neighbours_k, context.device)}
-                for s, r in enumerate(runs)]
+    per_seed = [{"seed": s, **r.record["probes"]["neighbours"]} for s, r in enumerate(runs)]
     k = scale.neighbours_k
     return {"runs": _records(runs), "tests": [primary("neighbours", test(
         f"share of the {k} nearest training images with the query's class, fc7 − pixels",

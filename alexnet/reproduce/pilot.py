@@ -19,7 +19,7 @@ import torch
 from ..files import update_json
 from ..runtime import provenance
 from .data import data_sha256, for_regime
-from .measures import figure1, figure1_epochs, neighbours_of
+from .measures import figure1, figure1_epochs
 from .parallel import Job, train_side_by_side
 from .plan import make_plan, plan_table
 from .records import load_file
@@ -133,10 +133,7 @@ def _figure1(context: Context, arms: dict, claims: dict) -> float:
 def _values(name: str, runs: list[list], context: Context) -> dict:
     """The per-seed values a primary test compares (worse arm first), in its unit."""
     if name == "neighbours":
-        scale = context.scale
-        data = for_regime(scale.regime("recipe"), scale.test_images)
-        found = [neighbours_of(r.model, data, scale.neighbour_queries, scale.neighbours_k,
-                               context.device) for r in runs[0]]
+        found = [r.record["probes"]["neighbours"] for r in runs[0]]
         return {"fc7": [100 * f["feature_agreement"] for f in found],
                 "pixels": [100 * f["pixel_agreement"] for f in found]}
     better, worse = ([100 * r.metrics["test_top1"] for r in arm] for arm in runs)

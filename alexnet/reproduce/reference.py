@@ -23,38 +23,22 @@ import time
 
 import torch
 
-from ..analysis import conv1_weight
 from ..files import check_destination, write_json
 from ..runtime import machine, provenance
-from ..train import seed_everything
-from ..transforms import SubtractMean
-from .measures import filter_split, neighbours_of
 from .data import data_sha256, for_regime
 from .experiment import context_for, regime_words, schedule_words
 from .results import RESULTS, result_path
-from .runs import build, log, train_arm
+from .probes import confusion
+from .runs import log, train_arm
 from .settings import SCHEMA, Arm
 
 __all__ = ["REFERENCE_ARMS", "run_reference", "confusion", "schedule_words"]
 
 #: The two reference networks: their arms in the scale's ``reference-*`` regimes.
-REFERENCE_ARMS = (Arm("FourLayerCNN, cuda-convnet's recipe", "reference-four"),
-                  Arm("CifarAlexNet, the paper's recipe", "reference-cifar"))
-
-
-@torch.no_grad()
-def confusion(model, data, device) -> torch.Tensor:
-    """(10, 10) counts: row = true class, column = predicted class, over the test images."""
-    model.eval()
-    centre, counts = SubtractMean(data.mean), torch.zeros(10, 10, dtype=torch.long)
-    for images, targets in zip(data.test.images.split(500), data.test.targets.split(500)):
-        predicted = model(centre(images).to(device)).argmax(1).cpu()
-        counts += torch.bincount(targets * 10 + predicted, minlength=100).view(10, 10)
-    return counts
-
-
-def _conv1(model) -> torch.nn.Conv2d:
-    return next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+REFERENCE_ARMS = (Arm("FourLayerCNN, cuda-convnet's recipe", "reference-four",
+                      probes=("reference", "neighbours")),
+                  Arm("CifarAlexNet, the paper's recipe", "reference-cifar",
+                      probes=("reference", "filters", "neighbours")))
 
 
 def _network(arm: Arm, context, progress: bool) -> dict:
@@ -62,28 +46,21 @@ def _network(arm: Arm, context, progress: bool) -> dict:
     regime = scale.regime(arm.regime)
     run = train_arm(arm, scale, 0, context.device, progress, test_curve=True)
     data = for_regime(regime, scale.test_images)
-    seed_everything(0)
-    first = build(arm, regime)                                # the draw the run started from
-    start, start_bias = conv1_weight(first), _conv1(first).bias.detach()
-    counts = confusion(run.model, data, context.device)
-    end, end_bias = conv1_weight(run.model), _conv1(run.model).bias.detach().cpu()
-    entry = {"arch": type(run.model).__name__, "label": arm.label, "regime": regime.name,
+    probes = run.record["probes"]
+    found = probes["reference"]
+    counts = torch.tensor(found["confusion"])
+    entry = {"arch": found["arch"], "label": arm.label, "regime": regime.name,
              "test_images": len(data.test), "train_images": len(data.train),
              "test_error": run.metrics["test_top1"], "test_loss": run.metrics["test_loss"],
              "train_error": run.metrics["train_top1"], "curve": run.record["curve"],
              "seconds": run.record["seconds"], "model": run.record["model"],
              "classes": list(data.test.classes),
              "per_class_error": (1 - counts.diag() / counts.sum(1)).tolist(),
-             "confusion": counts.tolist(), "conv1_shape": list(end.shape),
-             "conv1_start": [round(v, 6) for v in start.flatten().tolist()],
-             "conv1_end": [round(v, 6) for v in end.flatten().tolist()],
-             "conv1_bias_start": [round(v, 6) for v in start_bias.tolist()],
-             "conv1_bias_end": [round(v, 6) for v in end_bias.tolist()],
+             **{k: v for k, v in found.items() if k != "arch"},
              "data_sha256": data_sha256(data)}
-    if getattr(run.model, "groups", 1) == 2:
-        entry["filters"] = filter_split(run.model, start)
-    entry["neighbours"] = neighbours_of(run.model, data, scale.neighbour_queries,
-                                        scale.neighbours_k, context.device)
+    if "filters" in probes:
+        entry["filters"] = probes["filters"]
+    entry["neighbours"] = probes["neighbours"]
     return entry
 
 

@@ -13,8 +13,9 @@ epoch chosen, the epochs run, whether the validation error (not the cap) ended t
 **Figure 1's run** (:func:`figure1_run`) is §3.1's: a constant rate, no validation split, until
 the training error reaches the target.
 
-A run trains once per machine: its record (per-epoch curve, final metrics, seconds) and its final
-weights are stored in the run cache (:mod:`.cache`), keyed by everything that decides the result:
+A run trains once per machine: its record (per-epoch curve, final metrics, seconds, and the
+probes its arm names, measured on the trained network: :mod:`.probes`) is stored in the run cache
+(:mod:`.cache`), without the weights, keyed by everything that decides the result:
 every field of the arm and of the regime, the seed, the test images, the SHA-256 of the data read,
 the device type, the torch version and the code that runs.
 A claim that needs a run already made (a shared baseline, the pilot's seeds, a run before a
@@ -35,6 +36,7 @@ from ..model import CifarAlexNet, FourLayerCNN, without_conv
 from ..train import Diverged, TrainConfig, Trainer, seed_everything
 from . import cache
 from .data import EVAL_BATCH, data_sha256, for_regime, loaders
+from .probes import probe, start_of
 from .settings import Arm, Regime, Scale
 
 __all__ = ["Run", "build", "without_conv", "train_arm", "figure1_run", "epochs_to", "log",
@@ -51,7 +53,8 @@ def log(progress: bool, text: str) -> None:
 
 
 class Run:
-    """A finished run: its ``record`` (plain values) and, for arms, its trained ``model``."""
+    """A finished run: its ``record`` (plain values) and, when it was trained in this process,
+    its ``model`` (None when it came from the cache, which keeps no weights)."""
 
     def __init__(self, record: dict, model: nn.Module | None = None) -> None:
         self.record, self.model = record, model
@@ -145,30 +148,34 @@ def _metrics(trainer: Trainer, history: list[dict], sets: dict, regime: Regime) 
 
 def train_arm(arm: Arm, scale: Scale, seed: int, device: torch.device,
               progress: bool = False, test_curve: bool = False) -> Run:
-    """Train ``arm`` with ``seed`` (or load the run from the cache): its record and network, the
-    network with the weights of its best validation epoch (module docstring). ``test_curve``
-    also scores the test images after every epoch, for a plot (no decision reads them).
+    """Train ``arm`` with ``seed`` (or load the run from the cache): its record and, when trained
+    here, its network with the weights of its best validation epoch (module docstring).
+    ``test_curve`` also scores the test images after every epoch, for a plot (no decision reads
+    them).
 
     The record: ``arm``, ``regime``, ``seed``, ``model`` (its config), ``augment``,
     ``lighting``, ``crop``, ``val_images``, ``val_seed``, ``epochs`` (run), ``curve`` (per
     epoch: ``epoch``, ``lr``, ``train_top1``, ``train_loss``, ``val_top1``, ``val_loss``...),
     ``metrics`` (``test_top1``, ``test_loss``, ``train_top1``, ``train_loss``, ``gap``,
-    ``val_top1``, ``best_epoch``, ``stopped_early``) and ``seconds``."""
+    ``val_top1``, ``best_epoch``, ``stopped_early``), ``probes`` (:func:`.probes.probe`) and
+    ``seconds``."""
     regime = scale.regime(arm.regime)
     augment, lighting = _augmentation(arm, regime)
     seed_everything(seed)
     model = build(arm, regime)
+    start = start_of(model) if arm.probes else None
     data = for_regime(regime, scale.test_images)
     entry = _entry(scale, device, data, {"arm": asdict(arm), "regime": asdict(regime),
                                          "seed": seed, "test_images": scale.test_images,
                                          "test_curve": test_curve})
-    cached = entry.load(model.to(device))
+    cached = entry.load()
     if cached is not None:
-        return Run(cached, model)
+        return Run(cached)
+    model = model.to(device)
     sets = loaders(data, regime.batch_size, seed, device, augment, lighting, arm.crop)
     log(progress, f"{arm.label}, seed {seed}: up to {regime.epochs} epochs on "
                   f"{len(data.train):,} images, validated on {len(data.val):,}")
-    start = time.perf_counter()
+    began = time.perf_counter()
     trainer = Trainer(model, train_config(regime, seed), device)
     history = trainer.fit(sets["train"], sets["val"],
                           evaluate={"test": sets["test"]} if test_curve else None)
@@ -177,10 +184,11 @@ def train_arm(arm: Arm, scale: Scale, seed: int, device: torch.device,
               "augment": augment, "lighting": lighting, "crop": arm.crop,
               "val_images": len(data.val), "val_seed": regime.val_seed, "epochs": len(history),
               "metrics": metrics, "curve": _curve(history),
-              "seconds": round(time.perf_counter() - start, 2)}
+              "seconds": round(time.perf_counter() - began, 2)}
+    record["probes"] = probe(arm, model, start, data, scale, device)
     log(progress, f"  test error {metrics['test_top1']:.2%} at epoch {metrics['best_epoch']} of "
                   f"{len(history)}, gap {metrics['gap']:+.2%} ({record['seconds']:.0f} s)")
-    entry.store(record, model)
+    entry.store(record)
     CLOCK["training_seconds"] += record["seconds"]
     return Run(record, model)
 

@@ -91,6 +91,8 @@ class Arm:
     crop: int | None = None          # train on random crop×crop patches of the 32×32 image
                                      # (no padding) and test on the centre patch; None: 32×32
                                      # patches of the image padded by 4
+    probes: tuple = ()               # measured on the network when the run ends, kept in its
+                                     # record (alexnet.reproduce.probes): the claims read these
 
     def key(self) -> tuple:
         return (self.regime, self.options, self.remove, self.augment, self.lighting, self.dropout,
@@ -105,12 +107,13 @@ def _half_width() -> tuple[int, ...]:
 
 #: Figure 3's control (§6.1): the same network in one tower (``groups=1``), whose kernels a split
 #: into "towers" [:C/2] and [C/2:] can only separate by chance.
-CONTROL = Arm("one tower, all the kernels (Figure 3's control)", "recipe", (("groups", 1),))
+CONTROL = Arm("one tower, all the kernels (Figure 3's control)", "recipe", (("groups", 1),),
+              probes=("filters",))
 #: §4.1's ten patches by cuda-convnet's protocol on CIFAR-10 (its ``CroppedCIFARDataProvider``:
 #: 24×24 patches of the 32×32 image): train on random 24×24 patches, test the centre patch
 #: against the ten of :class:`alexnet.transforms.TenPatches`. Needs ``CifarAlexNet(image_size=24)``.
 TEN_PATCH = Arm("24×24 patches, cuda-convnet's protocol", "recipe", (("image_size", 24),),
-                crop=24)
+                crop=24, probes=("ten_patch",))
 
 #: Every arm of every claim, by regime; the first arm of a regime is its baseline.
 ARMS = {
@@ -120,7 +123,8 @@ ARMS = {
                 Arm("dropout 0.5", "overfit", dropout=0.5),
                 Arm("crops and flips", "overfit", augment=True),
                 Arm("non-overlapping 2/2 pooling", "overfit", (("overlap_pooling", False),))],
-    "recipe": [Arm("CifarAlexNet, the paper's recipe", "recipe"),
+    "recipe": [Arm("CifarAlexNet, the paper's recipe", "recipe",
+                   probes=("filters", "neighbours")),
                Arm("no PCA lighting", "recipe", lighting=False),
                Arm("one tower, half the conv1-conv4 kernels", "recipe",
                    (("channels", _half_width()), ("groups", 1))),

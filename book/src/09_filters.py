@@ -325,10 +325,11 @@ viz.figure_tabs(
 #
 # 3. **No restricted connectivity, in the package.** Train `CifarAlexNet(groups=1)`, in which
 #    conv2 reads all of conv1's maps, with the reproduction's recipe (for example
-#    `reproduce.train_arm(reproduce.Arm("one tower", "recipe", (("groups", 1),)), scale, seed,
-#    device)` on a reduced scale from `reproduce.with_overrides`), and compute
-#    `analysis.tower_colour_specificity` of its conv1 anyway. If the paper's explanation is right,
-#    what should the gap between its two "halves" be?
+#    `reproduce.train_arm(reproduce.Arm("one tower", "recipe", (("groups", 1),),
+#    probes=("filters",)), scale, seed, device)` on a reduced scale from
+#    `reproduce.with_overrides`), and read the colour split of its conv1's two halves anyway, in
+#    `run.record["probes"]["filters"]`. If the paper's explanation is right, what should the gap
+#    between its two "halves" be?
 #
 #    :::{dropdown} Solution
 #    With `groups=1` the two halves of conv1 are an arbitrary split of one layer, so their gap
