@@ -358,3 +358,20 @@ def test_departures_show_as_one_dropdown_each_with_every_field(monkeypatch):
     assert myst.count("\n:::\n") == len(rows)          # every dropdown closed
     for r in rows:
         assert r["paper"] in myst and r["why"] in myst and f"`{r['setting']}`" in myst
+
+
+def test_glue_claim_names_the_seeds_a_not_testable_test_needed(monkeypatch):
+    from alexnet import reproduce
+
+    glued = {}
+    monkeypatch.setattr(viz.publish, "glue", lambda name, value, display=False:
+                        glued.__setitem__(name, value))
+    monkeypatch.setattr(reproduce, "describe", lambda test: test["name"])
+    monkeypatch.setattr(reproduce, "estimate_text", lambda test: f"{test['estimate']:+.1f}")
+    result = {"setting": "s", "provenance": {"device": "cpu"}, "tests": [
+        {"name": "primary", "n": 5, "estimate": 0.7, "paper": "2 points", "mde": None,
+         "seeds_needed": 17, "testable": False, "arms": {"unit": "error", "means": {"a": 0.3}}},
+        {"name": "secondary", "n": 5, "estimate": 0.05, "paper": "-", "mde": None}]}
+    viz.glue_claim("lrn", result)
+    assert glued["lrn-0-needed"] == "17" and glued["lrn-1-needed"] == "–"
+    assert glued["lrn-0-estimate"] == "+0.7" and glued["lrn-seeds"] == "5"

@@ -163,7 +163,8 @@ def glue_claim(prefix: str, result: dict) -> None:
     ``prefix-setting`` (our setting in words), ``prefix-device``, ``prefix-seeds``, and for each
     test i: ``prefix-i`` (the whole measurement in a sentence, :func:`alexnet.reproduce.describe`),
     ``prefix-i-estimate`` (the paired difference and its 95% interval), ``prefix-i-verdict``
-    (the verdict in words), ``prefix-i-paper`` (the paper's number), ``prefix-i-mde`` and
+    (the verdict in words), ``prefix-i-paper`` (the paper's number), ``prefix-i-mde``,
+    ``prefix-i-needed`` (the seeds the plan found a primary test needs; "–" for others) and
     ``prefix-i-arm-j`` (arm j's mean, e.g. a test error).
     """
     from .. import reproduce
@@ -181,6 +182,8 @@ def glue_claim(prefix: str, result: dict) -> None:
         glue(f"{prefix}-{i}-mde", "–" if mde is None else
              reproduce.estimate_text({**test, "estimate": mde, "low": None, "bound": None})
              .lstrip("+"))
+        needed = test.get("seeds_needed")
+        glue(f"{prefix}-{i}-needed", "–" if needed is None else str(needed))
         arms = test.get("arms", {})
         for j, mean in enumerate(arms.get("means", {}).values()):
             glue(f"{prefix}-{i}-arm-{j}", _arm_text(mean, arms["unit"]))
