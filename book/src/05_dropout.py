@@ -351,31 +351,21 @@ plt.show()
 #    `gpu-results/`; its MDE column says how small an effect the test could detect there.
 #    :::
 #
-# 3. **Give dropout the time it asks for.** The stored dropout runs stop after 30 epochs, while the
-#    dropout net is still learning. Train both arms of the `overfit` regime for three times as
-#    long, with the learning-rate drops moved to match, for one seed, and compare their test
-#    errors with the stored ones.
+# 3. **Enough seeds to decide.** The plan found that the test-error comparison needs
+#    {glue:}`dropout-0-needed` seeds at the spread the pilot measured. Rerun the claim with
+#    that many and read its verdict.
 #
 #    :::{dropdown} Hint
-#    `reproduce.with_overrides(reproduce.SCALES["cpu"], "overfit", epochs=90,
-#    milestones=(45, 67, 81))` gives the longer regime; `reproduce.ARMS["overfit"][:2]` are the
-#    arms without and with dropout; `reproduce.train_arm(arm, scale, 0, torch.device("cpu"),
-#    True)` trains one.
-#    Each arm takes three times the `seconds` its stored 30-epoch runs record.
+#    `reproduce.run_claim("dropout", scale="cpu", seeds=n, out="my-results", progress=True)`
+#    trains the seeds it does not find in the run cache (the first five, if you have run the
+#    claim before, load from it). Each new run takes about the `seconds` its stored runs record
+#    (`dropout_claim["runs"]`), two arms per seed.
 #    :::
 #
 #    :::{dropdown} Solution
-#    ```python
-#    scale = reproduce.with_overrides(reproduce.SCALES["cpu"], "overfit",
-#                                     epochs=90, milestones=(45, 67, 81))
-#    for arm in reproduce.ARMS["overfit"][:2]:
-#        run = reproduce.train_arm(arm, scale, 0, torch.device("cpu"), True)
-#        print(arm.label, f"{run.metrics['test_top1']:.1%}",
-#              f"gap {run.metrics['gap']:+.1%}")
-#    ```
-#    The book stores no such run, so the answer is your measurement. Look at three numbers per
-#    arm: the training error (has the dropout net caught up?), the gap, and the test error. If
-#    the test errors come closer or cross, that is the paper's trade seen at small scale: dropout
-#    asks for more training and pays off only once it gets it. If they do not, 4,000 images may
-#    simply be too few for a 512-wide classifier to benefit; try `train_images=10_000`.
+#    The book stores no such run, so the answer is your measurement. With more seeds the
+#    interval narrows as one over the square root of their number; the verdict is "the paper's
+#    direction" only if the whole interval, at the ledger's level, stays above zero. Note that
+#    running more seeds because five looked promising, and stopping when the interval clears
+#    zero, would bias the verdict: fix the number first, as the plan does.
 #    :::
