@@ -308,6 +308,9 @@ plt.show()
 #   further the longer both train.
 # - The size of the speed-up is not a constant of nature: it depends on the target error, the
 #   network and the data.
+# - Measured here, Figure 1's four-layer net on CIFAR-10: ReLU reaches 25% training error
+#   {glue:}`relu-0-estimate` faster than tanh, the paper's direction at the ledger's level, and
+#   smaller than its six times.
 
 # %% tags=["remove-cell"]
 # The numbers of the exercises' solutions (this cell is not shown on the page).

@@ -333,6 +333,9 @@ plt.show()
 # - The split moves activations, proportional to the batch; data parallelism moves gradients,
 #   proportional to the parameters. With AlexNet's huge fully-connected layers, the paper's split
 #   sends less than data parallelism up to a batch of about {glue:}`crossover` images.
+# - Measured here, on CIFAR-10: one tower with half the kernels − two towers,
+#   {glue:}`two-gpu-0-estimate` test error, the paper's direction in every seed; not testable
+#   with five seeds (detecting the paper's 1.7 points needs {glue:}`two-gpu-0-needed`).
 
 # %% [markdown]
 # ## Exercises
