@@ -277,6 +277,7 @@ viz.glue_claim("relu", result)
 # %% tags=["remove-input"]
 test = result["tests"][0]
 assert FULL_SIZE or test["size"] == "smaller"  # ×6 above the interval
+assert FULL_SIZE or test["direction"] == "paper"  # the summary's "the paper's direction"
 assert FULL_SIZE or min(test["differences"]) > 0  # faster in every seed
 assert FULL_SIZE or 1.5 < math.exp(test["estimate"]) < 2.5  # "about twice"
 
