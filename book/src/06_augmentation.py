@@ -246,30 +246,25 @@ viz.glue_claim("augmentation", augmentation)
 # {glue:}`augmentation-0-arm-0` with them and {glue:}`augmentation-0-arm-1` without
 # ({glue:}`augmentation-0-estimate`): {glue:}`augmentation-0-verdict`. The train–test gap falls
 # from {glue:}`augmentation-1-arm-1` to {glue:}`augmentation-1-arm-0`
-# ({glue:}`augmentation-1-estimate`). As with dropout, the augmentation removes most of the
-# overfitting but, in under a thousand SGD steps, buys no test error: a net shown a new version
-# of each image every epoch fits its training set more slowly (training error
-# {glue:}`augmentation-train_top1-1` against {glue:}`augmentation-train_top1-0`), and the run ends
-# before that pays off. The paper's claim that without augmentation the network "suffers from
-# substantial overfitting" is what the gap shows.
+# ({glue:}`augmentation-1-estimate`). Trained until their held-out error stops improving, the
+# augmented nets win in every seed, by several points: shown a new version of each image every
+# epoch, a net fits its 4,000 images less completely (training error
+# {glue:}`augmentation-train_top1-1` against {glue:}`augmentation-train_top1-0`) and generalises
+# better. Without augmentation it "suffers from substantial overfitting", as the paper says. The
+# plan, fixed before any difference was seen, asked this test to detect 2 points, which at the
+# pilot's seed-to-seed spread needs {glue:}`augmentation-0-needed` seeds; so the claim is *not
+# testable at this scale*, and the numbers are an estimate.
 #
 # **PCA lighting**, with the paper's whole recipe on 10,000 images: {glue:}`augmentation-2-arm-0`
 # with it and {glue:}`augmentation-2-arm-1` without ({glue:}`augmentation-2-estimate`). In
-# words: {glue:}`augmentation-2-verdict`. Five seeds of fifteen epochs cannot separate a 1-point
-# effect from zero here; the interval holds both no effect and the paper's gain, so this row is an
-# estimate, not a test. The paper measured its gain after 90 epochs of ImageNet, whose photographs
-# vary in lighting far more than CIFAR-10's small, mostly well-lit images.
+# words: {glue:}`augmentation-2-verdict`.
 #
-# **Ten patches** at test time, on the same networks: {glue:}`augmentation-3-arm-0` against
-# {glue:}`augmentation-3-arm-1` for the centre patch alone ({glue:}`augmentation-3-estimate`).
-# In words: {glue:}`augmentation-3-verdict`. Here the paper's recipe does not carry over. On
-# ImageNet the four corner patches of a 256-pixel image are real photograph; on CIFAR-10 the
-# "image" is the 32-pixel photograph padded by 4 pixels of its mean colour (zeros, once the mean
-# is subtracted), so every corner patch carries a featureless band 4 pixels wide on two of its
-# sides, more than the random training crops show on average, while the centre patch is the
-# photograph itself. Averaging in eight views that are
-# partly border probably costs more than the views add; ten-patch testing would need crops of a
-# larger image, which CIFAR-10 does not have.
+# **Ten patches** at test time, by cuda-convnet's protocol for CIFAR-10: networks trained on
+# random 24×24 patches of the 32×32 images and their reflections, then scored on the centre
+# patch alone or on the softmax averaged over the ten patches (the four corners, the centre, and
+# their reflections): {glue:}`augmentation-3-arm-0` against {glue:}`augmentation-3-arm-1` for
+# the centre patch alone ({glue:}`augmentation-3-estimate`). In words:
+# {glue:}`augmentation-3-verdict`.
 
 # %% tags=["remove-input"]
 crops, crops_gap, lighting, ten = augmentation["tests"]
@@ -277,9 +272,8 @@ train = viz.glue_run_means("augmentation", augmentation)
 bare, cropped = list(train.values())[:2]
 # %% tags=["remove-input"]
 if not FULL_SIZE:  # the sentences above
-    assert crops["low"] < 0 and crops_gap["low"] > 0 and cropped > bare
-    assert lighting["low"] < 0 < lighting["paper_value"] < lighting["high"]
-    assert ten["high"] < 0                       # ten patches worse than one
+    assert not crops["testable"] and crops["seeds_needed"] > crops["n"]
+    assert min(crops["differences"]) > 1 and crops_gap["estimate"] > 0 and cropped > bare
 
 # %% mystnb={"figure": {"name": "fig-augmentation-result", "caption": "The stored augmentation result: crops and flips, PCA lighting and ten-patch testing, per seed."}, "image": {"alt": "The stored augmentation result, one panel per test: test error and gap with and without crops and flips, test error with and without PCA lighting, and test error of the centre patch against ten patches; per seed, the two arms joined by a line."}}
 viz.plot_claim(augmentation)
