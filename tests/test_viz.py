@@ -370,8 +370,9 @@ def test_glue_claim_names_the_seeds_a_not_testable_test_needed(monkeypatch):
     monkeypatch.setattr(reproduce, "estimate_text", lambda test: f"{test['estimate']:+.1f}")
     result = {"setting": "s", "provenance": {"device": "cpu"}, "tests": [
         {"name": "primary", "n": 5, "estimate": 0.7, "paper": "2 points", "mde": None,
-         "seeds_needed": 17, "testable": False, "arms": {"unit": "error", "means": {"a": 0.3}}},
+         "seeds_needed": 17, "testable": False, "declared_effect": 2.0, "arms": {"unit": "error", "means": {"a": 0.3}}},
         {"name": "secondary", "n": 5, "estimate": 0.05, "paper": "-", "mde": None}]}
     viz.glue_claim("lrn", result)
     assert glued["lrn-0-needed"] == "17" and glued["lrn-1-needed"] == "–"
+    assert glued["lrn-0-effect"] == "2.0" and glued["lrn-1-effect"] == "–"
     assert glued["lrn-0-estimate"] == "+0.7" and glued["lrn-seeds"] == "5"

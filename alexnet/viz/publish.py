@@ -164,7 +164,8 @@ def glue_claim(prefix: str, result: dict) -> None:
     test i: ``prefix-i`` (the whole measurement in a sentence, :func:`alexnet.reproduce.describe`),
     ``prefix-i-estimate`` (the paired difference and its 95% interval), ``prefix-i-verdict``
     (the verdict in words), ``prefix-i-paper`` (the paper's number), ``prefix-i-mde``,
-    ``prefix-i-needed`` (the seeds the plan found a primary test needs; "–" for others) and
+    ``prefix-i-needed`` (the seeds the plan found a primary test needs; "–" for others),
+    ``prefix-i-effect`` (the effect the plan asked it to detect) and
     ``prefix-i-arm-j`` (arm j's mean, e.g. a test error).
     """
     from .. import reproduce
@@ -182,8 +183,11 @@ def glue_claim(prefix: str, result: dict) -> None:
         glue(f"{prefix}-{i}-mde", "–" if mde is None else
              reproduce.estimate_text({**test, "estimate": mde, "low": None, "bound": None})
              .lstrip("+"))
-        needed = test.get("seeds_needed")
+        needed, effect = test.get("seeds_needed"), test.get("declared_effect")
         glue(f"{prefix}-{i}-needed", "–" if needed is None else str(needed))
+        glue(f"{prefix}-{i}-effect", "–" if effect is None else
+             reproduce.estimate_text({**test, "estimate": effect, "low": None, "bound": None})
+             .lstrip("+"))
         arms = test.get("arms", {})
         for j, mean in enumerate(arms.get("means", {}).values()):
             glue(f"{prefix}-{i}-arm-{j}", _arm_text(mean, arms["unit"]))

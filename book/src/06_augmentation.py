@@ -251,7 +251,8 @@ viz.glue_claim("augmentation", augmentation)
 # epoch, a net fits its 4,000 images less completely (training error
 # {glue:}`augmentation-train_top1-1` against {glue:}`augmentation-train_top1-0`) and generalises
 # better. Without augmentation it "suffers from substantial overfitting", as the paper says. The
-# plan, fixed before any difference was seen, asked this test to detect 2 points, which at the
+# plan, fixed before any difference was seen, asked this test to detect
+# {glue:}`augmentation-0-effect`, which at the
 # pilot's seed-to-seed spread needs {glue:}`augmentation-0-needed` seeds; so the claim is *not
 # testable at this scale*, and the numbers are an estimate.
 #

@@ -317,10 +317,10 @@ assert FULL_SIZE or min(neighbours["tests"][0]["differences"]) > \
 # (chance: 10%). The claim `neighbours` measures the same on the networks of the claims' recipe
 # setting (10,000 training images) over {glue:}`neighbours-seeds` seeds: fc7 − pixels
 # = {glue:}`neighbours-0-estimate`. {glue:}`neighbours-0-verdict` The plan had asked the test to
-# see 5 points, which at the pilot's spread needs {glue:}`neighbours-0-needed` seeds; the
-# difference it found is many times that in every seed. So, as an estimate, the paper's reading
-# of Figure 4 holds at CIFAR scale: the last hidden layer puts images of a class together where
-# pixel distance does not. Pixel neighbours still beat chance, probably because on CIFAR-10's
+# see {glue:}`neighbours-0-effect`, which at the pilot's spread needs
+# {glue:}`neighbours-0-needed` seeds; the difference it found is many times that in every seed.
+# So, as an estimate, the paper's reading of Figure 4 holds at CIFAR scale: the last hidden
+# layer puts images of a class together where pixel distance does not. Pixel neighbours still beat chance, probably because on CIFAR-10's
 # small, centred photographs the background's colour goes with the class (sky, grass, water),
 # which is also what the pixel rows above show.
 
