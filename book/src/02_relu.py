@@ -263,7 +263,7 @@ viz.glue_claim("relu", result)
 #
 # Over {glue:}`relu-seeds` seeds, the ReLU network needed {glue:}`relu-0-arm-0` epochs on average
 # to reach 25% training error, and the tanh network {glue:}`relu-0-arm-1`: a speed-up of
-# {glue:}`relu-0-estimate`. In words: {glue:}`relu-0-verdict`.
+# {glue:}`relu-0-estimate`. In words: {glue:}`relu-0-verdict`
 #
 # So at this scale ReLU is about twice as fast, and the interval leaves no room for six times.
 # Several things differ from Figure 1, and none of them is known to be the cause. The paper says

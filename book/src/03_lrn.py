@@ -301,7 +301,7 @@ viz.glue_claim("lrn", result)
 #
 # Over {glue:}`lrn-seeds` seeds, the four-layer net's test error is {glue:}`lrn-0-arm-0` with
 # LRN and {glue:}`lrn-0-arm-1` without: a difference of {glue:}`lrn-0-estimate`, positive being
-# the paper's way. In words: {glue:}`lrn-0-verdict`.
+# the paper's way.
 #
 # Both nets now train until they stop improving: the learning rate falls by ten whenever the
 # error on 5,000 held-out training images stops falling, and a run ends when the last fall has

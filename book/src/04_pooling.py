@@ -202,8 +202,8 @@ viz.glue_claim("overlap", result)
 # **Our setting:** {glue:}`overlap-setting`.
 #
 # Over {glue:}`overlap-seeds` seeds, the test error is {glue:}`overlap-0-arm-0` with 3/2 pooling
-# and {glue:}`overlap-0-arm-1` with 2/2: a difference of {glue:}`overlap-0-estimate`. In words:
-# {glue:}`overlap-0-verdict`. The train–test gap, the paper's own argument, moves with it:
+# and {glue:}`overlap-0-arm-1` with 2/2: a difference of {glue:}`overlap-0-estimate`. The
+# train–test gap, the paper's own argument, moves with it:
 # from {glue:}`overlap-1-arm-1` without overlap to {glue:}`overlap-1-arm-0` with it, a
 # difference of {glue:}`overlap-1-estimate`.
 #

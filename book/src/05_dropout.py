@@ -282,7 +282,7 @@ viz.glue_claim("dropout", dropout_claim)
 #
 # Test error first: over {glue:}`dropout-seeds` seeds, {glue:}`dropout-0-arm-0` with dropout
 # and {glue:}`dropout-0-arm-1` without, a difference of {glue:}`dropout-0-estimate` (positive
-# is the paper's way). In words: {glue:}`dropout-0-verdict`. The train–test gap:
+# is the paper's way). The train–test gap:
 # {glue:}`dropout-1-arm-0` with dropout against {glue:}`dropout-1-arm-1` without
 # ({glue:}`dropout-1-estimate`). And the training time: the dropout net reaches its best
 # held-out error after {glue:}`dropout-2-estimate` the epochs of the plain one, against the

@@ -244,7 +244,7 @@ viz.glue_claim("augmentation", augmentation)
 #
 # **Crops and flips**, in the setting made to overfit: the test error is
 # {glue:}`augmentation-0-arm-0` with them and {glue:}`augmentation-0-arm-1` without
-# ({glue:}`augmentation-0-estimate`): {glue:}`augmentation-0-verdict`. The train–test gap falls
+# ({glue:}`augmentation-0-estimate`). The train–test gap falls
 # from {glue:}`augmentation-1-arm-1` to {glue:}`augmentation-1-arm-0`
 # ({glue:}`augmentation-1-estimate`). Trained until their held-out error stops improving, the
 # augmented nets win in every seed, by several points: shown a new version of each image every
@@ -257,15 +257,14 @@ viz.glue_claim("augmentation", augmentation)
 # testable at this scale*, and the numbers are an estimate.
 #
 # **PCA lighting**, with the paper's whole recipe on 10,000 images: {glue:}`augmentation-2-arm-0`
-# with it and {glue:}`augmentation-2-arm-1` without ({glue:}`augmentation-2-estimate`). In
-# words: {glue:}`augmentation-2-verdict`.
+# with it and {glue:}`augmentation-2-arm-1` without ({glue:}`augmentation-2-estimate`),
+# a secondary result with its 95% interval and no verdict.
 #
 # **Ten patches** at test time, by cuda-convnet's protocol for CIFAR-10: networks trained on
 # random 24×24 patches of the 32×32 images and their reflections, then scored on the centre
 # patch alone or on the softmax averaged over the ten patches (the four corners, the centre, and
 # their reflections): {glue:}`augmentation-3-arm-0` against {glue:}`augmentation-3-arm-1` for
-# the centre patch alone ({glue:}`augmentation-3-estimate`). In words:
-# {glue:}`augmentation-3-verdict`.
+# the centre patch alone ({glue:}`augmentation-3-estimate`), a secondary result too.
 
 # %% tags=["remove-input"]
 crops, crops_gap, lighting, ten = augmentation["tests"]

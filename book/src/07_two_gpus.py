@@ -289,9 +289,9 @@ viz.glue_claim("two-gpu", two_gpu)
 #
 # Over {glue:}`two-gpu-seeds` seeds, the two-tower net's test error is
 # {glue:}`two-gpu-0-arm-0` and that of one tower with half the kernels {glue:}`two-gpu-0-arm-1`:
-# a difference of {glue:}`two-gpu-0-estimate`, positive being the paper's way. In words:
-# {glue:}`two-gpu-0-verdict`. The test loss, which does not round each prediction to right or
-# wrong, moves the same way: {glue:}`two-gpu-1-estimate`; {glue:}`two-gpu-1-verdict`.
+# a difference of {glue:}`two-gpu-0-estimate`, positive being the paper's way. The test loss,
+# which does not round each prediction to right or wrong, moves the same way:
+# {glue:}`two-gpu-1-estimate`, a secondary result.
 #
 # The two towers come out ahead in {glue:}`two-gpu-ahead` of the seeds, by a couple of points
 # of test error, the same order as the paper's 1.7, and the interval stays above zero; but the

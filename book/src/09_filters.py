@@ -206,7 +206,7 @@ viz.glue("filters-n", str(len(seeds)))
 # %% [markdown]
 # In {glue:}`filters-significant` of {glue:}`filters-n` seeds do the towers split more than a
 # random split of their kernels would (p < 0.05). The excess of the gap over its null:
-# {glue:}`filters-0-estimate`; {glue:}`filters-0-verdict`.
+# {glue:}`filters-0-estimate`; {glue:}`filters-0-verdict`
 #
 # These runs are the claims' recipe setting: 15 epochs on 10,000 images, against the reference
 # run's 40 epochs on all 50,000. In them both towers have moved from the 2/3 of random kernels
