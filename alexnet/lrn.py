@@ -135,11 +135,12 @@ def local_response_norm_reference(x: Tensor, size: int = PAPER_LRN["size"],
     _check_input(x, groups)
     batch, c, h, w = x.shape
     a = x.reshape(batch * groups, c // groups, h, w)
-    a = a.float() if a.dtype in (torch.float16, torch.bfloat16) else a   # 300² overflows fp16
+    if a.dtype in (torch.float16, torch.bfloat16):
+        a = a.float()                     # 300² overflows float16
     N, half = a.shape[1], size // 2
     squares = F.pad(a * a, (0, 0, 0, 0, half, half))
     total = squares[:, :N]
-    for j in range(1, size):                  # Σ over the n adjacent maps of (a^j)²
+    for j in range(1, size):              # Σ over n adjacent maps of (a^j)²
         total = total + squares[:, j:j + N]
     b = a * (k + alpha * total).pow(-beta)
     return b.reshape(batch, c, h, w).to(x.dtype)

@@ -158,11 +158,14 @@ class PCALighting(nn.Module):
 
     def shift(self, n: int, device: torch.device | str = "cpu",
               generator: torch.Generator | None = None) -> Tensor:
-        """The colour shifts V(α ⊙ λ) of ``n`` images, one α draw each: an (n, 3) float32 tensor."""
+        """The colour shifts V(α ⊙ λ) of ``n`` images, one α draw each: an
+        (n, 3) float32 tensor."""
         generator = generator if generator is not None else self.generator
         gen_device = generator.device if generator is not None else device
-        alpha = torch.randn(n, 3, generator=generator, device=gen_device).to(device) * self.alphastd
-        size, eigvec = (t.to(device, torch.float32) for t in (self.per_alpha, self.eigvec))
+        alpha = torch.randn(n, 3, generator=generator, device=gen_device)
+        alpha = alpha.to(device) * self.alphastd
+        size = self.per_alpha.to(device, torch.float32)
+        eigvec = self.eigvec.to(device, torch.float32)
         return (alpha * size) @ eigvec.T
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:

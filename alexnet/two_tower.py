@@ -141,13 +141,13 @@ class TwoTowerAlexNet(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         AlexNet.check_input(self, x)
-        d0, d1 = self.devices
-        h = [t.block1(x.to(d)) for t, d in zip(self.towers, self.devices)]
-        h = [t.block2(gather(h, d)) for t, d in zip(self.towers, self.devices)]    # into conv3
+        towers = list(zip(self.towers, self.devices))   # (tower, its device)
+        h = [t.block1(x.to(d)) for t, d in towers]
+        h = [t.block2(gather(h, d)) for t, d in towers]   # into conv3
         h = [torch.flatten(v, 1) for v in h]
-        h = [t.fc6(gather(h, d)) for t, d in zip(self.towers, self.devices)]       # into fc6
-        h = [t.fc7(gather(h, d)) for t, d in zip(self.towers, self.devices)]       # into fc7
-        return self.fc8(gather(h, d0))                                             # into fc8
+        h = [t.fc6(gather(h, d)) for t, d in towers]      # into fc6
+        h = [t.fc7(gather(h, d)) for t, d in towers]      # into fc7
+        return self.fc8(gather(h, self.devices[0]))       # into fc8
 
 
 def default_devices() -> tuple[str, str]:

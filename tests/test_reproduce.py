@@ -151,6 +151,26 @@ def test_an_arm_trains_to_its_best_validation_epoch_and_is_scored_there(offline)
 
 
 
+def test_the_reference_run_reads_its_figures_from_the_runs_probes(offline, tmp_path, capsys):
+    """The reference run's figures (confusion matrix, conv1 at the start and the end, the towers'
+    split, the neighbours) come from its runs' records, so a second call, from the cache that
+    keeps no weights, writes the same file."""
+    first = reproduce.run_reference("test", out=tmp_path)
+    four, cifar = first["networks"]["four"], first["networks"]["cifar"]
+    for net in (four, cifar):
+        counts = torch.tensor(net["confusion"])
+        assert counts.shape == (10, 10) and counts.sum() == net["test_images"]
+        assert 1 - counts.diag().sum().item() / net["test_images"] == \
+            pytest.approx(net["test_error"], abs=1e-6)
+        assert len(net["conv1_start"]) == len(net["conv1_end"]) == math.prod(net["conv1_shape"])
+        assert net["conv1_start"] != net["conv1_end"] and net["neighbours"]["queries"] > 0
+    assert (four["arch"], cifar["arch"]) == ("FourLayerCNN", "CifarAlexNet")
+    assert "filters" in cifar and "filters" not in four
+    again = reproduce.run_reference("test", out=tmp_path, progress=True)
+    assert "epochs on" not in capsys.readouterr().err            # nothing trained again
+    assert again["networks"] == json.loads(json.dumps(first["networks"]))   # same seconds too
+
+
 def test_a_claim_end_to_end_writes_its_result_and_ledger_row(offline, tmp_path):
     result = reproduce.run_claim("lrn", scale="test", out=tmp_path)
     saved = reproduce.load("lrn", "test", tmp_path)

@@ -4,9 +4,9 @@ patches, and the reference run's confusion matrix and conv1 kernels.
 
 An arm names the probes its claims read (``Arm.probes``); :func:`.runs.train_arm` takes them
 right after training, from the network with the weights of its best validation epoch, and stores
-them in the record. So the run cache holds numbers, not weights (a few kilobytes a run, where a
-CifarAlexNet's weights are 3.4 MB): a GPU session's cache comes back through the device tool and
-the next session resumes from it.
+them in the record. So the run cache holds numbers, not weights (kilobytes a run instead of
+megabytes): a GPU session's cache comes back through the device tool and the next session
+resumes from it.
 """
 from __future__ import annotations
 

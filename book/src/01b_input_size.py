@@ -196,9 +196,11 @@ viz.glue("answer-pool-56-ceil", str(ceil_pool(torch.zeros(1, 1, 56, 56)).shape[-
 #    Every pool after that is exact, so fc6 gets 256×6×6 values for these four sizes only:
 #
 #    ```python
-#    padded = nn.Sequential(nn.ZeroPad2d((0, 3, 0, 3)), *model.features[1:])
+#    padded = nn.Sequential(nn.ZeroPad2d((0, 3, 0, 3)),
+#                           *model.features[1:])
 #    fits = [w for w in range(195, 260)
-#            if summary.layer_table(padded, w)[-1].output == (256, 6, 6)]
+#            if summary.layer_table(padded, w)[-1].output
+#            == (256, 6, 6)]
 #    print(fits)   # [224, 225, 226, 227]
 #    ```
 #    :::

@@ -196,10 +196,12 @@ assert torch.allclose(nn.LocalResponseNorm(5, 5e-4, 0.75, 2.0)(probe),
 #    :::{dropdown} Solution
 #    ```python
 #    scaled = reproduce.Arm("LRN, α/n", "lrn",
-#                           (("lrn", True), ("lrn_kwargs", {"alpha": 2e-5})))
+#                           (("lrn", True),
+#                            ("lrn_kwargs", {"alpha": 2e-5})))
 #    error = lambda arm, s: reproduce.train_arm(
 #        arm, live_scale, s, device).metrics["test_top1"]
-#    diffs = [100 * (error(scaled, s) - error(with_lrn, s)) for s in range(3)]
+#    diffs = [100 * (error(scaled, s) - error(with_lrn, s))
+#             for s in range(3)]
 #    print(reproduce.stats.summarise(diffs))
 #    ```
 #    With three seeds the interval is the mean ± 4.3 standard errors (the t quantile for two
