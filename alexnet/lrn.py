@@ -31,17 +31,17 @@ blocks and each block is normalised on its own, with :math:`N` = channels per bl
 - :func:`local_response_norm_reference`: the equation as written, in stock PyTorch ops; autograd
   differentiates it. The tests' yardstick, and the path for devices other than CPU and CUDA.
 - On the CPU, :class:`_AnalyticLRN`: the forward above and the gradient written out (below),
-  computed a block of positions at a time so that main memory sees
-  one read of :math:`a` and one write of :math:`b` forward, one read of :math:`a` and :math:`g`
-  and one write of the gradient backward, and nothing is saved but :math:`a` (the backward
-  recomputes the denominators). It is computed by a C loop (:mod:`alexnet.kernels.lrn_cpu`,
-  built at first use by the system's C compiler) that makes one pass each way, in one call that
-  hands blocks of positions to PyTorch's OpenMP threads as they come free; or, where the build
-  has no OpenMP, in chunks sized from the core's L2 cache (:func:`chunk_elements`) on the
-  package's helper threads, each taking the next chunk when done (:class:`_Team`); or, where
-  there is no compiler, in the same chunks by about 24 PyTorch operations whose intermediate
-  tensors stay in cache. Either way a core shared with another
-  process slows LRN in proportion instead of stalling every operation.
+  computed a block of positions at a time so that main memory sees one read of :math:`a` and
+  one write of :math:`b` forward, one read of :math:`a` and :math:`g` and one write of the
+  gradient backward, and nothing is saved but :math:`a` (the backward recomputes the
+  denominators). It is computed by a C loop (:mod:`alexnet.kernels.lrn_cpu`, built at first use
+  by the system's C compiler) that makes one pass each way, in one call that hands blocks of
+  positions to PyTorch's OpenMP threads as they come free; or, where the build has no OpenMP, in
+  chunks sized from the core's L2 cache (:func:`chunk_elements`) on the package's helper
+  threads, each taking the next chunk when done (:class:`_Team`); or, where there is no
+  compiler, in the same chunks by about 24 PyTorch operations whose intermediate tensors stay in
+  cache. Either way a core shared with another process slows LRN in proportion instead of
+  stalling every operation.
 
 :func:`use_implementation` chooses one of them for a block of code (the benchmarks time the
 reference this way).

@@ -16,14 +16,14 @@ only by a run that would compute the same numbers. The key is a hash of the run'
 The identity is stored **inside** the entry and compared on load, so an entry is never trusted by
 its file name alone: one whose recorded identity differs (another seed's file copied into place, a
 hash collision, a hand edit), that does not load as plain tensors and values
-(``weights_only=True``), whose record fails its schema (non-finite or impossible numbers), or
-whose weights do not fit the model, is deleted with a one-line note and the run is trained
-again. Entries are written atomically (:mod:`alexnet.files`); a full disk is one line.
+(``weights_only=True``), or whose record fails its schema (non-finite or impossible numbers) is
+deleted with a one-line note and the run is trained again. An entry holds no weights: what the
+claims measure on a trained network is in its record (:mod:`.probes`). Entries are written atomically (:mod:`alexnet.files`); a full disk is one line.
 
 ::
 
     entry = cache.entry(scale, {"arm": ..., "seed": 0, "data_sha256": ..., "device": "cpu"})
-    record = entry.load(model)          # None: train, then entry.store(record, model)
+    record = entry.load()               # None: train, then entry.store(record)
 """
 from __future__ import annotations
 
@@ -35,7 +35,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from .. import schema
 from ..datasets import cache_dir
@@ -45,7 +44,7 @@ from .settings import Scale
 
 __all__ = ["FORMAT", "RECORD_RULES", "Entry", "entry", "code_sha256", "modules_imported"]
 
-FORMAT = "alexnet-run-cache-2"
+FORMAT = "alexnet-run-cache-3"   # 3: records only, no weights
 PACKAGE = Path(__file__).resolve().parents[1]
 #: What a cached record must hold where it has it (alexnet.schema).
 RECORD_RULES = [("seed", schema.integer(0, optional=True)),
@@ -149,9 +148,9 @@ class Entry:
               "again", file=sys.stderr, flush=True)
         self.path.unlink(missing_ok=True)
 
-    def load(self, model: nn.Module | None = None) -> dict | None:
-        """The stored record (and ``model``'s weights loaded from the entry), or None when there
-        is no entry or it is dropped (a one-line note says why)."""
+    def load(self) -> dict | None:
+        """The stored record, or None when there is no entry or it is dropped (a one-line note
+        says why)."""
         if not self.path.is_file():
             return None
         try:
@@ -160,8 +159,7 @@ class Entry:
             self._drop(f"does not load as plain tensors and values ({type(e).__name__})")
             return None
         if not isinstance(stored, dict) or stored.get("format") != FORMAT or \
-                not isinstance(stored.get("record"), dict) or \
-                not isinstance(stored.get("state"), dict):
+                not isinstance(stored.get("record"), dict):
             self._drop("is not a run-cache entry of this version")
             return None
         if _plain(stored.get("identity")) != _plain(self.identity):
@@ -172,18 +170,11 @@ class Entry:
         except AlexNetError as e:
             self._drop(f"holds a bad record ({str(e).split(': field ', 1)[-1]})")
             return None
-        if model is not None:
-            try:
-                model.load_state_dict(stored["state"])
-            except (RuntimeError, KeyError, TypeError) as e:
-                self._drop(f"has weights that do not fit the model ({str(e).splitlines()[0]})")
-                return None
         return stored["record"]
 
-    def store(self, record: dict, model: nn.Module | None = None) -> Path:
-        """Write the record, the identity and ``model``'s weights (on the CPU), atomically."""
-        state = {k: v.detach().cpu() for k, v in model.state_dict().items()} if model else {}
-        entry = {"format": FORMAT, "identity": self.identity, "record": record, "state": state}
+    def store(self, record: dict) -> Path:
+        """Write the record and the identity, atomically."""
+        entry = {"format": FORMAT, "identity": self.identity, "record": record}
         return write_atomic(self.path, lambda f: torch.save(entry, f), kind="run cache entry",
                             force=True)
 

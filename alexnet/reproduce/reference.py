@@ -27,8 +27,8 @@ from ..files import check_destination, write_json
 from ..runtime import machine, provenance
 from .data import data_sha256, for_regime
 from .experiment import context_for, regime_words, schedule_words
-from .results import RESULTS, result_path
 from .probes import confusion
+from .results import RESULTS, result_path
 from .runs import log, train_arm
 from .settings import SCHEMA, Arm
 
