@@ -137,7 +137,7 @@ def markdown_table(rows, columns=None, align=None):
     return Markdown("\n".join(lines))
 
 
-def wrapped(text: str, width: int = 79) -> str:
+def wrapped(text: str, width: int = 76) -> str:
     """``text`` with every line longer than ``width`` folded at spaces, the continuation indented
     four spaces deeper than the line: ``print(viz.wrapped(str(model)))`` fits the page."""
     lines = []

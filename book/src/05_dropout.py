@@ -105,7 +105,7 @@ averaged = {}
 for name, layer in (("paper", paper), ("nn.Dropout", inverted)):
     mean = layer.train()(x.expand(draws, -1)).mean(0)   # one mask per row
     test = layer.eval()(x)
-    print(f"{name}, mean over {draws:,} masks:",
+    print(f"{name}, mean of {draws:,} masks:",
           [round(v, 1) for v in mean.tolist()])
     print(f"{name}, test:", [round(v, 1) for v in test.tolist()])
     averaged[name] = (mean, test)
