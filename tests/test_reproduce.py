@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from alexnet import CifarAlexNet, reproduce
+from alexnet import CifarAlexNet, lrn, reproduce
 from alexnet.train import TrainConfig, Trainer
 from alexnet.errors import AlexNetError
 from alexnet.reproduce import stats
 from alexnet.reproduce.settings import CROSS_CPU, SCHEMA
+from alexnet.reproduce.results import verdict
 from alexnet.transforms import TenPatches, ten_crop_predict
 from helpers import run_alexnet
 
@@ -329,7 +330,7 @@ def test_every_shipped_result_was_made_by_the_current_settings(claim):
     assert sum(t["primary"] for t in result["tests"]) == 1
     for test in result["tests"]:     # the verdict follows from the numbers, never typed
         assert {k: test[k] for k in ("p_adjusted", "direction", "size")} == {
-            k: v for k, v in reproduce.verdict(test).items() if k != "family_size"}
+            k: v for k, v in verdict(test).items() if k != "family_size"}
         assert test["verdict_words"] == reproduce.words(test)
     for run in result["runs"]:       # converged arms: validation curves, the epoch they chose
         if "curve" in run and "metrics" in run:
@@ -351,7 +352,7 @@ def test_the_shipped_reference_networks_work():
     four, alex = reference["networks"]["four"], reference["networks"]["cifar"]
     assert four["arch"] == "FourLayerCNN" and alex["arch"] == "CifarAlexNet"
     for net in (four, alex):
-        assert net["test_images"] == 10_000 and net["train_images"] == 50_000
+        assert net["test_images"] == 10_000 and net["train_images"] == 45_000   # 5,000 held out
         assert sum(map(sum, net["confusion"])) == 10_000
     assert four["test_error"] <= 0.26 and alex["test_error"] <= 0.22   # the reference run's targets
 
@@ -364,13 +365,14 @@ def test_one_shipped_seed_reruns_to_its_shipped_value(offline):
     order and the trajectory drifts: there the tolerance is three times the difference measured
     between the two CPUs of :data:`~alexnet.reproduce.settings.CROSS_CPU` (at least half an
     epoch), which rejects a ReLU 50% slower (test_reproduce_stats.py checks that)."""
-    result = _shipped("relu", schema=1)
+    result = _shipped("relu")
     scale, rate = reproduce.SCALES["cpu"], result["extra"]["learning_rates"]["relu"]
     shipped = [r for r in result["runs"] if r["activation"] == "relu"]
     if shipped[0]["epochs_to_target"] is None:
         pytest.skip("seed 0 never reached the target in the shipped run")
-    rerun = reproduce.figure1_run("relu", rate, 0, scale, torch.device("cpu"),
-                                  scale.relu_budget)["epochs_to_target"]
+    with lrn.use_implementation("analytic"):   # the shipped runs (87a4895) predate the C loop
+        rerun = reproduce.figure1_run("relu", rate, 0, scale, torch.device("cpu"),
+                                      scale.relu_budget)["epochs_to_target"]
     p = result["provenance"]
     from alexnet.runtime import cpu_model
 
@@ -395,7 +397,7 @@ def test_the_experiments_train_with_the_initialisation_they_declare():
 
 
 def test_readme_quotes_the_shipped_reference_errors():
-    reference = _shipped("reference", schema=1)["networks"]
+    reference = _shipped("reference")["networks"]
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     errors = f"{reference['four']['test_error']:.1%} and {reference['cifar']['test_error']:.1%}"
     minutes = (f"{reference['four']['seconds'] / 60:.0f} and "
@@ -404,32 +406,11 @@ def test_readme_quotes_the_shipped_reference_errors():
     assert f"{errors} test error" in flat and minutes in flat
 
 
-def ledger_test(claim, start):
-    """The shipped test of ``claim`` whose name starts with ``start``."""
-    return next(t for t in _shipped(claim)["tests"] if t["name"].startswith(start))
-
-
-def test_the_shipped_ledger_says_what_chapter_7_says():
-    """Chapter 8's reading of the ledger ("Read down the table and a pattern appears"), held
-    against the shipped results: the claims in the ledger, then each sentence's numbers."""
+def test_the_shipped_ledger_holds_every_claim_once():
+    """The ledger's rows are the nine claims (chapter 8 reads them; its sentences are checked by
+    the chapter's own hidden asserts, which nbval runs)."""
     rows = reproduce.ledger_rows()
     assert {r["claim"].split(". ")[1].split(" ")[0] for r in rows} == set(reproduce.CLAIMS)
-    relu = ledger_test("relu", "epochs")                 # about twice as fast, in every seed
-    assert 1.5 < math.exp(relu["estimate"]) < 2.5
-    assert min(relu["differences"]) > 0
-    assert relu["n"] == 3 and relu["direction"] == "inconclusive"
-    for claim in ("overlap", "dropout", "augmentation"):  # they shrink the train–test gap
-        assert ledger_test(claim, "train–test gap")["low"] > 0
-    assert min(ledger_test(c, "train–test gap")["estimate"]
-               for c in ("dropout", "augmentation")) > 20
-    assert ledger_test("neighbours", "share")["low"] > 0  # fc7 groups images by class
-    for claim, start in (("dropout", "test error"), ("lrn", "test error")):
-        assert ledger_test(claim, start)["high"] < 0      # they cost test error
-    assert ledger_test("augmentation", "test error, none")["low"] < 0
-    for claim, start in (("augmentation", "test error, without"), ("two-gpu", "test error")):
-        t = ledger_test(claim, start)                     # near the smallest detectable effect
-        assert t["low"] < 0 < t["paper_value"] < t["high"] and t["n"] == 5
-        assert 0.5 < t["mde"] / t["paper_value"] < 2
-        assert all(0.5 < m < 0.56 for m in t["arms"]["means"].values())
-    assert ledger_test("depth", "test error")["high"] < 0   # without conv4: well ahead
-    assert ledger_test("augmentation", "test error, centre")["high"] < 0   # ten patches
+    for claim in reproduce.CLAIMS:
+        assert _shipped(claim)["schema"] == SCHEMA
+
