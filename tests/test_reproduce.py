@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from alexnet import CifarAlexNet, lrn, reproduce
+from alexnet import CifarAlexNet, reproduce
 from alexnet.train import TrainConfig, Trainer
 from alexnet.errors import AlexNetError
 from alexnet.reproduce import stats
@@ -360,8 +360,9 @@ def test_the_shipped_reference_networks_work():
 def test_one_shipped_seed_reruns_to_its_shipped_value(offline):
     """Seed 0 of Figure 1's ReLU run, retrained here from scratch (about a minute on two cores).
 
-    On the CPU model and thread count that made it, training is deterministic, so the rerun must
-    give the shipped number. On another CPU (or thread count) floating-point sums run in another
+    With the code, CPU model and thread count that made it, training is deterministic, so the
+    rerun must give the shipped number. With other code (the C loop for LRN computes the same
+    values in another order), on another CPU or thread count, floating-point sums run in another
     order and the trajectory drifts: there the tolerance is three times the difference measured
     between the two CPUs of :data:`~alexnet.reproduce.settings.CROSS_CPU` (at least half an
     epoch), which rejects a ReLU 50% slower (test_reproduce_stats.py checks that)."""
@@ -370,13 +371,13 @@ def test_one_shipped_seed_reruns_to_its_shipped_value(offline):
     shipped = [r for r in result["runs"] if r["activation"] == "relu"]
     if shipped[0]["epochs_to_target"] is None:
         pytest.skip("seed 0 never reached the target in the shipped run")
-    with lrn.use_implementation("analytic"):   # the shipped runs (87a4895) predate the C loop
-        rerun = reproduce.figure1_run("relu", rate, 0, scale, torch.device("cpu"),
-                                      scale.relu_budget)["epochs_to_target"]
+    rerun = reproduce.figure1_run("relu", rate, 0, scale, torch.device("cpu"),
+                                  scale.relu_budget)["epochs_to_target"]
     p = result["provenance"]
-    from alexnet.runtime import cpu_model
+    from alexnet.runtime import code_state, cpu_model
 
-    if (p["cpu_model"], p["threads"]) == (cpu_model(), torch.get_num_threads()):
+    same = (p["cpu_model"], p["threads"], p["source_sha256"])
+    if same == (cpu_model(), torch.get_num_threads(), code_state()["source_sha256"]):
         assert rerun == pytest.approx(shipped[0]["epochs_to_target"], rel=1e-6)
     else:
         tolerance = stats.rerun_tolerance(list(CROSS_CPU.values()))
