@@ -103,8 +103,9 @@ print(f"reference run: {reference['scale']} scale, "
 # Before any ablation, the reproduction checks that the family learns at all:
 # `reproduce.run_reference` trains, once each, Figure 1's `FourLayerCNN` with cuda-convnet's
 # recipe for it and `CifarAlexNet`, the CIFAR-sized AlexNet, with the paper's recipe (§5's SGD,
-# §4.1's crops, flips and PCA lighting, §4.2's dropout), both on all 50,000 CIFAR-10 training
-# images, and scores them on all 10,000 test images.
+# §4.1's crops, flips and PCA lighting, §4.2's dropout), both on 45,000 of CIFAR-10's 50,000
+# training images (the other 5,000 decide when the learning rate falls and which epoch is kept),
+# and scores them on all 10,000 test images, once.
 
 # %%
 networks = reference["networks"]
@@ -132,11 +133,14 @@ for name, c in (("worst", worst), ("best", best)):
 confusion = torch.tensor(cifar["confusion"]).float().fill_diagonal_(0)
 viz.glue("ref-worst-with", cifar["classes"][int(confusion[worst].argmax())])
 viz.glue("ref-cifar-train", f"{cifar['train_error']:.1%}")
+for name, net in networks.items():   # epochs run (the stop chose one of them)
+    viz.glue(f"ref-{name}-epochs", str(len(net["curve"])))
 assert cifar["test_images"] == four["test_images"] == 10_000
 assert cifar["test_error"] <= 0.22  # the targets
 assert four["test_error"] <= 0.26
-# "half a point above 18%"
-assert FULL_SIZE or abs(cifar["test_error"] - 0.185) < 0.0025
+assert FULL_SIZE or abs(cifar["test_error"] - 0.18) < 0.005   # "at the 18% level"
+assert FULL_SIZE or len(cifar["curve"]) < 130                   # "in fewer epochs"
+assert FULL_SIZE or cifar["train_error"] < cifar["test_error"]
 
 # %% [markdown]
 # `CifarAlexNet` reaches {glue:}`ref-cifar-error` test error ({glue:}`ref-cifar-setting`), and
@@ -145,23 +149,25 @@ assert FULL_SIZE or abs(cifar["test_error"] - 0.185) < 0.0025
 # networks, shipped with cuda-convnet, reached 26% (`layers-80sec`, a four-layer net trained for
 # 80 seconds on a GPU), 18% (`layers-18pct`, over 130 epochs) and 11% (`layers-conv-local-11pct`,
 # locally connected layers with LRN, about 470 epochs and tests on several crops). Our four-layer
-# net beats the 80-second one because it trains for 30 epochs with crops and flips. The CIFAR
-# AlexNet lands at the `layers-18pct` level in 40 epochs, half a point above its 18%: its
+# net beats the 80-second one because it trains for {glue:}`ref-four-epochs` epochs with crops
+# and flips. The CIFAR AlexNet lands at the `layers-18pct` level, within half a point of its 18%,
+# in {glue:}`ref-cifar-epochs` epochs instead of 130: its
 # training error, measured on the clean training images (no dropout, no augmentation), is
 # {glue:}`ref-cifar-train`, so the paper's
-# regularisers keep it from memorising its 50,000 images, and what remains is mostly capacity and
+# regularisers keep it from memorising its 45,000 images, and what remains is mostly capacity and
 # schedule. The 11% network is another design trained ten times longer. The errors are uneven:
 # the hardest class is {glue:}`ref-worst-class` ({glue:}`ref-worst-error` wrong, most often taken
 # for {glue:}`ref-worst-with`), the easiest {glue:}`ref-best-class` ({glue:}`ref-best-error`).
 
-# %% mystnb={"figure": {"name": "fig-reference-curves", "caption": "Test error per epoch of the two reference networks, trained on all 50,000 CIFAR-10 training images."}, "image": {"alt": "Test error per epoch of the two reference networks trained on all of CIFAR-10: CifarAlexNet with the paper's recipe and FourLayerCNN with cuda-convnet's recipe; both fall quickly, then in steps where the learning rate is divided by ten."}}
+# %% mystnb={"figure": {"name": "fig-reference-curves", "caption": "Test error per epoch of the two reference networks, trained on 45,000 CIFAR-10 training images."}, "image": {"alt": "Test error per epoch of the two reference networks trained on all of CIFAR-10: CifarAlexNet with the paper's recipe and FourLayerCNN with cuda-convnet's recipe; both fall quickly, then in steps where the learning rate is divided by ten."}}
 curves = {"CifarAlexNet": cifar["curve"], "FourLayerCNN": four["curve"]}
 viz.plot_curves(curves, "test_top1")
 plt.show()
 
 # %% [markdown]
 # The curves were scored on the test images after every epoch for this plot only; no schedule
-# read them (the learning rate falls at fixed epochs). For where the errors go, class by class,
+# read them (the learning rate falls, and the kept epoch is chosen, on the held-out training
+# images). For where the errors go, class by class,
 # see the confusion matrix of the shipped network in [chapter 1](01_architecture.ipynb)
 # ({numref}`fig-cifar-confusion`): a separate run of the same recipe, on 45,000 images.
 
@@ -218,9 +224,10 @@ for direction in ("paper", "opposite", "inconclusive"):
 
 # %% [markdown]
 # Of the {glue:}`ledger-claims` claims, {glue:}`ledger-testable` could be tested with the seeds
-# this machine's budget buys ({glue:}`ledger-testable-names`): {glue:}`ledger-paper` of them go
-# the paper's way, {glue:}`ledger-opposite` the opposite way. The other
-# {glue:}`ledger-untestable` are estimates.
+# this machine's budget buys ({glue:}`ledger-testable-names`). Of their verdicts,
+# {glue:}`ledger-paper` went the paper's way, {glue:}`ledger-opposite` the opposite way and
+# {glue:}`ledger-inconclusive` could not tell. The other {glue:}`ledger-untestable` are estimates:
+# the forest shows where each lies, and how wide its interval is, but no verdict.
 
 # %% [markdown]
 # ## Figure 4, at CIFAR scale
