@@ -258,13 +258,18 @@ viz.glue_claim("augmentation", augmentation)
 #
 # **PCA lighting**, with the paper's whole recipe on 10,000 images: {glue:}`augmentation-2-arm-0`
 # with it and {glue:}`augmentation-2-arm-1` without ({glue:}`augmentation-2-estimate`),
-# a secondary result with its 95% interval and no verdict.
+# a secondary result with its 95% interval and no verdict. The interval lies above zero and holds
+# the paper's "over 1%": with the whole recipe, the lighting noise helped here about as much as
+# the paper says it did on ImageNet, though in one seed of the five by almost nothing.
 #
 # **Ten patches** at test time, by cuda-convnet's protocol for CIFAR-10: networks trained on
 # random 24×24 patches of the 32×32 images and their reflections, then scored on the centre
 # patch alone or on the softmax averaged over the ten patches (the four corners, the centre, and
 # their reflections): {glue:}`augmentation-3-arm-0` against {glue:}`augmentation-3-arm-1` for
-# the centre patch alone ({glue:}`augmentation-3-estimate`), a secondary result too.
+# the centre patch alone ({glue:}`augmentation-3-estimate`), a secondary result too. The ten
+# patches win in every seed, by more than the paper's 1.5 points (39.0% → 37.5%): a 24-pixel
+# patch sees only part of a 32-pixel image, so the ten together see more of it than any one
+# does, while the paper's 224-pixel patches each see most of their 256-pixel image.
 
 # %% tags=["remove-input"]
 crops, crops_gap, lighting, ten = augmentation["tests"]
@@ -274,6 +279,9 @@ bare, cropped = list(train.values())[:2]
 if not FULL_SIZE:  # the sentences above
     assert not crops["testable"] and crops["seeds_needed"] > crops["n"]
     assert min(crops["differences"]) > 1 and crops_gap["estimate"] > 0 and cropped > bare
+    assert 0 < lighting["low"] < lighting["paper_value"] < lighting["high"]
+    assert min(lighting["differences"]) < 0.5 < min(sorted(lighting["differences"])[1:])
+    assert min(ten["differences"]) > 0 and ten["low"] > ten["paper_value"]
 
 # %% mystnb={"figure": {"name": "fig-augmentation-result", "caption": "The stored augmentation result: crops and flips, PCA lighting and ten-patch testing, per seed."}, "image": {"alt": "The stored augmentation result, one panel per test: test error and gap with and without crops and flips, test error with and without PCA lighting, and test error of the centre patch against ten patches; per seed, the two arms joined by a line."}}
 viz.plot_claim(augmentation)

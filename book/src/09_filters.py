@@ -206,11 +206,22 @@ viz.glue_claim("filters", filters)
 claim = filters["tests"][0]
 viz.glue("filters-split", f"{sum(s['p_value'] < 0.05 for s in seeds)} of {len(seeds)}")
 viz.glue("filters-controls-split", f"{claim['controls_split']} of {claim['controls']}")
+split_share = sum(s["p_value"] < 0.05 for s in seeds) / len(seeds)
+assert FULL_SIZE or (claim["direction"] == "inconclusive" and claim["low"] < 0.05
+                     and split_share <= claim["controls_split"] / claim["controls"]
+                     and claim["power_at_declared"] > 0.9 and claim["declared_effect"] == 0.8)
 
 # %% [markdown]
 # The towers split beyond their null in {glue:}`filters-split` grouped networks, and in
 # {glue:}`filters-controls-split` of the one-tower controls. The share that split:
 # {glue:}`filters-0-estimate`. In words: {glue:}`filters-0-verdict`
+#
+# At this scale, then, the towers do not split "during every run": the grouped networks split no
+# more often than the one-tower controls, whose halves can only split by chance, and the
+# interval still holds the 5% that chance alone gives. The seeds had the power the plan asked
+# for at the split rate it declared (the verdict above gives both), so a split in nearly every
+# run, as the paper saw, would most likely have shown; a split in some runs would not. The last section says why our small runs may not
+# show it.
 
 # %% [markdown]
 # The index of every single kernel, one dot per kernel and a panel per seed (the first four
