@@ -51,7 +51,7 @@ if FULL_SIZE:
     reference = reproduce.run_reference("gpu", out="gpu-results")
 else:
     reference = reproduce.load("reference")
-print(f"reference run: {reference['scale']} scale, "
+print(f"reference run: {reference['scale']} scale\n"
       f"{reference['provenance']['device']}")
 
 # %% [markdown]

@@ -196,10 +196,12 @@ else:
 seeds, controls = filters["extra"]["filters"], filters["extra"]["controls"]
 display(viz.claim_table(filters))
 display(viz.markdown_table(
-    [[s["arm"].split(",")[0], s["seed"], f"{s['towers'][0]:.2f}", f"{s['towers'][1]:.2f}",
-      f"{s['gap']:.3f}", f"{s['null_gap_mean']:.3f}", f"{s['p_value']:.3f}"]
+    [[s["arm"].split(",")[0], s["seed"],
+      *(f"{t:.2f}" for t in s["towers"]),
+      *(f"{s[k]:.3f}" for k in ("gap", "null_gap_mean", "p_value"))]
      for s in seeds + controls],
-    ["network", "seed", "tower 1", "tower 2", "gap", "null gap", "p"], align="lrrrrrr"))
+    ["network", "seed", "tower 1", "tower 2", "gap", "null gap", "p"],
+    align="lrrrrrr"))
 
 # %% tags=["remove-input"]
 viz.glue_claim("filters", filters)
