@@ -99,6 +99,16 @@ def test_regimes_are_described_by_their_schedule():
     assert "after epochs" not in words and "stopped after 8 epochs" in words
 
 
+def test_regimes_count_the_images_they_train_on():
+    """A regime on all of CIFAR-10 trains on the 45,000 images left after its held-out 5,000."""
+    from alexnet.reproduce.experiment import regime_words, training_images
+
+    words = regime_words(reproduce.SCALES["cpu"].regime("reference-cifar"))
+    assert words.startswith("45,000 training images,") and "5,000 held-out" in words
+    assert regime_words(reproduce.SCALES["cpu"].regime("recipe")).startswith("10,000 training")
+    assert training_images(reproduce.SCALES["gpu"].regime("figure1")) == "all 50,000"
+
+
 # ---------------------------------------------------------------- end to end, real CIFAR-10
 
 def test_validation_images_lie_outside_the_training_subset(offline):
@@ -316,6 +326,14 @@ def _shipped(name, schema=SCHEMA):
                     f"alexnet reproduce {'reference' if name == 'reference' else 'all'} "
                     "--scale cpu`")
     return result
+
+
+def test_the_shipped_reference_describes_its_regimes_in_the_current_words():
+    from alexnet.reproduce.experiment import regime_words
+
+    result = _shipped("reference")
+    assert result["regimes"] == {name: regime_words(reproduce.SCALES["cpu"].regime(name))
+                                 for name in result["regimes"]}
 
 
 @pytest.mark.parametrize("claim", list(reproduce.CLAIMS))

@@ -65,7 +65,7 @@ def setting_words(name: str, context: Context) -> str:
     for r in regimes:
         g = scale.regime(r)
         if r == "figure1":
-            images = f"{g.train_images:,}" if g.train_images else "all 50,000"
+            images = training_images(g)
             rates = ", ".join(f"{x:g}" for x in scale.relu_lrs)
             parts.append(f"{images} training images, up to {scale.relu_budget} epochs to "
                          f"{scale.relu_target:.0%} training error at a constant learning rate, "
@@ -79,9 +79,17 @@ def setting_words(name: str, context: Context) -> str:
             + "; ".join(parts) + f"; scored on {tested} test images")
 
 
+def training_images(g) -> str:
+    """How many training images a regime trains on: its subset, or all of CIFAR-10's 50,000
+    but the held-out ones."""
+    if g.train_images:
+        return f"{g.train_images:,}"
+    return f"{50_000 - g.val_images:,}" if g.val_images else "all 50,000"
+
+
 def regime_words(g) -> str:
     """A regime (:class:`~.settings.Regime`) in words: images, schedule, recipe, regularisers."""
-    images = f"{g.train_images:,}" if g.train_images else "all 50,000"
+    images = training_images(g)
     regular = [x for x, on in (("crops and flips", g.augment), ("PCA lighting", g.lighting),
                                (f"dropout {g.dropout:g}", g.dropout > 0)) if on]
     return (f"{images} training images, "

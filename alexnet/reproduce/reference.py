@@ -1,7 +1,8 @@
 """The reference run: the family working, on all of CIFAR-10.
 
-``alexnet reproduce reference --scale cpu`` trains two networks on all 50,000 CIFAR-10 training
-images and scores them on all 10,000 test images, once each, after training:
+``alexnet reproduce reference --scale cpu`` trains two networks on CIFAR-10's training images
+(45,000; the other 5,000 held out for every training decision) and scores them on all 10,000 test
+images, once each, after training:
 
 - :class:`~alexnet.FourLayerCNN`, Figure 1's net, with cuda-convnet's recipe for it (crops and
   flips, weight decay 0.004, ``layers-18pct.cfg`` in cuda-convnet's examples);
