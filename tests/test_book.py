@@ -151,6 +151,28 @@ def test_no_visible_cell_is_test_harness_and_no_machine_output_is_stored(noteboo
             assert cell.outputs == [], cell.source[:200]
 
 
+SHOWN_CODE_CHARACTERS = 76   # a code cell's box on the page is narrower than its output's
+HIDDEN_CODE_CHARACTERS = 79  # the source a reader opens in Colab or in the notebook file
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda n: n.stem)
+def test_code_fits_the_column_in_the_notebook(notebook):
+    """Shown code within 76 columns (the page's code box, with its padding); hidden code and
+    printed text within 79 (Colab, the notebook file, the output box). The built page is checked
+    again by ``test_code_and_text_outputs_fit_the_column``."""
+    wide = []
+    for cell in read(notebook).cells:
+        tags = set(cell.metadata.get("tags", []))
+        if cell.cell_type != "code" or "remove-cell" in tags:
+            continue
+        shown = not {"remove-input", "hide-input", "hide-cell"} & tags
+        limit = SHOWN_CODE_CHARACTERS if shown else HIDDEN_CODE_CHARACTERS
+        wide += [line for line in cell.source.splitlines() if len(line) > limit]
+        wide += [line for output in cell.outputs if output.output_type == "stream"
+                 for line in output.text.splitlines() if len(line) > HIDDEN_CODE_CHARACTERS]
+    assert not wide, f"{len(wide)} lines wider than the column: {wide[:3]}"
+
+
 @pytest.fixture(scope="module")
 def built_book(tmp_path_factory):
     """``jupyter-book build . -W --keep-going`` into a temporary folder: (html folder, its log)."""

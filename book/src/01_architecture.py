@@ -306,7 +306,8 @@ field, jump, layers = 1, 1, list(model.features)
 last_conv = max(i for i, m in enumerate(layers) if isinstance(m, nn.Conv2d))
 for m in layers[:last_conv + 1]:
     if isinstance(m, (nn.Conv2d, nn.MaxPool2d)):
-        k, step = (v if isinstance(v, int) else v[0] for v in (m.kernel_size, m.stride))
+        k, step = (v if isinstance(v, int) else v[0]
+                   for v in (m.kernel_size, m.stride))
         field, jump = field + (k - 1) * jump, jump * step
 viz.glue("answer-field", str(field))
 viz.glue("answer-jump", str(jump))

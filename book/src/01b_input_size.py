@@ -164,7 +164,8 @@ assert no_padding == (256, 5, 5)
 # %% tags=["remove-cell"]
 # The numbers of the exercises' solutions (this cell is not shown on the page).
 def crops(side, crop):
-    """Crop offsets per image as §4.1 counts them (side - crop per axis), times two flips."""
+    """Crop offsets per image as §4.1 counts them (side - crop per axis),
+    times two flips."""
     return (side - crop) ** 2 * 2
 
 
@@ -174,11 +175,15 @@ viz.glue("answer-crops-fewer", f"{1 - crops(256, 227) / crops(256, 224):.0%}")
 viz.glue("answer-crops-227-all", f"{(256 - 227 + 1) ** 2 * 2:,}")
 viz.glue("answer-crops-224-all", f"{(256 - 224 + 1) ** 2 * 2:,}")
 floor_pool, ceil_pool = nn.MaxPool2d(3, 2), nn.MaxPool2d(3, 2, ceil_mode=True)
+def pooled(pool, w):
+    return pool(torch.zeros(1, 1, w, w)).shape[-1]
+
+
 differ = [w for w in range(5, 64)
-          if floor_pool(torch.zeros(1, 1, w, w)).shape != ceil_pool(torch.zeros(1, 1, w, w)).shape]
-assert differ == [w for w in range(5, 64) if w % 2 == 0]   # every even width, no odd one
-viz.glue("answer-pool-56-floor", str(floor_pool(torch.zeros(1, 1, 56, 56)).shape[-1]))
-viz.glue("answer-pool-56-ceil", str(ceil_pool(torch.zeros(1, 1, 56, 56)).shape[-1]))
+          if pooled(floor_pool, w) != pooled(ceil_pool, w)]
+assert differ == [w for w in range(5, 64) if w % 2 == 0]  # every even width
+viz.glue("answer-pool-56-floor", str(pooled(floor_pool, 56)))
+viz.glue("answer-pool-56-ceil", str(pooled(ceil_pool, 56)))
 
 # %% [markdown]
 # ## Exercises

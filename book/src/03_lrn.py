@@ -391,8 +391,8 @@ plt.show()
 #    :::
 #
 # 3. **At full size.** In Colab with a GPU runtime, set `FULL_SIZE = True` and run the chapter:
-#    the claim `lrn` trains on all 50,000 images with several seeds. Does the interval of the
-#    difference now exclude zero? Is the paper's two points inside it?
+#    the claim `lrn` trains on 45,000 images (5,000 held out) with several seeds. Does the
+#    interval of the difference now exclude zero? Is the paper's two points inside it?
 #
 #    :::{dropdown} Solution
 #    The table of *The full comparison* is recomputed from `gpu-results/lrn-gpu.json`; its

@@ -155,9 +155,11 @@ viz.interactive_figure(
 
 # %% tags=["remove-cell"]
 # The numbers of the exercises' solutions (this cell is not shown on the page).
-probe = torch.relu(torch.randn(1, 16, 3, 3, generator=torch.Generator().manual_seed(0))) * 50
+seed = torch.Generator().manual_seed(0)
+probe = torch.relu(torch.randn(1, 16, 3, 3, generator=seed)) * 50
 caffe = nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)(probe)
-assert torch.allclose(alexnet.LocalResponseNorm(5, 2e-5, 0.75, 1.0)(probe), caffe)
+ours = alexnet.LocalResponseNorm(5, 2e-5, 0.75, 1.0)
+assert torch.allclose(ours(probe), caffe)
 assert torch.allclose(nn.LocalResponseNorm(5, 5e-4, 0.75, 2.0)(probe),
                       alexnet.LocalResponseNorm(5, 1e-4, 0.75, 2.0)(probe))
 

@@ -29,8 +29,8 @@
 #
 # By default every experiment here is CPU-sized and the measured claim is read from the result
 # files that ship with the package. In Colab with a GPU, set `FULL_SIZE = True` to train the live
-# experiment on all 50,000 CIFAR-10 training images and to rerun the claim at GPU scale (all of
-# CIFAR-10; its result goes to `gpu-results/`).
+# experiment on all 50,000 CIFAR-10 training images and to rerun the claim at GPU scale (10,000
+# images, 2.5 times the CPU scale's; its result goes to `gpu-results/`).
 
 # %%
 import math
@@ -304,11 +304,12 @@ train = viz.glue_run_means("dropout", dropout_claim)
 without, with_dropout = train.values()
 if not FULL_SIZE:  # the sentences above
     assert not error["testable"] and error["seeds_needed"] > error["n"]
-    assert error["estimate"] > 0 and sum(d > 0 for d in error["differences"]) > error["n"] / 2
+    assert error["estimate"] > 0
+    assert sum(d > 0 for d in error["differences"]) > error["n"] / 2
     assert gap["estimate"] > 0 and without < 0.05 < with_dropout
     assert converge["estimate"] > 0 and converge["high"] < math.log(2)
     assert sum(d > 0 for d in converge["differences"]) == converge["n"] - 1
-    assert all(run["metrics"]["stopped_early"] for run in dropout_claim["runs"])
+    assert all(r["metrics"]["stopped_early"] for r in dropout_claim["runs"])
 # %% mystnb={"figure": {"name": "fig-dropout-result", "caption": "The stored dropout result: test error, train-test gap and epochs to the target, per seed."}, "image": {"alt": "The stored dropout result, one panel per test: each seed's test error, train-test gap and epochs to the target training error, with and without dropout; the two arms of a seed joined by a line and each arm's mean marked."}}
 viz.plot_claim(dropout_claim)
 plt.show()
