@@ -360,8 +360,8 @@ plt.show()
 #    batches than §5's.
 #    :::
 #
-# 2. **Ring all-reduce on more GPUs.** `alexnet.summary.data_parallel_bytes(parameters, gpus=N)`
-#    counts the bytes all *N* GPUs send together. Compute it for 2, 4 and 8 GPUs. Why does the
+# 2. **Ring all-reduce on more GPUs.** `summary.data_parallel_bytes` (with `gpus=N`) counts
+#    the bytes all *N* GPUs send together. Compute it for 2, 4 and 8 GPUs. Why does the
 #    total grow while each GPU's share stays almost the same?
 #
 #    :::{dropdown} Solution

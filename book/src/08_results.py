@@ -83,9 +83,10 @@ print(f"reference run: {reference['scale']} scale\n"
 # table mixes them. The gap to the second-best entry, 15.3% against 26.2% top-5, is what made the
 # paper famous.
 #
-# Inside the network, the paper credits each of its choices with part of the result, on ImageNet
-# unless noted:
+# Inside the network, the paper credits each of its choices with part of the result; the
+# ledger below tests each of them, its "Paper" column giving the paper's number.
 #
+# :::{dropdown} The paper's number for each choice (on ImageNet unless noted)
 # | choice | the paper's number | section |
 # |---|---|---|
 # | ReLU instead of tanh | 6× fewer epochs to 25% training error (CIFAR-10, four-layer net) | §3.1, Figure 1 |
@@ -96,6 +97,7 @@ print(f"reference run: {reference['scale']} scale\n"
 # | ten patches at test time | 39.0% → 37.5% top-1 (ILSVRC-2010) | §4.1, §6 |
 # | dropout | "substantial overfitting" without it; 2× the iterations | §4.2 |
 # | removing any middle convolutional layer | about +2% top-1 | §7 |
+# :::
 
 # %% [markdown]
 # ## The family at work: the reference run
@@ -143,9 +145,16 @@ assert FULL_SIZE or len(cifar["curve"]) < 130  # "in fewer epochs"
 assert FULL_SIZE or cifar["train_error"] < cifar["test_error"]
 
 # %% [markdown]
-# `CifarAlexNet` reaches {glue:}`ref-cifar-error` test error ({glue:}`ref-cifar-setting`), and
-# Figure 1's four-layer net {glue:}`ref-four-error` ({glue:}`ref-four-setting`); the two runs
-# took {glue:}`ref-minutes` minutes on {glue:}`ref-device`. For scale, Krizhevsky's own CIFAR-10
+# `CifarAlexNet` reaches {glue:}`ref-cifar-error` test error, and Figure 1's four-layer net
+# {glue:}`ref-four-error`; the two runs took {glue:}`ref-minutes` minutes on
+# {glue:}`ref-device`.
+#
+# :::{dropdown} The two runs' settings
+# - `CifarAlexNet`: {glue:}`ref-cifar-setting`.
+# - `FourLayerCNN`: {glue:}`ref-four-setting`.
+# :::
+#
+# For scale, Krizhevsky's own CIFAR-10
 # networks, shipped with cuda-convnet, reached 26% (`layers-80sec`, a four-layer net trained for
 # 80 seconds on a GPU), 18% (`layers-18pct`, over 130 epochs) and 11% (`layers-conv-local-11pct`,
 # locally connected layers with LRN, about 470 epochs and tests on several crops). Our four-layer
@@ -264,20 +273,15 @@ assert FULL_SIZE or (set(above) == {"overlap", "augmentation", "two-gpu",
 # `CifarAlexNet`, with its 512-unit fc7 as the feature space, and compare with the neighbours
 # found by pixel distance. This is a CIFAR-scale analogue of Figure 4, not the figure itself.
 #
-# Its top-5 predictions for eight test images, the true class under each image and in red among the
-# bars when the network has it in its top five:
+# The left half of Figure 4, the top-5 predictions, is {numref}`fig-cifar-top5` in
+# [chapter 1](01_architecture.ipynb), for the shipped network (a separate run of the same
+# recipe). The right half, the neighbours, follows.
 
-# %% mystnb={"figure": {"name": "fig-reference-top5", "caption": "The reference network's five most probable classes for eight test images, as in the paper's Figure 4 (left)."}, "image": {"alt": "Eight CIFAR-10 test images in two rows of four, each with its true class under it and, below, five bars labelled with the reference network's most probable classes, the true class in red when it is among them."}}
+# %%
 train_set, test_set = data.cifar10(train=True), data.cifar10(train=False)
-top5 = cifar["neighbours"]["top5"]
-shown = torch.tensor(top5["test_index"])
-viz.plot_top5(test_set.images[shown], top5["classes"],
-              top5["probabilities"], test_set.classes,
-              test_set.targets[shown])
-plt.show()
 
 # %% [markdown]
-# And its neighbours: a test image (framed in red), the six training images nearest to it in fc7,
+# A test image (framed in red), the six training images nearest to it in fc7,
 # then the six nearest in pixels. In Colab or Jupyter, the menu below picks any of the stored
 # query images; on this page, the tabs show three.
 
@@ -308,11 +312,8 @@ viz.figure_tabs(
      f"then its six nearest training images in fc7 (top row) and in pixels "
      f"(bottom row), each titled with its class." for i in range(3)})
 
-# %%
-neighbours = reproduce.load("neighbours")
-display(viz.claim_table(neighbours))
-
 # %% tags=["remove-input"]
+neighbours = reproduce.load("neighbours")
 viz.glue_claim("neighbours", neighbours)
 viz.glue("ref-fc7-share", f"{cifar['neighbours']['feature_agreement']:.0%}")
 viz.glue("ref-pixel-share", f"{cifar['neighbours']['pixel_agreement']:.0%}")
@@ -337,8 +338,8 @@ assert FULL_SIZE or min(neighbours["tests"][0]["differences"]) > \
 # seeds, more than the budget: so no verdict, but the difference is many times that in every
 # seed.
 # So, as an estimate, the paper's reading of Figure 4 holds at CIFAR scale: the last hidden
-# layer puts images of a class together where pixel distance does not. Pixel neighbours still beat chance, probably because on CIFAR-10's
-# small, centred photographs the background's colour goes with the class (sky, grass, water),
+# layer puts images of a class together where pixel distance does not. Pixel neighbours still
+# beat chance, probably because on CIFAR-10's small, centred photographs the background's colour goes with the class (sky, grass, water),
 # which is also what the pixel rows above show.
 
 # %% [markdown]
@@ -346,13 +347,16 @@ assert FULL_SIZE or min(neighbours["tests"][0]["differences"]) > \
 #
 # - The paper's results are ImageNet results: 37.5% / 17.0% top-1 / top-5 on ILSVRC-2010 with one
 #   network, 15.3% top-5 on ILSVRC-2012 with seven, against 26.2% for the next entry.
-# - The CIFAR-sized AlexNet, trained with the paper's recipe on all of CIFAR-10, reaches
-#   {glue:}`ref-cifar-error` test error.
+# - The CIFAR-sized AlexNet, trained with the paper's recipe on 45,000 CIFAR-10 training images,
+#   reaches {glue:}`ref-cifar-error` test error.
 # - This book tests the claims behind the paper's numbers one by one on CIFAR-10, paired by seed,
-#   with a verdict in two parts (direction and size) and the smallest effect each run could see.
+#   with a verdict in two parts (direction and size) and the smallest effect each run could see:
+#   of {glue:}`ledger-claims` claims, {glue:}`ledger-untestable` needed more seeds than this
+#   machine's budget buys; of the other {glue:}`ledger-testable`, {glue:}`ledger-paper` went the
+#   paper's way, {glue:}`ledger-opposite` the opposite way.
 # - Figure 4's nearest-neighbour picture has a CIFAR-scale analogue, measured rather than shown:
-#   how often an image's neighbours in the last hidden layer share its class, against its
-#   neighbours in pixel space.
+#   {glue:}`ref-fc7-share` of an image's nearest training images in the last hidden layer share
+#   its class, against {glue:}`ref-pixel-share` of its nearest in pixels.
 
 # %% [markdown]
 # ## Exercises
