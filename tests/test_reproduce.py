@@ -214,6 +214,8 @@ def test_a_claim_end_to_end_writes_its_result_and_ledger_row(offline, tmp_path):
     assert [r["verdict"] for r in rows] == [t["verdict_words"] for t in saved["tests"]]
     table = reproduce.ledger_html(tmp_path, "test")      # compact: one row per claim
     assert table.count("<tr>") == 2                       # the header and lrn's primary test
+    assert table.count("<th>") == 3                       # fits a phone: claim, ours, verdict
+    assert f"<small>paper: {html.escape(rows[0]['paper'])}</small>" in table
     word = reproduce.results.VERDICT_WORDS[first["direction"]]
     assert f"<b>{word}</b>" in table
     assert html.escape(first["verdict_words"]) in table.split("<details>")[1]

@@ -322,10 +322,11 @@ VERDICT_WORDS = {"paper": "paper's way", "opposite": "opposite", "inconclusive":
 
 def ledger_html(results: str | os.PathLike = RESULTS, scale: str = "cpu") -> str:
     """The ledger as a compact HTML table for the book, one row per claim (its primary test):
-    claim · paper · ours · the verdict in a word, with the verdict's sentences, the secondary
-    results and the claim's setting in a dropdown under the word."""
+    claim · ours, the paper's number under it · the verdict in a word, with the verdict's
+    sentences, the secondary results and the claim's setting in a dropdown under the word. Three
+    columns, so that the verdict stays on a 390-px phone's screen."""
     rows, out = ledger_rows(results, scale), []
-    head = "".join(f"<th>{h}</th>" for h in ("Claim", "Paper", "Ours", "Verdict"))
+    head = "".join(f"<th>{h}</th>" for h in ("Claim", "Ours (the paper's)", "Verdict"))
     for claim in dict.fromkeys(r["claim"] for r in rows):
         mine = [r for r in rows if r["claim"] == claim]
         primary = next((r for r in mine if r["primary"]), mine[0])
@@ -340,9 +341,10 @@ def ledger_html(results: str | os.PathLike = RESULTS, scale: str = "cpu") -> str
                      f"({html.escape(primary['run'])})</small></p>")
         verdict = (f"<b>{word}</b>" + (f"<br>size {size}" if size else "")
                    + f"<details><summary>why</summary>{details}</details>")
+        ours = (f"{html.escape(primary['ours'])}<br>"
+                f"<small>paper: {html.escape(primary['paper'])}</small>")
         out.append("<tr>" + "".join(f"<td>{c}</td>" for c in (
-            html.escape(claim.split(" (")[0]), html.escape(primary["paper"]),
-            html.escape(primary["ours"]), verdict)) + "</tr>")
+            html.escape(claim.split(" (")[0]), ours, verdict)) + "</tr>")
     return (f'<table class="table ledger"><thead><tr>{head}</tr></thead><tbody>{"".join(out)}'
             "</tbody></table>")
 
