@@ -25,8 +25,8 @@
 # ## Settings
 #
 # By default the measured claims are read from the result files that ship with the package. In
-# Colab with a GPU, set `FULL_SIZE = True` to rerun them at GPU scale (all of CIFAR-10; their
-# results go to `gpu-results/`).
+# Colab with a GPU, set `FULL_SIZE = True` to rerun them at GPU scale (crops and flips on 10,000
+# images, PCA lighting and ten patches on all of CIFAR-10; their results go to `gpu-results/`).
 
 # %%
 import tempfile

@@ -84,7 +84,7 @@ print(f"reference run: {reference['scale']} scale\n"
 # paper famous.
 #
 # Inside the network, the paper credits each of its choices with part of the result; the
-# ledger below tests each of them, its "Paper" column giving the paper's number.
+# ledger below tests each of them, giving the paper's number under its own.
 #
 # :::{dropdown} The paper's number for each choice (on ImageNet unless noted)
 # | choice | the paper's number | section |
