@@ -345,7 +345,8 @@ def ledger_html(results: str | os.PathLike = RESULTS, scale: str = "cpu") -> str
                 f"<small>paper: {html.escape(primary['paper'])}</small>")
         out.append("<tr>" + "".join(f"<td>{c}</td>" for c in (
             html.escape(claim.split(" (")[0]), ours, verdict)) + "</tr>")
-    return (f'<table class="table ledger"><thead><tr>{head}</tr></thead><tbody>{"".join(out)}'
+    return (f'<table class="table ledger" style="font-size: 0.9em">'   # denser: fits a phone
+            f'<thead><tr>{head}</tr></thead><tbody>{"".join(out)}'
             "</tbody></table>")
 
 
