@@ -260,7 +260,9 @@ display(viz.claim_table(result))
 viz.glue_claim("relu", result)
 
 # %% [markdown]
-# **Our setting:** {glue:}`relu-setting`.
+# :::{dropdown} Our setting, in full
+# {glue:}`relu-setting`.
+# :::
 #
 # Over {glue:}`relu-seeds` seeds, the ReLU network needed {glue:}`relu-0-arm-0` epochs on average
 # to reach 25% training error, and the tanh network {glue:}`relu-0-arm-1`: a speed-up of

@@ -297,7 +297,9 @@ display(viz.claim_table(result))
 viz.glue_claim("lrn", result)
 
 # %% [markdown]
-# **Our setting:** {glue:}`lrn-setting`.
+# :::{dropdown} Our setting, in full
+# {glue:}`lrn-setting`.
+# :::
 #
 # Over {glue:}`lrn-seeds` seeds, the four-layer net's test error is {glue:}`lrn-0-arm-0` with
 # LRN and {glue:}`lrn-0-arm-1` without: a difference of {glue:}`lrn-0-estimate`, positive being

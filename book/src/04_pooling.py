@@ -199,7 +199,9 @@ display(viz.claim_table(result))
 viz.glue_claim("overlap", result)
 
 # %% [markdown]
-# **Our setting:** {glue:}`overlap-setting`.
+# :::{dropdown} Our setting, in full
+# {glue:}`overlap-setting`.
+# :::
 #
 # Over {glue:}`overlap-seeds` seeds, the test error is {glue:}`overlap-0-arm-0` with 3/2 pooling
 # and {glue:}`overlap-0-arm-1` with 2/2: a difference of {glue:}`overlap-0-estimate`. The

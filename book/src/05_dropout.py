@@ -278,7 +278,9 @@ display(viz.claim_table(dropout_claim))
 viz.glue_claim("dropout", dropout_claim)
 
 # %% [markdown]
-# **Our setting:** {glue:}`dropout-setting`.
+# :::{dropdown} Our setting, in full
+# {glue:}`dropout-setting`.
+# :::
 #
 # Test error first: over {glue:}`dropout-seeds` seeds, {glue:}`dropout-0-arm-0` with dropout
 # and {glue:}`dropout-0-arm-1` without, a difference of {glue:}`dropout-0-estimate` (positive

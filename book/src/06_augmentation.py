@@ -240,7 +240,9 @@ display(viz.claim_table(augmentation))
 viz.glue_claim("augmentation", augmentation)
 
 # %% [markdown]
-# **Our setting:** {glue:}`augmentation-setting`.
+# :::{dropdown} Our setting, in full
+# {glue:}`augmentation-setting`.
+# :::
 #
 # **Crops and flips**, in the setting made to overfit: the test error is
 # {glue:}`augmentation-0-arm-0` with them and {glue:}`augmentation-0-arm-1` without

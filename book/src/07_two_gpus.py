@@ -285,7 +285,9 @@ display(viz.claim_table(two_gpu))
 viz.glue_claim("two-gpu", two_gpu)
 
 # %% [markdown]
-# **Our setting:** {glue:}`two-gpu-setting`.
+# :::{dropdown} Our setting, in full
+# {glue:}`two-gpu-setting`.
+# :::
 #
 # Over {glue:}`two-gpu-seeds` seeds, the two-tower net's test error is
 # {glue:}`two-gpu-0-arm-0` and that of one tower with half the kernels {glue:}`two-gpu-0-arm-1`:
