@@ -184,6 +184,20 @@ def test_glue_stores_a_figure_as_an_image_and_closes_it(displayed):
     assert plt.get_fignums() == []
 
 
+def test_glue_with_alt_stores_a_figure_as_an_img_that_keeps_its_alt_text(displayed):
+    from IPython.core.interactiveshell import InteractiveShell
+    from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+    InteractiveShell.instance()
+    set_matplotlib_formats("png")
+    viz.glue("pooling", viz.draw_pooling(13, 3, 2), alt='Windows "3 wide"\nevery 2')
+    (bundle, _), = displayed
+    img = bundle[viz.publish.GLUE_PREFIX + "text/html"]
+    assert img.startswith('<img src="data:image/png;base64,iVBORw0KGgo')
+    assert img.endswith('alt="Windows &quot;3 wide&quot; every 2">')
+    assert viz.publish.GLUE_PREFIX + "image/png" not in bundle and plt.get_fignums() == []
+
+
 def test_figure_tabs_glue_each_figure_and_show_a_tab_set(displayed):
     figures = {"z=3, s=2": viz.draw_pooling(13, 3, 2), "z=2, s=2": viz.draw_pooling(13, 2, 2)}
     viz.figure_tabs("pool", figures, {"z=3, s=2": "overlapping\nwindows", "z=2, s=2": "tiled"})

@@ -66,12 +66,16 @@ def show_photo(figure) -> None:
     display(image_of(figure, photo=True))
 
 
-def glue(name: str, value, display: bool = False) -> None:
+def glue(name: str, value, display: bool = False, alt: str | None = None) -> None:
     """Store ``value`` in this cell's outputs under ``name`` for myst-nb's glue roles.
 
     A ``str`` is stored as itself (``{glue:}`name``` pastes it without quotes); a matplotlib
     Figure or Axes as its image, and the figure is then closed, so that the notebook does not
     also show it; anything else as IPython displays it. Hidden unless ``display``.
+
+    With ``alt``, a figure is stored as an HTML ``<img>`` with that alt text, for a page that
+    pastes it from another document (the ``glue`` directive's ``:doc:`` option): myst-nb gives an
+    image pasted across documents no alt text of its own.
     """
     from IPython.core.formatters import format_display_data
     from IPython.display import display as show
@@ -81,6 +85,13 @@ def glue(name: str, value, display: bool = False) -> None:
         bundle, metadata = {"text/plain": value}, {}
     else:
         bundle, metadata = format_display_data(figure if figure is not None else value)
+    if alt is not None and "image/png" in bundle:
+        width = metadata.get("image/png", {}).get("width")
+        size = f' width="{width}"' if width else ""
+        bundle = {"text/html": f'<img src="data:image/png;base64,{bundle["image/png"]}" '
+                               f'alt="{html.escape(" ".join(alt.split()))}"{size}>',
+                  "text/plain": alt}
+        metadata = {}
     prefix = "" if display else GLUE_PREFIX
     metadata = dict(metadata, scrapbook={"name": name, "mime_prefix": prefix})
     show({prefix + mime: data for mime, data in bundle.items()}, raw=True, metadata=metadata)
