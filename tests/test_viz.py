@@ -209,6 +209,16 @@ def test_figure_tabs_glue_each_figure_and_show_a_tab_set(displayed):
     assert "z=2, s=2" in displayed[2][0]["text/html"]
 
 
+def test_claim_table_has_three_columns_with_the_papers_number_beside_the_test():
+    result = {"tests": [{"name": "test error, a − b", "paper": "2 points", "unit": "points",
+                         "estimate": 0.7, "low": -0.9, "high": 2.4, "level": 0.95,
+                         "verdict_words": "Not testable."}]}
+    header, rule, row = viz.claim_table(result).data.splitlines()
+    assert header == "| test (the paper) | ours (95% CI) | verdict |" and rule.count("|") == 4
+    assert row.startswith("| test error, a − b (the paper: 2 points) | ")
+    assert row.endswith(" | Not testable. |")
+
+
 def test_markdown_table_from_dicts_or_rows():
     table = viz.markdown_table([{"layer": "conv1", "bytes": "1|2"}, {"layer": "fc6", "bytes": 3}],
                                align="lr")
