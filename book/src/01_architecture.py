@@ -127,6 +127,13 @@ def top5(shown):
 top5(torch.arange(0, 10_000, 1250))
 plt.show()
 
+# %% tags=["remove-input"]
+# The same figure for the introduction's "See it work first"
+viz.glue("cifar-top5-figure", top5(torch.arange(0, 10_000, 1250)),
+         alt="Eight CIFAR-10 test images in two rows of four, each with its "
+             "true class under it and, below, five bars labelled with the "
+             "shipped network's most probable classes.")
+
 # %% [markdown]
 # In Colab or Jupyter, the slider below pages through the whole test set, eight images at a time.
 

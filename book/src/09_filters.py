@@ -296,8 +296,10 @@ viz.figure_tabs(
 #   the same split with 16 + 16 kernels of 5×5.
 # - The colour-specificity index (the share of a kernel's energy outside the grey direction) turns
 #   "colour-agnostic" into a number: 0 for grey kernels, 2/3 on average for random ones.
-# - The paper attributes the split to the restricted connectivity between the GPUs; whether our
-#   towers split, and in how many seeds, is what the stored runs measure.
+# - The paper attributes the split to the restricted connectivity between the GPUs. Measured
+#   here, the towers split beyond chance in {glue:}`filters-split` grouped networks and in
+#   {glue:}`filters-controls-split` one-tower controls, whose halves can split only by chance:
+#   an inconclusive verdict.
 
 # %% [markdown]
 # ## Exercises
