@@ -59,6 +59,21 @@ def test_every_toc_entry_exists_and_every_notebook_is_in_the_toc():
     assert not unlisted, f"notebooks missing from _toc.yml: {unlisted}"
 
 
+def test_chapters_are_numbered_by_the_book_and_sections_by_hand():
+    """The chapters' part is numbered one level deep (chapter titles and figures: "8.", "Fig.
+    8.2"), so a chapter's title carries no number of its own, and a section's title, which that
+    numbering does not reach, carries its "1.1"."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    chapters, *rest = toc["parts"]
+    assert chapters["numbered"] == 1 and not any(part.get("numbered") for part in rest)
+    for n, chapter in enumerate(chapters["chapters"], 1):
+        title = jupytext.read(SOURCES / f"{Path(chapter['file']).name}.py").cells[0].source
+        assert re.match(r"# [^\d]", title), title.splitlines()[0]
+        for number, section in enumerate(chapter.get("sections", []), 1):
+            title = jupytext.read(SOURCES / f"{Path(section['file']).name}.py").cells[0].source
+            assert title.startswith(f"# {n}.{number} "), title.splitlines()[0]
+
+
 def test_every_notebook_has_a_source_and_every_source_a_notebook():
     assert NOTEBOOKS, "book/ has no notebooks"
     assert {n.stem for n in NOTEBOOKS} == {s.stem for s in SOURCES.glob("*.py")}

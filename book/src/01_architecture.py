@@ -13,7 +13,7 @@
 # ---
 
 # %% [markdown]
-# # 1. Architecture
+# # Architecture
 #
 # "The net contains eight layers with weights; the first five are convolutional and the remaining
 # three are fully-connected. The output of the last fully-connected layer is fed to a 1000-way

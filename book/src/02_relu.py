@@ -13,7 +13,7 @@
 # ---
 
 # %% [markdown]
-# # 2. ReLU
+# # ReLU
 #
 # In 2012 the usual model of a neuron's output was $f(x) = \tanh(x)$ or the sigmoid
 # $f(x) = (1 + e^{-x})^{-1}$. §3.1 of the paper replaces both with the *rectified linear unit*

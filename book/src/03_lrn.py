@@ -13,7 +13,7 @@
 # ---
 
 # %% [markdown]
-# # 3. Local response normalisation
+# # Local response normalisation
 #
 # ReLUs need no normalised inputs to keep from saturating ([chapter 2](02_relu.ipynb)), yet §3.3 of the paper adds
 # a normalisation after the first two convolutional layers because "the following local

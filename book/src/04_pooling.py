@@ -13,7 +13,7 @@
 # ---
 
 # %% [markdown]
-# # 4. Overlapping pooling
+# # Overlapping pooling
 #
 # "Pooling layers in CNNs summarize the outputs of neighboring groups of neurons in the same kernel
 # map" (§3.4 of {cite:t}`krizhevsky2012`). The paper describes a pooling layer as a grid of pooling units spaced $s$ pixels

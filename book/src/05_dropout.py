@@ -13,7 +13,7 @@
 # ---
 
 # %% [markdown]
-# # 5. Dropout
+# # Dropout
 #
 # AlexNet has about 60 million parameters and learned from 1.2 million images. §4 puts the problem
 # plainly: although "the 1000 classes of ILSVRC make each training example impose 10 bits of

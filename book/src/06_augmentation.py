@@ -13,7 +13,7 @@
 # ---
 
 # %% [markdown]
-# # 6. Data augmentation
+# # Data augmentation
 #
 # The second of the paper's two weapons against overfitting (§4.1 of {cite:t}`krizhevsky2012`;
 # the first, dropout, is [chapter 5](05_dropout.ipynb)): random 224×224 patches of the 256×256

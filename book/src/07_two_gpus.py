@@ -13,7 +13,7 @@
 # ---
 
 # %% [markdown]
-# # 7. Training on two GPUs
+# # Training on two GPUs
 #
 # In 2012 the network did not fit on one graphics card. "A single GTX 580 GPU has only 3GB of
 # memory, which limits the maximum size of the networks that can be trained on it" (§3.2 of {cite:t}`krizhevsky2012`), so the

@@ -13,7 +13,7 @@
 # ---
 
 # %% [markdown]
-# # 8. Results
+# # Results
 #
 # This chapter puts the paper's numbers beside ours. First what the paper reported, on ImageNet,
 # with one or several networks. Then the family at work: the reproduction's reference run, a

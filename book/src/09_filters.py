@@ -13,7 +13,7 @@
 # ---
 
 # %% [markdown]
-# # 9. What the two GPUs learned
+# # What the two GPUs learned
 #
 # The most striking picture of the paper is Figure 3: the 96 kernels of the first convolutional
 # layer, each an 11×11 patch of RGB weights, drawn as small images. "The network has learned a
