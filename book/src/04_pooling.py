@@ -141,10 +141,10 @@ viz.figure_tabs(
 # columns, a 2-wide window only one. We measure it with a trained first layer: the 32 conv1
 # kernels of the reproduction's reference network, a `CifarAlexNet` trained with the paper's
 # recipe on 45,000 CIFAR-10 training images (`reproduce.load("reference")`;
-# [chapter 8](08_results.ipynb) shows it at work). On 500 real CIFAR-10 test images, conv1 and
-# its ReLU compute their maps once for each image and once for the image moved one pixel to the left; both are pooled either way, and
-# `alexnet.analysis.pooled_shift_change` compares them. (The result file keeps the kernels, not
-# their biases, so the layer here has none.)
+# [chapter 8](08_results.ipynb) shows it at work). On 500 real CIFAR-10 test images, conv1 and its
+# ReLU compute their maps once for each image and once for the image moved one pixel to the left;
+# both are pooled either way, and `alexnet.analysis.pooled_shift_change` compares them. (The
+# result file keeps the kernels, not their biases, so the layer here has none.)
 
 # %%
 reference = reproduce.load("reference")["networks"]["cifar"]
